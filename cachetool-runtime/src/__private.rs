@@ -1,0 +1,92 @@
+//! What `#[cached]` expands to calls, and nothing else should.
+//!
+//! Everything here is an implementation detail of the macro: it may change in
+//! any release without notice.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use crate::key::{KeyPart, Site};
+pub use crate::lookup::Request;
+pub use core::any::{type_name, type_name_of_val};
+
+/// The bounds a cached function's return value (or its `Ok` value) must meet.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be cached: it must be `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`"
+)]
+pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
+
+/// A tag: anything that reads as a string.
+#[diagnostic::on_unimplemented(
+    message = "a tag must be a string (`&str`, `String`, ...), not `{Self}`",
+    label = "this tag is not a string"
+)]
+pub trait TagName {
+    /// The tag as a string.
+    fn tag_name(&self) -> &str;
+}
+impl TagName for str {
+    fn tag_name(&self) -> &str {
+        self
+    }
+}
+impl TagName for String {
+    fn tag_name(&self) -> &str {
+        self
+    }
+}
+impl TagName for std::borrow::Cow<'_, str> {
+    fn tag_name(&self) -> &str {
+        self
+    }
+}
+impl TagName for Box<str> {
+    fn tag_name(&self) -> &str {
+        self
+    }
+}
+impl TagName for std::sync::Arc<str> {
+    fn tag_name(&self) -> &str {
+        self
+    }
+}
+impl<T: TagName + ?Sized> TagName for &T {
+    fn tag_name(&self) -> &str {
+        (**self).tag_name()
+    }
+}
+
+/// Reads one tag expression as a string.
+pub fn tag<T: TagName + ?Sized>(tag: &T) -> &str {
+    tag.tag_name()
+}
+
+/// Passes a key argument through; its only job is the `Serialize` bound, checked
+/// at the argument's own span so that the error names the argument.
+pub fn key_arg<T: Serialize + ?Sized>(arg: &T) -> &T {
+    arg
+}
+
+/// The hash part of an entry key, from the tuple of key arguments.
+pub fn key_hash<A: Serialize + ?Sized>(args: &A) -> KeyPart {
+    KeyPart::hash_of(args)
+}
+
+/// The key part given by `key = ...`.
+pub fn key_custom<K: Display + ?Sized>(key: &K) -> KeyPart {
+    KeyPart::custom(key)
+}
+
+/// `ttl = 600`: whole seconds.
+pub const fn ttl_secs(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+/// `ttl = <expr>`: the expression must be a [`Duration`].
+pub const fn ttl(duration: Duration) -> Duration {
+    duration
+}

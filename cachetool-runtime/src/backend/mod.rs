@@ -1,0 +1,141 @@
+//! Where values live: the [`Backend`] trait and its implementations.
+//!
+//! A backend is a key-value store with a handful of atomic operations. The
+//! [`Cache`](crate::Cache) decides what the keys and values mean (entries, tag
+//! versions, locks); a backend only has to make each method one round trip
+//! where it can.
+
+mod memory;
+
+pub use memory::MemoryBackend;
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::Result;
+
+/// A stored value.
+#[non_exhaustive]
+#[derive(Clone)]
+pub enum Value {
+    /// Bytes, as remote backends store them.
+    Bytes(Bytes),
+    /// A typed object, kept as it is: only backends in this process store these
+    /// (see [`Backend::stores_objects`]), so that a hit neither serializes nor
+    /// deserializes.
+    Object(Arc<dyn Any + Send + Sync>),
+}
+
+impl Value {
+    /// The bytes of a [`Value::Bytes`].
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(bytes) => Some(bytes),
+            Value::Object(_) => None,
+        }
+    }
+
+    /// Whether `self` is the value `other` was read as: the same object for
+    /// [`Value::Object`], the same bytes for [`Value::Bytes`].
+    pub fn is_same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bytes(bytes) => f.debug_tuple("Bytes").field(bytes).finish(),
+            Value::Object(_) => f.write_str("Object(..)"),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Value {
+        Value::Bytes(Bytes::from(bytes))
+    }
+}
+
+/// A lock to take: `SET key token NX PX ttl`.
+#[derive(Debug, Clone, Copy)]
+pub struct LockRequest<'a> {
+    /// The lock's key.
+    pub key: &'a str,
+    /// A random token that only this caller knows; release needs it.
+    pub token: u64,
+    /// After this the lock frees itself, so a crashed holder blocks nobody for longer.
+    pub ttl: Duration,
+}
+
+/// What [`Backend::begin_load`] found.
+#[derive(Debug, Clone)]
+pub struct LoadStart {
+    /// Whether the lock was taken by this caller (always false when none was asked for).
+    pub locked: bool,
+    /// The value of each version key after creating the missing ones, in order.
+    pub versions: Vec<Value>,
+    /// The entry as it is now.
+    pub entry: Option<Value>,
+}
+
+/// A key-value store that a [`Cache`](crate::Cache) keeps its entries, tag
+/// versions and locks in.
+///
+/// Every method is one round trip on a remote store, except where its
+/// documentation allows more. Implementations must be safe to call from many
+/// threads at once.
+pub trait Backend: Send + Sync + 'static {
+    /// A short name for logs and errors, such as `"memory"` or `"redis"`.
+    fn name(&self) -> &str;
+
+    /// Whether this backend keeps [`Value::Object`]s (only a backend in this process can).
+    /// When false, the cache hands it only [`Value::Bytes`].
+    fn stores_objects(&self) -> bool {
+        false
+    }
+
+    /// Reads `keys`; `None` for a key that is absent or expired.
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>>;
+
+    /// Stores `value` under `key`, for `ttl` or until evicted.
+    fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()>;
+
+    /// Stores `value` under `key` only if the key still holds `seen` (`None`: is
+    /// still absent), atomically. Returns whether it stored.
+    fn replace_if(
+        &self,
+        key: &str,
+        seen: Option<&Value>,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> Result<bool>;
+
+    /// Deletes `keys`; absent keys are no error.
+    fn delete_many(&self, keys: &[&str]) -> Result<()>;
+
+    /// Deletes the lock only if it still holds `token` (compare-and-delete), so a
+    /// caller never releases a lock that expired and was taken by another.
+    fn unlock(&self, key: &str, token: u64) -> Result<()>;
+
+    /// Everything a caller needs before running a function's body, in one round
+    /// trip where the store allows it: take `lock` if asked and free; create each
+    /// of `version_keys` that is absent with the candidate of the same index in
+    /// `new_versions` (set-if-absent, without expiry, never overwriting); then read
+    /// the versions and `entry_key`.
+    fn begin_load(
+        &self,
+        lock: Option<LockRequest<'_>>,
+        version_keys: &[&str],
+        new_versions: &[Value],
+        entry_key: &str,
+    ) -> Result<LoadStart>;
+}

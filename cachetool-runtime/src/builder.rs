@@ -1,0 +1,144 @@
+//! [`CacheBuilder`]: the settings of a new [`Cache`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{Backend, MemoryBackend};
+use crate::cache::{Cache, Inner};
+use crate::flight::Flights;
+use crate::key::Namespace;
+use crate::stats::Counters;
+use crate::{Error, Result};
+
+// The default prefix of every key.
+pub(crate) const DEFAULT_PREFIX: &str = "cachetool";
+// The default capacity of an in-memory cache, in entries.
+pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
+// The default lock timeout.
+pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+// The default largest value a byte backend is given.
+pub(crate) const DEFAULT_MAX_VALUE_SIZE: usize = 16 << 20;
+
+/// The settings of a new [`Cache`]; [`Cache::builder`] makes one.
+///
+/// ```
+/// use std::time::Duration;
+/// let cache = cachetool_runtime::Cache::builder()
+///     .prefix("app")
+///     .ttl(Duration::from_secs(60))
+///     .capacity(100_000)
+///     .build()?;
+/// # Ok::<(), cachetool_runtime::Error>(())
+/// ```
+#[must_use]
+pub struct CacheBuilder {
+    prefix: String,
+    ttl: Option<Duration>,
+    capacity: Option<usize>,
+    lock_timeout: Duration,
+    max_value_size: usize,
+    backend: Option<Arc<dyn Backend>>,
+}
+
+impl CacheBuilder {
+    pub(crate) fn new() -> CacheBuilder {
+        CacheBuilder {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            ttl: None,
+            capacity: None,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            backend: None,
+        }
+    }
+
+    /// The prefix of every key (default `"cachetool"`), so that applications can
+    /// share a server: `clean_all` only ever drops this prefix's entries.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The TTL of entries whose function sets none (default: none, entries stay
+    /// until evicted or invalidated).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The most entries an in-memory cache holds (default 100,000); tag versions
+    /// count too. Only for the in-memory backend this builder makes itself.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// How long a caller waits for another caller's computation of the same key
+    /// before computing by itself (default 30 s). It is also the expiry of the
+    /// lock in a shared backend, so a crashed process holds no one up for longer.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The largest encoded value given to a byte backend (default 16 MiB); a larger
+    /// one is not stored (the caller still gets it) and counted in
+    /// [`Stats::oversized`](crate::Stats::oversized).
+    pub fn max_value_size(mut self, bytes: usize) -> Self {
+        self.max_value_size = bytes;
+        self
+    }
+
+    /// Keeps entries in `backend` instead of a new in-memory one. Several caches
+    /// may share one backend: give each its own prefix.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The cache, or a [`Config`](crate::ErrorKind::Config) error saying which
+    /// setting is wrong.
+    pub fn build(self) -> Result<Cache> {
+        if self.prefix.is_empty()
+            || self
+                .prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::config(format!(
+                "the prefix {:?} must be non-empty, without spaces or control characters",
+                self.prefix
+            )));
+        }
+        if self.ttl == Some(Duration::ZERO) {
+            return Err(Error::config(
+                "a default ttl of zero would store nothing; leave ttl unset for no expiry",
+            ));
+        }
+        if self.lock_timeout.is_zero() {
+            return Err(Error::config("the lock timeout must be more than zero"));
+        }
+        let backend = match (self.backend, self.capacity) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "capacity applies to the in-memory backend the builder makes; set it on MemoryBackend::new instead",
+                ))
+            }
+            (Some(backend), None) => backend,
+            (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
+            (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
+        };
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                objects: backend.stores_objects(),
+                backend,
+                namespace: Namespace::new(&self.prefix),
+                default_ttl: self.ttl,
+                lock_timeout: self.lock_timeout,
+                max_value_size: self.max_value_size,
+                counters: Counters::default(),
+                flights: Flights::new(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! The [`Cache`]: a namespace in a backend, with its settings and counters.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::codec;
+use crate::flight::Flights;
+use crate::key::Namespace;
+use crate::stats::{Counters, Stats};
+use crate::{CacheBuilder, Error, Result};
+
+/// A cache: where `#[cached]` functions keep their entries.
+///
+/// Cloning is cheap and clones share everything (backend, counters, in-flight
+/// computations). Two caches with different prefixes may share one backend
+/// without seeing each other's entries.
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) namespace: Namespace,
+    pub(crate) default_ttl: Option<Duration>,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) max_value_size: usize,
+    /// Whether the backend keeps typed objects (decided once, asked on every call).
+    pub(crate) objects: bool,
+    pub(crate) counters: Counters,
+    pub(crate) flights: Flights,
+}
+
+impl Cache {
+    /// An in-memory cache with the default settings (see [`CacheBuilder`]).
+    pub fn memory() -> Cache {
+        Cache::builder()
+            .build()
+            .expect("the default settings are valid")
+    }
+
+    /// Settings for a new cache.
+    pub fn builder() -> CacheBuilder {
+        CacheBuilder::new()
+    }
+
+    /// Drops every entry tagged with any of `tags`, in every function and every
+    /// process that shares the backend: one delete of the tags' version keys,
+    /// whatever the number of entries.
+    pub fn clean<T: AsRef<str>>(&self, tags: &[T]) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = tags
+            .iter()
+            .map(|tag| self.inner.namespace.tag_key(tag.as_ref()))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.inner.backend.delete_many(&keys)
+    }
+
+    /// Drops every entry of this cache's namespace (its prefix) by giving the
+    /// namespace a new epoch. Other prefixes on the same backend are untouched;
+    /// the server is never flushed.
+    pub fn clean_all(&self) -> Result<()> {
+        let namespace = &self.inner.namespace;
+        self.inner
+            .backend
+            .set(namespace.epoch_key(), codec::new_version(), None)
+    }
+
+    /// The counters since this cache was built.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The prefix of every key of this cache.
+    pub fn prefix(&self) -> &str {
+        self.inner.namespace.prefix()
+    }
+
+    /// The TTL of entries whose function sets none; `None`: until evicted or invalidated.
+    pub fn default_ttl(&self) -> Option<Duration> {
+        self.inner.default_ttl
+    }
+
+    /// How long a caller waits for another's computation of the same key before
+    /// computing by itself; also the expiry of the cross-process lock.
+    pub fn lock_timeout(&self) -> Duration {
+        self.inner.lock_timeout
+    }
+
+    /// The backend this cache keeps its entries in.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// Counts and logs a failed backend operation; the caller carries on without it.
+    pub(crate) fn backend_failed(&self, operation: &str, key: &str, error: &Error) {
+        self.inner.counters.error();
+        tracing::warn!(
+            backend = self.inner.backend.name(),
+            operation,
+            key,
+            %error,
+            "cachetool: backend operation failed; the function's own value is used"
+        );
+    }
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("backend", &self.inner.backend.name())
+            .field("prefix", &self.prefix())
+            .field("default_ttl", &self.inner.default_ttl)
+            .field("lock_timeout", &self.inner.lock_timeout)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,208 @@
+//! What an entry looks like in a backend, and tag versions.
+//!
+//! Byte backends (Redis, Memcached) store an envelope that other languages can
+//! read (all integers little-endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | magic `b"CT"` |
+//! | 2 | 1 | format version, 1 |
+//! | 3 | 1 | kind: 0 value, 1 tombstone (left by an invalidation) |
+//! | 4 | 8 | stamp: random, new on every write |
+//! | 12 | 8 | creation time, Unix milliseconds |
+//! | 20 | 8 | xxh3-64 of the value's Rust type name (0 in a tombstone) |
+//! | 28 | 2 | n, the number of versions |
+//! | 30 | 8n | the versions the value was computed under: the namespace epoch's, then each tag's |
+//! | 30+8n | rest | the value, CBOR |
+//!
+//! A version is the xxh3-64 of the bytes stored under the epoch or tag key.
+//! Anything that is not such an envelope, of this format and of the expected
+//! type, computed under the current versions, reads as a miss.
+//!
+//! The in-process backend stores [`TypedEntry`] objects with the same meaning.
+
+use std::any::type_name;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::backend::Value;
+
+const MAGIC: [u8; 2] = *b"CT";
+const FORMAT: u8 = 1;
+const KIND_VALUE: u8 = 0;
+const KIND_TOMBSTONE: u8 = 1;
+const HEADER_LEN: usize = 30;
+
+/// An entry in an in-process backend.
+pub(crate) struct TypedEntry<T> {
+    versions: Box<[u64]>,
+    value: T,
+}
+
+/// What an invalidation leaves under an entry key in an in-process backend.
+/// Every one is a new allocation, so a store that read the key before the
+/// invalidation sees that it changed.
+struct Tombstone;
+
+/// A new random tag or epoch version, as stored under its key.
+pub(crate) fn new_version() -> Value {
+    Value::Bytes(Bytes::from(fastrand::u64(..).to_string()))
+}
+
+/// The version a tag or epoch key holds: the hash of its bytes, so that any
+/// value another program left there still works as a version.
+pub(crate) fn version_of(value: &Value) -> u64 {
+    match value {
+        Value::Bytes(bytes) => xxh3_64(bytes),
+        // Never stored under a version key by us; a version that nothing matches.
+        Value::Object(object) => Arc::as_ptr(object) as *const () as u64,
+    }
+}
+
+/// The value an invalidation leaves under an entry key.
+pub(crate) fn tombstone(objects: bool) -> Value {
+    if objects {
+        return Value::Object(Arc::new(Tombstone));
+    }
+    let mut bytes = Vec::with_capacity(HEADER_LEN);
+    write_header(&mut bytes, KIND_TOMBSTONE, 0, &[]);
+    Value::from(bytes)
+}
+
+/// An entry holding `value`, computed under `versions`.
+pub(crate) fn encode<T>(objects: bool, versions: &[u64], value: &T) -> Result<Value, String>
+where
+    T: Serialize + Clone + Send + Sync + 'static,
+{
+    if objects {
+        return Ok(Value::Object(Arc::new(TypedEntry {
+            versions: versions.into(),
+            value: value.clone(),
+        })));
+    }
+    let mut bytes = Vec::with_capacity(HEADER_LEN + 8 * versions.len() + 64);
+    write_header(&mut bytes, KIND_VALUE, type_fingerprint::<T>(), versions);
+    ciborium::into_writer(value, &mut bytes).map_err(|error| error.to_string())?;
+    Ok(Value::from(bytes))
+}
+
+/// The value of an entry, if it is one of type `T` computed under `versions`.
+pub(crate) fn decode<T>(entry: &Value, versions: &[u64]) -> Option<T>
+where
+    T: DeserializeOwned + Clone + 'static,
+{
+    match entry {
+        Value::Object(object) => {
+            let entry = object.downcast_ref::<TypedEntry<T>>()?;
+            (*entry.versions == *versions).then(|| entry.value.clone())
+        }
+        Value::Bytes(bytes) => {
+            let payload = payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
+            ciborium::from_reader(payload).ok()
+        }
+    }
+}
+
+fn write_header(bytes: &mut Vec<u8>, kind: u8, fingerprint: u64, versions: &[u64]) {
+    let created_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.push(FORMAT);
+    bytes.push(kind);
+    bytes.extend_from_slice(&fastrand::u64(..).to_le_bytes());
+    bytes.extend_from_slice(&created_ms.to_le_bytes());
+    bytes.extend_from_slice(&fingerprint.to_le_bytes());
+    // Never more than a function's tags plus one; u16 is plenty.
+    bytes.extend_from_slice(&(versions.len() as u16).to_le_bytes());
+    for version in versions {
+        bytes.extend_from_slice(&version.to_le_bytes());
+    }
+}
+
+fn payload_if_current<'a>(bytes: &'a [u8], fingerprint: u64, versions: &[u64]) -> Option<&'a [u8]> {
+    let header = bytes.get(..HEADER_LEN)?;
+    let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
+    let current = header[..2] == MAGIC
+        && header[2] == FORMAT
+        && header[3] == KIND_VALUE
+        && field(20) == fingerprint
+        && usize::from(u16::from_le_bytes([header[28], header[29]])) == versions.len();
+    if !current {
+        return None;
+    }
+    let stored_versions = bytes.get(HEADER_LEN..HEADER_LEN + 8 * versions.len())?;
+    let same_versions = stored_versions
+        .chunks_exact(8)
+        .zip(versions)
+        .all(|(stored, version)| stored == version.to_le_bytes());
+    same_versions.then(|| &bytes[HEADER_LEN + 8 * versions.len()..])
+}
+
+/// Tells values of different types apart, so that a changed return type reads
+/// as a miss instead of a wrong value.
+fn type_fingerprint<T: 'static>() -> u64 {
+    xxh3_64(type_name::<T>().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_only_under_the_same_versions_and_type() {
+        let entry = encode(false, &[1, 2], &"hello".to_string()).unwrap();
+        assert_eq!(decode::<String>(&entry, &[1, 2]).as_deref(), Some("hello"));
+        assert_eq!(decode::<String>(&entry, &[1, 3]), None);
+        assert_eq!(decode::<String>(&entry, &[1]), None);
+        assert_eq!(decode::<u64>(&entry, &[1, 2]), None);
+    }
+
+    #[test]
+    fn objects_round_trip_only_under_the_same_versions_and_type() {
+        let entry = encode(true, &[7], &vec![1u8, 2]).unwrap();
+        assert_eq!(decode::<Vec<u8>>(&entry, &[7]), Some(vec![1, 2]));
+        assert_eq!(decode::<Vec<u8>>(&entry, &[8]), None);
+        assert_eq!(decode::<String>(&entry, &[7]), None);
+    }
+
+    #[test]
+    fn garbage_truncation_and_tombstones_are_misses() {
+        let entry = encode(false, &[1], &42u64).unwrap();
+        let bytes = entry.as_bytes().unwrap();
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                decode::<u64>(&Value::from(bytes[..cut].to_vec()), &[1]),
+                None,
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(
+            decode::<u64>(&Value::from(b"not ours at all".to_vec()), &[1]),
+            None
+        );
+        assert_eq!(decode::<u64>(&tombstone(false), &[]), None);
+        assert_eq!(decode::<u64>(&tombstone(true), &[]), None);
+    }
+
+    #[test]
+    fn envelope_layout_is_as_documented() {
+        let entry = encode(false, &[0x0102], &true).unwrap();
+        let bytes = entry.as_bytes().unwrap();
+        assert_eq!(&bytes[..4], &[b'C', b'T', 1, 0]);
+        assert_eq!(&bytes[28..30], &[1, 0]);
+        assert_eq!(&bytes[30..38], &0x0102u64.to_le_bytes());
+        assert_eq!(&bytes[38..], &[0xf5]); // CBOR true
+    }
+
+    #[test]
+    fn every_tombstone_is_a_new_value() {
+        assert!(!tombstone(true).is_same(&tombstone(true)));
+        assert!(!tombstone(false).is_same(&tombstone(false)));
+    }
+}

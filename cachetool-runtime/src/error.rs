@@ -1,0 +1,104 @@
+//! The error type of every fallible cachetool operation.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as [`Error::kind`] reports it.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The backend refused or failed the operation (a server error, a lost connection).
+    Backend,
+    /// The backend did not answer in time.
+    Timeout,
+    /// A value or key could not be encoded or decoded.
+    Codec,
+    /// The cache was configured wrongly (a bad URL, a zero capacity, a second `set_global`).
+    Config,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Backend => "backend error",
+            ErrorKind::Timeout => "backend timeout",
+            ErrorKind::Codec => "codec error",
+            ErrorKind::Config => "configuration error",
+        })
+    }
+}
+
+/// An error of a cache operation: its [`kind`](Error::kind), what failed, and the cause.
+pub struct Error {
+    kind: ErrorKind,
+    message: Box<str>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error of `kind` saying `message` (what failed, and on which server or key).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into().into_boxed_str(),
+            source: None,
+        }
+    }
+
+    /// The same, caused by `source`.
+    pub fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Error {
+        Error {
+            source: Some(Box::new(source)),
+            ..Error::new(kind, message)
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether the backend did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Config, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn StdError + 'static))
+    }
+}

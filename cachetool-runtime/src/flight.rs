@@ -1,0 +1,238 @@
+//! In-process single-flight: concurrent misses of one key in this process run
+//! the function once; the others wait for its value.
+//!
+//! No lock is held while user code runs. A leader that panics or gives up
+//! wakes its waiters, and one of them becomes the next leader.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+use xxhash_rust::xxh3::{xxh3_64, Xxh3Builder};
+
+/// A computed value, handed to waiters as it is.
+pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
+
+const SHARDS: usize = 16;
+
+/// The computations under way in one cache, by entry key.
+pub(crate) struct Flights {
+    shards: [Mutex<HashMap<Box<str>, Arc<Flight>, Xxh3Builder>>; SHARDS],
+}
+
+struct Flight {
+    state: Mutex<State>,
+    finished: Condvar,
+}
+
+enum State {
+    Running { waiters: usize },
+    Done(Shared),
+    Abandoned,
+}
+
+/// How a caller joined the flight of its key.
+pub(crate) enum Joined<'a> {
+    /// No one computes this key: the caller does, and must finish the guard.
+    Leader(LeaderGuard<'a>),
+    /// Someone else does: wait for it.
+    Waiter(Waiter),
+    /// This very thread is already computing this key (the function called
+    /// itself with the same arguments): waiting would wait for ourselves.
+    Reentrant,
+}
+
+/// What a waiter got.
+pub(crate) enum Waited {
+    Value(Shared),
+    /// The leader panicked or its function failed: look again, and perhaps lead.
+    Abandoned,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+thread_local! {
+    /// The flights this thread leads, as (flights address, key hash).
+    static LEADING: RefCell<Vec<(usize, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Flights {
+    pub(crate) fn new() -> Flights {
+        Flights {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::with_hasher(Xxh3Builder::new()))),
+        }
+    }
+
+    pub(crate) fn join(&self, key: &str) -> Joined<'_> {
+        let hash = xxh3_64(key.as_bytes());
+        let marker = (self as *const Flights as usize, hash);
+        if LEADING.with(|leading| leading.borrow().contains(&marker)) {
+            return Joined::Reentrant;
+        }
+        let mut shard = self.shards[hash as usize % SHARDS].lock();
+        if let Some(flight) = shard.get(key) {
+            if let State::Running { waiters } = &mut *flight.state.lock() {
+                *waiters += 1;
+                return Joined::Waiter(Waiter(Arc::clone(flight)));
+            }
+        }
+        let flight = Arc::new(Flight {
+            state: Mutex::new(State::Running { waiters: 0 }),
+            finished: Condvar::new(),
+        });
+        shard.insert(key.into(), Arc::clone(&flight));
+        drop(shard);
+        LEADING.with(|leading| leading.borrow_mut().push(marker));
+        Joined::Leader(LeaderGuard {
+            flights: self,
+            key: key.into(),
+            marker,
+            flight,
+        })
+    }
+}
+
+/// Held by the one caller computing a key. Dropping it without
+/// [`finish`](LeaderGuard::finish) (a panic, a failed function) abandons the
+/// flight: its waiters wake and one of them computes.
+pub(crate) struct LeaderGuard<'a> {
+    flights: &'a Flights,
+    key: Box<str>,
+    marker: (usize, u64),
+    flight: Arc<Flight>,
+}
+
+impl LeaderGuard<'_> {
+    /// Ends the flight, handing the value `share` makes to the waiters; `share`
+    /// runs only if someone waits.
+    pub(crate) fn finish(self, share: impl FnOnce() -> Shared) {
+        self.end(Some(share));
+    }
+
+    fn end(&self, share: Option<impl FnOnce() -> Shared>) {
+        let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
+        {
+            let mut shard = shard.lock();
+            if shard
+                .get(&*self.key)
+                .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
+            {
+                shard.remove(&*self.key);
+            }
+        }
+        // Out of the map, the flight gains no waiter: the count below is final.
+        let mut state = self.flight.state.lock();
+        if let State::Running { waiters } = *state {
+            *state = match share {
+                Some(share) if waiters > 0 => State::Done(share()),
+                Some(_) | None => State::Abandoned,
+            };
+            self.flight.finished.notify_all();
+        }
+    }
+}
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        // After finish() this only ends an already ended flight: a no-op.
+        self.end(None::<fn() -> Shared>);
+        LEADING.with(|leading| {
+            let mut leading = leading.borrow_mut();
+            if let Some(at) = leading.iter().rposition(|marker| *marker == self.marker) {
+                leading.remove(at);
+            }
+        });
+    }
+}
+
+/// A caller waiting for another's computation.
+pub(crate) struct Waiter(Arc<Flight>);
+
+impl Waiter {
+    pub(crate) fn wait(self, deadline: Instant) -> Waited {
+        let mut state = self.0.state.lock();
+        loop {
+            match &*state {
+                State::Done(value) => return Waited::Value(Arc::clone(value)),
+                State::Abandoned => return Waited::Abandoned,
+                State::Running { .. } => {
+                    if self.0.finished.wait_until(&mut state, deadline).timed_out() {
+                        return match &*state {
+                            State::Done(value) => Waited::Value(Arc::clone(value)),
+                            State::Abandoned => Waited::Abandoned,
+                            State::Running { .. } => Waited::TimedOut,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn second_caller_waits_for_the_first() {
+        let flights = Flights::new();
+        let Joined::Leader(leader) = flights.join("k") else {
+            panic!("first caller must lead")
+        };
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                let Joined::Waiter(waiter) = flights.join("k") else {
+                    panic!("must wait")
+                };
+                match waiter.wait(soon()) {
+                    Waited::Value(value) => *value.downcast_ref::<u32>().unwrap(),
+                    _ => panic!("expected the leader's value"),
+                }
+            });
+            while !matches!(*leader.flight.state.lock(), State::Running { waiters: 1 }) {
+                std::thread::yield_now();
+            }
+            leader.finish(|| Arc::new(7u32));
+            assert_eq!(waiter.join().unwrap(), 7);
+        });
+        assert!(
+            matches!(flights.join("k"), Joined::Leader(_)),
+            "a finished flight is gone"
+        );
+    }
+
+    #[test]
+    fn a_dropped_leader_abandons_and_a_waiter_can_time_out() {
+        let flights = Flights::new();
+        let leader = flights.join("k");
+        let Joined::Waiter(waiter) =
+            std::thread::scope(|s| s.spawn(|| flights.join("k")).join().unwrap())
+        else {
+            panic!("must wait")
+        };
+        let Joined::Waiter(late) =
+            std::thread::scope(|s| s.spawn(|| flights.join("k")).join().unwrap())
+        else {
+            panic!("must wait")
+        };
+        assert!(matches!(late.wait(Instant::now()), Waited::TimedOut));
+        drop(leader);
+        assert!(matches!(waiter.wait(soon()), Waited::Abandoned));
+    }
+
+    #[test]
+    fn the_leading_thread_is_told_it_is_reentrant() {
+        let flights = Flights::new();
+        let _leader = flights.join("k");
+        assert!(matches!(flights.join("k"), Joined::Reentrant));
+        assert!(matches!(flights.join("other"), Joined::Leader(_)));
+    }
+}

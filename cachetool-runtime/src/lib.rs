@@ -1,0 +1,26 @@
+//! The runtime of [cachetool](https://docs.rs/cachetool): the [`Cache`], its
+//! backends, keys, tag versions, single-flight locks, codec and stats.
+//!
+//! Users depend on the `cachetool` crate, which re-exports this one together
+//! with the `#[cached]` attribute.
+
+mod backend;
+mod builder;
+mod cache;
+mod codec;
+mod error;
+mod flight;
+mod global;
+mod key;
+mod lookup;
+mod stats;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use backend::{Backend, LoadStart, LockRequest, MemoryBackend, Value};
+pub use builder::CacheBuilder;
+pub use cache::Cache;
+pub use error::{Error, ErrorKind, Result};
+pub use global::{global, set_global};
+pub use stats::Stats;

@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub use cachetool_macros::cached;
+pub use cachetool_runtime::{
+    global, set_global, Backend, Cache, CacheBuilder, Error, ErrorKind, MemoryBackend, Result,
+    Stats, Value,
+};
+
+/// What `#[cached]` expands to uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use cachetool_runtime::__private::*;
+}
