@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, MemoryBackend};
+use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Inner};
 use crate::flight::Flights;
 use crate::key::Namespace;
@@ -37,7 +37,18 @@ pub struct CacheBuilder {
     capacity: Option<usize>,
     lock_timeout: Duration,
     max_value_size: usize,
-    backend: Option<Arc<dyn Backend>>,
+    backend: Option<BackendChoice>,
+    connect: ConnectOptions,
+}
+
+/// The backend, as chosen; a remote one is opened by `build`, once every
+/// setting (its timeouts among them) is known.
+enum BackendChoice {
+    Given(Arc<dyn Backend>),
+    #[cfg(feature = "redis")]
+    Redis(String),
+    #[cfg(feature = "memcached")]
+    Memcached(String),
 }
 
 impl CacheBuilder {
@@ -49,6 +60,7 @@ impl CacheBuilder {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             backend: None,
+            connect: ConnectOptions::default(),
         }
     }
 
@@ -92,7 +104,59 @@ impl CacheBuilder {
     /// Keeps entries in `backend` instead of a new in-memory one. Several caches
     /// may share one backend: give each its own prefix.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Some(backend);
+        self.backend = Some(BackendChoice::Given(backend));
+        self
+    }
+
+    /// Keeps entries in Redis: `redis://[user:pass@]host[:port][/db]`, `rediss://`
+    /// (TLS), `redis+unix:///path/to/socket` or
+    /// `redis+cluster://host:port,host:port,...`. Connections open lazily: this
+    /// only checks the URL.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(mut self, url: &str) -> Result<Self> {
+        crate::backend::RedisBackend::open(url, &self.connect)?;
+        self.backend = Some(BackendChoice::Redis(url.to_owned()));
+        Ok(self)
+    }
+
+    /// Keeps entries in Memcached: `memcache://host:port[,host:port...]`, keys
+    /// spread over the servers by consistent hashing. Connections open lazily:
+    /// this only checks the URL.
+    #[cfg(feature = "memcached")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
+    pub fn memcached(mut self, url: &str) -> Result<Self> {
+        crate::backend::MemcachedBackend::open(url, &self.connect)?;
+        self.backend = Some(BackendChoice::Memcached(url.to_owned()));
+        Ok(self)
+    }
+
+    /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
+    /// `redis+cluster` or `memcache`.
+    pub fn url(self, url: &str) -> Result<Self> {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        match scheme {
+            #[cfg(feature = "redis")]
+            "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" => self.redis(url),
+            #[cfg(feature = "memcached")]
+            "memcache" | "memcached" => self.memcached(url),
+            _ => Err(Error::config(format!(
+                "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
+                 redis+cluster:// or memcache:// (with the matching cargo feature enabled)"
+            ))),
+        }
+    }
+
+    /// The longest wait for a connection to a server (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest wait for a server's answer to one command (default 1 s). A
+    /// call whose backend does not answer in time still returns its function's value.
+    pub fn io_timeout(mut self, timeout: Duration) -> Self {
+        self.connect.io_timeout = timeout;
         self
     }
 
@@ -118,13 +182,21 @@ impl CacheBuilder {
         if self.lock_timeout.is_zero() {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
-        let backend = match (self.backend, self.capacity) {
+        let backend: Arc<dyn Backend> = match (self.backend, self.capacity) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
                     "capacity applies to the in-memory backend the builder makes; set it on MemoryBackend::new instead",
                 ))
             }
-            (Some(backend), None) => backend,
+            (Some(BackendChoice::Given(backend)), None) => backend,
+            #[cfg(feature = "redis")]
+            (Some(BackendChoice::Redis(url)), None) => {
+                Arc::new(crate::backend::RedisBackend::open(&url, &self.connect)?)
+            }
+            #[cfg(feature = "memcached")]
+            (Some(BackendChoice::Memcached(url)), None) => {
+                Arc::new(crate::backend::MemcachedBackend::open(&url, &self.connect)?)
+            }
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };

@@ -41,6 +41,18 @@ impl Cache {
             .expect("the default settings are valid")
     }
 
+    /// A cache in the backend that `url` names, with the default settings: see
+    /// [`CacheBuilder::url`]. Connections open lazily; this never blocks on the network.
+    pub fn from_url(url: &str) -> Result<Cache> {
+        Cache::builder().url(url)?.build()
+    }
+
+    /// What the backend's servers say about themselves (hits, misses, items,
+    /// memory), where the backend can tell.
+    pub fn server_stats(&self) -> Result<crate::ServerStats> {
+        self.inner.backend.server_stats()
+    }
+
     /// Settings for a new cache.
     pub fn builder() -> CacheBuilder {
         CacheBuilder::new()

@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::canonical;
+
 /// Where a `#[cached]` function lives: its identity in keys, and its options
 /// that are fixed at compile time. One `static` per generated function.
 pub struct Site {
@@ -102,7 +104,8 @@ thread_local! {
 }
 
 impl KeyPart {
-    /// Hashes the CBOR encoding of `args`: stable across processes, builds and machines.
+    /// Hashes the CBOR encoding of `args`, with map entries in canonical order:
+    /// stable across processes, builds and machines, and equal for equal maps.
     pub fn hash_of<A: Serialize + ?Sized>(args: &A) -> KeyPart {
         KEY_BUFFER.with(|buffer| {
             // A re-entrant call (a Serialize impl that calls a cached fn) gets a fresh buffer.
@@ -116,9 +119,15 @@ impl KeyPart {
                 }
             };
             buffer.clear();
-            match ciborium::into_writer(args, &mut *buffer) {
-                Ok(()) => KeyPart::Hash(xxh3_128(buffer)),
-                Err(error) => KeyPart::Unkeyable(error.to_string()),
+            if let Err(error) = ciborium::into_writer(args, &mut *buffer) {
+                return KeyPart::Unkeyable(error.to_string());
+            }
+            if !canonical::has_map(buffer) {
+                return KeyPart::Hash(xxh3_128(buffer));
+            }
+            match canonical::canonicalize(buffer) {
+                Ok(canonical) => KeyPart::Hash(xxh3_128(&canonical)),
+                Err(error) => KeyPart::Unkeyable(error),
             }
         })
     }

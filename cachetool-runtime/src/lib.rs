@@ -3,10 +3,12 @@
 //!
 //! Users depend on the `cachetool` crate, which re-exports this one together
 //! with the `#[cached]` attribute.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod builder;
 mod cache;
+mod canonical;
 mod codec;
 mod error;
 mod flight;
@@ -18,7 +20,13 @@ mod stats;
 #[doc(hidden)]
 pub mod __private;
 
-pub use backend::{Backend, LoadStart, LockRequest, MemoryBackend, Value};
+#[cfg(feature = "memcached")]
+pub use backend::MemcachedBackend;
+#[cfg(feature = "redis")]
+pub use backend::RedisBackend;
+pub use backend::{
+    Backend, ConnectOptions, LoadStart, LockRequest, MemoryBackend, ServerStats, Value,
+};
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use error::{Error, ErrorKind, Result};

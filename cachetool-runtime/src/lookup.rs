@@ -96,7 +96,8 @@ impl<'c> Request<'c> {
             }
             match self.inner().flights.join(&self.entry_key) {
                 Joined::Leader(flight) => return self.lead(flight, take_body()),
-                Joined::Reentrant => return self.load_and_store(miss, take_body()),
+                // The outer call of this same key stores; this one only computes.
+                Joined::Reentrant => return self.load(take_body()),
                 Joined::Waiter(waiter) => {
                     match waiter.wait(Instant::now() + self.inner().lock_timeout) {
                         Waited::Value(shared) => match shared.downcast_ref::<T>() {

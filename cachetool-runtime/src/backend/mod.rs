@@ -5,9 +5,19 @@
 //! versions, locks); a backend only has to make each method one round trip
 //! where it can.
 
+#[cfg(feature = "memcached")]
+mod memcached;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "memcached")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
+pub use memcached::MemcachedBackend;
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisBackend;
 
 use std::any::Any;
 use std::fmt;
@@ -62,6 +72,54 @@ impl fmt::Debug for Value {
 impl From<Vec<u8>> for Value {
     fn from(bytes: Vec<u8>) -> Value {
         Value::Bytes(Bytes::from(bytes))
+    }
+}
+
+/// How to reach a server: the builder's timeouts, handed to a remote backend.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// The longest wait for a connection to open.
+    pub connect_timeout: Duration,
+    /// The longest wait for one command's answer.
+    pub io_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the servers behind a backend say about themselves (Redis `INFO`,
+/// Memcached `stats`), summed over all servers.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// How many servers answered.
+    pub servers: usize,
+    /// Reads that found their key (`keyspace_hits`, `get_hits`).
+    pub hits: u64,
+    /// Reads that did not (`keyspace_misses`, `get_misses`).
+    pub misses: u64,
+    /// Keys stored (Redis: keys of the selected databases; Memcached: `curr_items`).
+    pub items: u64,
+    /// Memory used for data, in bytes (`used_memory`, `bytes`).
+    pub memory_bytes: u64,
+}
+
+impl ServerStats {
+    /// `hits / (hits + misses)`, or 0 before the first read.
+    pub fn hit_rate(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            self.hits as f64 / reads as f64
+        }
     }
 }
 
@@ -138,4 +196,12 @@ pub trait Backend: Send + Sync + 'static {
         new_versions: &[Value],
         entry_key: &str,
     ) -> Result<LoadStart>;
+
+    /// What the servers say about themselves; unsupported by default.
+    fn server_stats(&self) -> Result<ServerStats> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Config,
+            format!("the {} backend has no server stats", self.name()),
+        ))
+    }
 }

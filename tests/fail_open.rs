@@ -1,0 +1,126 @@
+//! A backend that fails makes no cached call fail: each still returns its own
+//! body's value, and the failures are counted. (Real servers going down are
+//! tested per backend; this drives the cache's error paths directly.)
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cachetool::{cached, Backend, Cache, Error, ErrorKind, MemoryBackend, Result, Value};
+
+/// A memory backend that can be switched into failing every operation.
+struct Flaky {
+    inner: MemoryBackend,
+    down: AtomicBool,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<()> {
+        if self.down.load(SeqCst) {
+            Err(Error::new(ErrorKind::Backend, "flaky: the backend is down"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Backend for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn stores_objects(&self) -> bool {
+        true
+    }
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
+        self.check()?;
+        self.inner.get_many(keys)
+    }
+    fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
+        self.check()?;
+        self.inner.set(key, value, ttl)
+    }
+    fn replace_if(
+        &self,
+        key: &str,
+        seen: Option<&Value>,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        self.check()?;
+        self.inner.replace_if(key, seen, value, ttl)
+    }
+    fn delete_many(&self, keys: &[&str]) -> Result<()> {
+        self.check()?;
+        self.inner.delete_many(keys)
+    }
+    fn unlock(&self, key: &str, token: u64) -> Result<()> {
+        self.check()?;
+        self.inner.unlock(key, token)
+    }
+    fn begin_load(
+        &self,
+        lock: Option<cachetool::LockRequest<'_>>,
+        version_keys: &[&str],
+        new_versions: &[Value],
+        entry_key: &str,
+    ) -> Result<cachetool::LoadStart> {
+        self.check()?;
+        self.inner
+            .begin_load(lock, version_keys, new_versions, entry_key)
+    }
+}
+
+static FLAKY: std::sync::LazyLock<Arc<Flaky>> = std::sync::LazyLock::new(|| {
+    Arc::new(Flaky {
+        inner: MemoryBackend::new(1000),
+        down: AtomicBool::new(false),
+    })
+});
+static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(|| {
+    Cache::builder()
+        .backend(FLAKY.clone())
+        .prefix("flaky")
+        .build()
+        .unwrap()
+});
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = CACHE, tags = ["t"])]
+fn tagged(n: u32) -> u32 {
+    RUNS.fetch_add(1, SeqCst);
+    n + 100
+}
+
+#[test]
+fn a_failing_backend_never_fails_a_call() {
+    assert_eq!(tagged(1), 101);
+    assert_eq!(tagged(1), 101);
+    assert_eq!(RUNS.load(SeqCst), 1);
+
+    FLAKY.down.store(true, SeqCst);
+    for _ in 0..3 {
+        assert_eq!(tagged(1), 101, "the body's own value, not an error");
+    }
+    assert_eq!(
+        RUNS.load(SeqCst),
+        4,
+        "every call computed while the backend was down"
+    );
+    assert_eq!(CACHE.stats().errors, 3, "one failed read per call");
+    let error = tagged_invalidate(1).expect_err("invalidate reports the failure to its caller");
+    assert_eq!(error.kind(), ErrorKind::Backend);
+    assert!(error.to_string().contains("down"), "{error}");
+    assert!(CACHE.clean(&["t"]).is_err());
+    assert!(CACHE.clean_all().is_err());
+    assert_eq!(tagged_refresh(2), 102, "refresh still returns its value");
+
+    FLAKY.down.store(false, SeqCst);
+    assert_eq!(tagged(1), 101);
+    let runs = RUNS.load(SeqCst);
+    assert_eq!(tagged(1), 101);
+    assert_eq!(
+        RUNS.load(SeqCst),
+        runs,
+        "hits resume once the backend is back"
+    );
+}

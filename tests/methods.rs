@@ -1,0 +1,58 @@
+//! Methods: the receiver is not part of the key unless `key` uses it, and
+//! methods get method companions.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use cachetool::cached;
+
+support::for_each_backend! {
+    static GET_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static TENANT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Repo {
+        tenant: String,
+    }
+
+    impl Repo {
+        #[cached(cache = cache("methods"), tags = ["repo"])]
+        fn get(&self, id: u64) -> String {
+            GET_RUNS.fetch_add(1, SeqCst);
+            format!("row {id} read by {}", self.tenant)
+        }
+
+        #[cached(cache = cache("methods"), key = format!("{}/{id}", self.tenant))]
+        fn scoped(&self, id: u64) -> String {
+            TENANT_RUNS.fetch_add(1, SeqCst);
+            format!("{}:{id}", self.tenant)
+        }
+    }
+
+    #[test]
+    fn the_receiver_is_not_part_of_the_key() {
+        let (a, b) = (Repo { tenant: "a".into() }, Repo { tenant: "b".into() });
+        assert_eq!(a.get(1), "row 1 read by a");
+        assert_eq!(b.get(1), "row 1 read by a", "same arguments, same entry");
+        assert_eq!(GET_RUNS.load(SeqCst), 1);
+
+        b.get_invalidate(1).expect("invalidate");
+        assert_eq!(b.get(1), "row 1 read by b");
+        assert_eq!(GET_RUNS.load(SeqCst), 2);
+
+        cache("methods").clean(&["repo"]).expect("clean");
+        assert_eq!(a.get(1), "row 1 read by a");
+        assert_eq!(a.get_refresh(1), "row 1 read by a");
+        assert_eq!(GET_RUNS.load(SeqCst), 4);
+    }
+
+    #[test]
+    fn a_key_may_use_the_receiver() {
+        let (a, b) = (Repo { tenant: "a".into() }, Repo { tenant: "b".into() });
+        assert_eq!((a.scoped(1), b.scoped(1), a.scoped(1)), ("a:1".into(), "b:1".into(), "a:1".into()));
+        assert_eq!(TENANT_RUNS.load(SeqCst), 2);
+        a.scoped_invalidate(1).expect("invalidate");
+        assert_eq!((a.scoped(1), b.scoped(1)), ("a:1".into(), "b:1".into()));
+        assert_eq!(TENANT_RUNS.load(SeqCst), 3);
+    }
+}

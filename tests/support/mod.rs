@@ -1,0 +1,141 @@
+//! Shared by the integration tests: servers, caches per backend, and
+//! `for_each_backend!`, which runs one test body against every backend.
+#![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
+
+pub mod server;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use cachetool::{Backend, Cache, MemoryBackend};
+
+/// Which backend a test module runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Memory,
+    Redis,
+    Memcached,
+}
+
+/// One backend of each kind per test binary; servers start on first use.
+pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
+    static MEMORY: LazyLock<Arc<dyn Backend>> =
+        LazyLock::new(|| Arc::new(MemoryBackend::new(100_000)));
+    match kind {
+        BackendKind::Memory => Arc::clone(&MEMORY),
+        #[cfg(feature = "redis")]
+        BackendKind::Redis => {
+            static SERVER: LazyLock<server::Server> =
+                LazyLock::new(|| server::Server::start(server::Kind::Redis));
+            static REDIS: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
+                Arc::new(
+                    cachetool::RedisBackend::open(&SERVER.url(), &Default::default())
+                        .expect("open redis"),
+                )
+            });
+            Arc::clone(&REDIS)
+        }
+        #[cfg(feature = "memcached")]
+        BackendKind::Memcached => {
+            static SERVER: LazyLock<server::Server> =
+                LazyLock::new(|| server::Server::start(server::Kind::Memcached));
+            static MEMCACHED: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
+                Arc::new(
+                    cachetool::MemcachedBackend::open(&SERVER.url(), &Default::default())
+                        .expect("open memcached"),
+                )
+            });
+            Arc::clone(&MEMCACHED)
+        }
+        #[allow(unreachable_patterns)]
+        other => panic!("the {other:?} backend is not enabled in this build"),
+    }
+}
+
+/// A prefix no earlier run used, so that tests never see each other's keys,
+/// even on a server that outlived a previous run.
+pub fn unique_prefix(name: &str) -> String {
+    format!("test-{name}-{}-{:x}", std::process::id(), fastrand_u64())
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+/// The cache named `name` on `kind`'s backend: the same one on every call, with
+/// a prefix of its own. `configure` applies to the first call only.
+pub fn cache_with(
+    kind: BackendKind,
+    name: &'static str,
+    configure: impl FnOnce(cachetool::CacheBuilder) -> cachetool::CacheBuilder,
+) -> &'static Cache {
+    static CACHES: LazyLock<Mutex<HashMap<(BackendKind, &'static str), &'static Cache>>> =
+        LazyLock::new(Default::default);
+    let mut caches = CACHES.lock().unwrap();
+    caches.entry((kind, name)).or_insert_with(|| {
+        let builder = Cache::builder()
+            .backend(backend(kind))
+            .prefix(unique_prefix(name));
+        Box::leak(Box::new(
+            configure(builder).build().expect("build a test cache"),
+        ))
+    })
+}
+
+/// A new cache on `kind`'s backend with its own prefix (not memoized).
+pub fn new_cache(kind: BackendKind, name: &str) -> Cache {
+    Cache::builder()
+        .backend(backend(kind))
+        .prefix(unique_prefix(name))
+        .build()
+        .expect("build a test cache")
+}
+
+/// Instantiates the items it is given once per backend, in modules `memory`,
+/// `redis` and `memcached`, where `cache(name)`, `cache_with(name, f)`,
+/// `new_cache(name)` and `KIND` refer to that module's backend. The same test
+/// source thus runs against every backend, in one `cargo test`.
+macro_rules! for_each_backend {
+    ($($body:tt)*) => {
+        mod memory {
+            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memory;
+            $crate::support::backend_module_prelude!();
+            $($body)*
+        }
+        // BACKEND ARMS: each remote backend adds its module here when it lands.
+    };
+}
+
+/// The functions every backend module of `for_each_backend!` defines.
+macro_rules! backend_module_prelude {
+    () => {
+        #[allow(unused_imports)]
+        use super::*;
+        #[allow(dead_code)]
+        fn cache(name: &'static str) -> &'static ::cachetool::Cache {
+            $crate::support::cache_with(KIND, name, |builder| builder)
+        }
+        #[allow(dead_code)]
+        fn cache_with(
+            name: &'static str,
+            configure: impl FnOnce(::cachetool::CacheBuilder) -> ::cachetool::CacheBuilder,
+        ) -> &'static ::cachetool::Cache {
+            $crate::support::cache_with(KIND, name, configure)
+        }
+        #[allow(dead_code)]
+        fn new_cache(name: &str) -> ::cachetool::Cache {
+            $crate::support::new_cache(KIND, name)
+        }
+    };
+}
+
+pub(crate) use backend_module_prelude;
+pub(crate) use for_each_backend;
