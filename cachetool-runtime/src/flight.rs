@@ -20,8 +20,10 @@ const SHARDS: usize = 16;
 
 /// The computations under way in one cache, by entry key.
 pub(crate) struct Flights {
-    shards: [Mutex<HashMap<Box<str>, Arc<Flight>, Xxh3Builder>>; SHARDS],
+    shards: [Mutex<FlightMap>; SHARDS],
 }
+
+type FlightMap = HashMap<Box<str>, Arc<Flight>, Xxh3Builder>;
 
 struct Flight {
     state: Mutex<State>,

@@ -44,6 +44,9 @@ struct Miss {
 /// Longest pause between two attempts to take another process's lock.
 const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
 const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
+/// How long a tombstone outlives an invalidation (at most; less with a shorter
+/// entry TTL): it only has to outlast the computations in flight at that time.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 impl<'c> Request<'c> {
     /// Builds the keys of one call.
@@ -128,7 +131,8 @@ impl<'c> Request<'c> {
     }
 
     /// Drops this call's entry, and keeps any computation of it that started
-    /// before from storing: it leaves a tombstone that such a store won't replace.
+    /// before from storing: it leaves a tombstone that such a store won't
+    /// replace, for the entry's TTL or an hour, whichever is shorter.
     pub fn invalidate(self) -> Result<()> {
         if let Some(reason) = &self.unkeyable {
             return Err(Error::new(
@@ -137,9 +141,10 @@ impl<'c> Request<'c> {
             ));
         }
         let inner = self.inner();
+        let ttl = self.ttl.map_or(TOMBSTONE_TTL, |ttl| ttl.min(TOMBSTONE_TTL));
         inner
             .backend
-            .set(&self.entry_key, codec::tombstone(inner.objects), self.ttl)
+            .set(&self.entry_key, codec::tombstone(inner.objects), Some(ttl))
     }
 
     fn inner(&self) -> &'c Inner {
