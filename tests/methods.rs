@@ -55,4 +55,43 @@ support::for_each_backend! {
         assert_eq!((a.scoped(1), b.scoped(1)), ("a:1".into(), "b:1".into()));
         assert_eq!(TENANT_RUNS.load(SeqCst), 3);
     }
+
+    struct Wrapper<T>(std::marker::PhantomData<T>);
+
+    impl<T: 'static> Wrapper<T> {
+        #[cached(cache = cache("methods"))]
+        fn size(&self, n: u64) -> u64 {
+            n * std::mem::size_of::<T>() as u64
+        }
+    }
+
+    trait Named {
+        #[cached(cache = cache("methods"))]
+        fn label(&self, n: u64) -> String {
+            format!("{}#{n}", std::any::type_name::<Self>())
+        }
+    }
+
+    struct First;
+    struct Second;
+
+    impl Named for First {}
+    impl Named for Second {}
+
+    // Regression: these once shared one key path, so Wrapper<u16> read Wrapper<u8>'s entry.
+    #[test]
+    fn methods_of_a_generic_impl_are_keyed_per_self_type() {
+        assert_eq!(Wrapper::<u8>(Default::default()).size(10), 10);
+        assert_eq!(Wrapper::<u16>(Default::default()).size(10), 20);
+        assert_eq!(Wrapper::<u64>(Default::default()).size(10), 80);
+        assert_eq!(Wrapper::<u8>(Default::default()).size(10), 10);
+    }
+
+    #[test]
+    fn a_trait_default_method_is_keyed_per_implementor() {
+        assert!(First.label(1).ends_with("First#1"), "{}", First.label(1));
+        assert!(Second.label(1).ends_with("Second#1"), "{}", Second.label(1));
+        First.label_invalidate(1).unwrap();
+        assert!(Second.label_refresh(1).ends_with("Second#1"));
+    }
 }

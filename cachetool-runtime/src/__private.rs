@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use crate::key::{KeyPart, Site};
+pub use crate::key::{KeyArgs, KeyPart, Site};
 pub use crate::lookup::Request;
 pub use core::any::{type_name, type_name_of_val};
 
@@ -65,15 +65,11 @@ pub fn tag<T: TagName + ?Sized>(tag: &T) -> &str {
     tag.tag_name()
 }
 
-/// Passes a key argument through; its only job is the `Serialize` bound, checked
-/// at the argument's own span so that the error names the argument.
-pub fn key_arg<T: Serialize + ?Sized>(arg: &T) -> &T {
-    arg
-}
-
-/// The hash part of an entry key, from the tuple of key arguments.
-pub fn key_hash<A: Serialize + ?Sized>(args: &A) -> KeyPart {
-    KeyPart::hash_of(args)
+/// Starts the hash of `count` key arguments: `key_args(2).arg(&a).arg(&b).finish()`,
+/// each `.arg` at its argument's span, so a non-`Serialize` argument's error
+/// points at it (once).
+pub fn key_args(count: usize) -> KeyArgs {
+    KeyArgs::new(count)
 }
 
 /// The key part given by `key = ...`.

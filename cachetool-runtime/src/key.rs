@@ -28,6 +28,8 @@ pub struct Site {
     version: u32,
     lock: bool,
     path: OnceLock<Box<str>>,
+    /// Whether `Self` must be part of the key (see [`Site::keys_self`]).
+    keys_self: OnceLock<bool>,
 }
 
 const MARKER_SUFFIX: &str = "::__cachetool_site";
@@ -48,7 +50,19 @@ impl Site {
             version,
             lock,
             path: OnceLock::new(),
+            keys_self: OnceLock::new(),
         }
+    }
+
+    /// Whether a method's `Self` type must be added to its key: when the marker's
+    /// path does not name it, as in a generic impl (`app::Wrapper<_>::get`) or a
+    /// trait's default method (`app::Trait::get`), where several types share one
+    /// function path. Decided once: every `Self` of one site is alike in this.
+    pub(crate) fn keys_self(&self, self_type: &str) -> bool {
+        *self.keys_self.get_or_init(|| {
+            self.name.is_none()
+                && (self_type.contains('<') || !self.path().contains(&dotted(self_type)))
+        })
     }
 
     /// The function path used in keys, such as `app.users.Repo.get` or a `name = "..."`,
@@ -103,35 +117,95 @@ thread_local! {
     static KEY_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-impl KeyPart {
-    /// Hashes the CBOR encoding of `args`, with map entries in canonical order:
-    /// stable across processes, builds and machines, and equal for equal maps.
-    pub fn hash_of<A: Serialize + ?Sized>(args: &A) -> KeyPart {
-        KEY_BUFFER.with(|buffer| {
-            // A re-entrant call (a Serialize impl that calls a cached fn) gets a fresh buffer.
-            let mut owned;
-            let mut borrowed = buffer.try_borrow_mut();
-            let buffer: &mut Vec<u8> = match borrowed.as_deref_mut() {
-                Ok(buffer) => buffer,
-                Err(_) => {
-                    owned = Vec::new();
-                    &mut owned
-                }
-            };
-            buffer.clear();
-            if let Err(error) = ciborium::into_writer(args, &mut *buffer) {
-                return KeyPart::Unkeyable(error.to_string());
-            }
-            if !canonical::has_map(buffer) {
-                return KeyPart::Hash(xxh3_128(buffer));
-            }
-            match canonical::canonicalize(buffer) {
-                Ok(canonical) => KeyPart::Hash(xxh3_128(&canonical)),
-                Err(error) => KeyPart::Unkeyable(error),
-            }
-        })
+/// Encodes key arguments one by one into exactly the CBOR of their tuple, so
+/// that each argument's `Serialize` bound is checked once, at that argument.
+pub struct KeyArgs {
+    buffer: Vec<u8>,
+    failure: Option<String>,
+}
+
+impl KeyArgs {
+    /// Starts the CBOR array of `count` arguments.
+    pub fn new(count: usize) -> KeyArgs {
+        // Borrow the thread's buffer; a nested call (a Serialize impl calling a
+        // cached function) finds it taken and uses a fresh one.
+        let mut buffer = KEY_BUFFER
+            .with(|buffer| {
+                buffer
+                    .try_borrow_mut()
+                    .map(|mut buffer| std::mem::take(&mut *buffer))
+            })
+            .unwrap_or_default();
+        buffer.clear();
+        write_array_header(&mut buffer, count as u64);
+        KeyArgs {
+            buffer,
+            failure: None,
+        }
     }
 
+    /// Appends one argument.
+    pub fn arg<T: Serialize + ?Sized>(mut self, arg: &T) -> KeyArgs {
+        if self.failure.is_none() {
+            if let Err(error) = ciborium::into_writer(arg, &mut self.buffer) {
+                self.failure = Some(error.to_string());
+            }
+        }
+        self
+    }
+
+    /// The key part: xxh3-128 of the (canonical) encoding.
+    pub fn finish(self) -> KeyPart {
+        let KeyArgs { buffer, failure } = self;
+        let part = match failure {
+            Some(failure) => KeyPart::Unkeyable(failure),
+            None => hash_encoding(&buffer),
+        };
+        KEY_BUFFER.with(|slot| {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                if slot.capacity() < buffer.capacity() {
+                    *slot = buffer;
+                }
+            }
+        });
+        part
+    }
+}
+
+/// xxh3-128 of a CBOR encoding, with map entries in canonical order: stable
+/// across processes, builds and machines, and equal for equal maps.
+fn hash_encoding(encoding: &[u8]) -> KeyPart {
+    if !canonical::has_map(encoding) {
+        return KeyPart::Hash(xxh3_128(encoding));
+    }
+    match canonical::canonicalize(encoding) {
+        Ok(canonical) => KeyPart::Hash(xxh3_128(&canonical)),
+        Err(error) => KeyPart::Unkeyable(error),
+    }
+}
+
+/// A CBOR array header (major type 4) of `count` items, as ciborium writes it.
+fn write_array_header(buffer: &mut Vec<u8>, count: u64) {
+    const ARRAY: u8 = 4 << 5;
+    match count {
+        0..=23 => buffer.push(ARRAY | count as u8),
+        24..=0xff => buffer.extend_from_slice(&[ARRAY | 24, count as u8]),
+        0x100..=0xffff => {
+            buffer.push(ARRAY | 25);
+            buffer.extend_from_slice(&(count as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            buffer.push(ARRAY | 26);
+            buffer.extend_from_slice(&(count as u32).to_be_bytes());
+        }
+        _ => {
+            buffer.push(ARRAY | 27);
+            buffer.extend_from_slice(&count.to_be_bytes());
+        }
+    }
+}
+
+impl KeyPart {
     /// Uses the user's own key text.
     pub fn custom<K: Display + ?Sized>(key: &K) -> KeyPart {
         KeyPart::Custom(key.to_string())
@@ -141,10 +215,26 @@ impl KeyPart {
 impl Display for KeyPart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyPart::Hash(hash) => write!(f, "{hash:032x}"),
+            KeyPart::Hash(hash) => f.write_str(&hex128(*hash)),
             KeyPart::Custom(text) => f.write_str(text),
             KeyPart::Unkeyable(_) => f.write_str("-"),
         }
+    }
+}
+
+/// `hash` as 32 lowercase hex digits (what `{:032x}` gives, without its cost).
+fn hex128(hash: u128) -> String {
+    let mut text = String::with_capacity(32);
+    push_hex128(&mut text, hash);
+    text
+}
+
+fn push_hex128(text: &mut String, hash: u128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for index in 0..32 {
+        text.push(char::from(
+            DIGITS[(hash >> (124 - 4 * index)) as usize & 0xf],
+        ));
     }
 }
 
@@ -172,24 +262,35 @@ impl Namespace {
         &self.epoch_key
     }
 
-    /// `{prefix}:entry:{path}{<generics>}:{part}`.
-    pub(crate) fn entry_key(&self, path: &str, generics: &[&str], part: &KeyPart) -> String {
+    /// `{prefix}:entry:{path}{<Self,generics>}:{part}`.
+    pub(crate) fn entry_key(
+        &self,
+        path: &str,
+        self_type: Option<&str>,
+        generics: &[&str],
+        part: &KeyPart,
+    ) -> String {
         let mut key = String::with_capacity(self.prefix.len() + path.len() + 48);
         key.push_str(&self.prefix);
         key.push_str(":entry:");
         key.push_str(path);
-        if !generics.is_empty() {
+        let mut types = self_type.iter().chain(generics).peekable();
+        if types.peek().is_some() {
             key.push('<');
-            for (index, generic) in generics.iter().enumerate() {
+            for (index, name) in types.enumerate() {
                 if index > 0 {
                     key.push(',');
                 }
-                key.push_str(&dotted(generic));
+                key.push_str(&dotted(name));
             }
             key.push('>');
         }
         key.push(':');
-        let _ = write!(key, "{part}");
+        match part {
+            KeyPart::Hash(hash) => push_hex128(&mut key, *hash),
+            KeyPart::Custom(text) => key.push_str(text),
+            KeyPart::Unkeyable(_) => key.push('-'),
+        }
         key
     }
 
@@ -216,6 +317,13 @@ impl Namespace {
 mod tests {
     use super::*;
 
+    /// The key part of one value, through ciborium directly.
+    fn hash_of<T: Serialize + ?Sized>(value: &T) -> KeyPart {
+        let mut encoding = Vec::new();
+        ciborium::into_writer(value, &mut encoding).unwrap();
+        hash_encoding(&encoding)
+    }
+
     #[test]
     fn function_path_drops_marker_and_companion_suffix() {
         assert_eq!(
@@ -234,7 +342,7 @@ mod tests {
     #[test]
     fn hash_is_cbor_xxh3_and_stable() {
         // Pinned: a change here orphans every stored entry of every user.
-        let part = KeyPart::hash_of(&(&1u64, &"a"));
+        let part = KeyArgs::new(2).arg(&1u64).arg("a").finish();
         let mut cbor = Vec::new();
         ciborium::into_writer(&(1u64, "a"), &mut cbor).unwrap();
         assert_eq!(cbor, [0x82, 0x01, 0x61, b'a']);
@@ -243,6 +351,25 @@ mod tests {
             part.to_string(),
             format!("{:032x}", xxh3_128(&[0x82, 0x01, 0x61, b'a']))
         );
+        assert_eq!(hex128(0xab), format!("{:032x}", 0xabu128));
+        assert_eq!(hex128(u128::MAX), "f".repeat(32));
+    }
+
+    #[test]
+    fn key_args_encode_exactly_as_the_tuple() {
+        let by_args = KeyArgs::new(3)
+            .arg(&1u64)
+            .arg("a")
+            .arg(&vec![1.5f64])
+            .finish();
+        assert_eq!(by_args, hash_of(&(1u64, "a", vec![1.5f64])));
+        assert_eq!(KeyArgs::new(0).finish(), hash_of(&Vec::<u8>::new()));
+        let many: Vec<u8> = (0..300).map(|i| i as u8).collect();
+        let mut args = KeyArgs::new(many.len());
+        for item in &many {
+            args = args.arg(item);
+        }
+        assert_eq!(args.finish(), hash_of(&many));
     }
 
     #[test]
@@ -250,6 +377,7 @@ mod tests {
         let namespace = Namespace::new("app");
         let entry = namespace.entry_key(
             "m.f",
+            None,
             &["alloc::string::String"],
             &KeyPart::Custom("a:b c".into()),
         );
@@ -260,5 +388,28 @@ mod tests {
         );
         assert_eq!(namespace.tag_key("user:7"), "app:tag:user:7");
         assert_eq!(namespace.epoch_key(), "app:epoch");
+        let method =
+            namespace.entry_key("m.W<_>.get", Some("m::W<u8>"), &["u16"], &KeyPart::Hash(0));
+        assert_eq!(
+            method,
+            format!("app:entry:m.W<_>.get<m.W<u8>,u16>:{}", "0".repeat(32))
+        );
+    }
+
+    #[test]
+    fn self_is_keyed_only_where_the_path_does_not_name_it() {
+        fn marker() -> &'static str {
+            "app::Repo::get::__cachetool_site"
+        }
+        fn generic_marker() -> &'static str {
+            "app::Wrapper<_>::get::__cachetool_site"
+        }
+        fn trait_default_marker() -> &'static str {
+            "app::Trait::get::__cachetool_site"
+        }
+        assert!(!Site::new(marker, "", None, 0, true).keys_self("app::Repo"));
+        assert!(Site::new(generic_marker, "", None, 0, true).keys_self("app::Wrapper<u8>"));
+        assert!(Site::new(trait_default_marker, "", None, 0, true).keys_self("app::Repo"));
+        assert!(!Site::new(trait_default_marker, "", Some("named"), 0, true).keys_self("app::Repo"));
     }
 }

@@ -49,17 +49,20 @@ const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
 const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 impl<'c> Request<'c> {
-    /// Builds the keys of one call.
+    /// Builds the keys of one call. `self_type` is `Self` for methods with a
+    /// receiver, keyed where the function path alone does not tell types apart.
     pub fn new(
         cache: &'c Cache,
         site: &'static Site,
+        self_type: Option<&'static str>,
         generics: &[&'static str],
         key: KeyPart,
         tags: &[&str],
         ttl: Option<Duration>,
     ) -> Request<'c> {
         let namespace = &cache.inner.namespace;
-        let entry_key = namespace.entry_key(site.path(), generics, &key);
+        let self_type = self_type.filter(|self_type| site.keys_self(self_type));
+        let entry_key = namespace.entry_key(site.path(), self_type, generics, &key);
         Request {
             cache,
             site,

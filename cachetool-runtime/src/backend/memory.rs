@@ -1,12 +1,14 @@
 //! The in-process backend: a sharded map with a capacity bound in entries,
 //! least-recently-used eviction in O(1) and per-entry expiry.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hashlink::linked_hash_map::RawEntryMut;
 use hashlink::LinkedHashMap;
 use parking_lot::Mutex;
-use xxhash_rust::xxh3::{xxh3_64, Xxh3Builder};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use super::{Backend, LoadStart, LockRequest, Value};
 use crate::Result;
@@ -25,8 +27,43 @@ pub struct MemoryBackend {
 
 struct Shard {
     /// In recency order: the front is the least recently used.
-    slots: LinkedHashMap<Box<str>, Slot, Xxh3Builder>,
+    slots: LinkedHashMap<Box<str>, Slot, BuildHasherDefault<KeyHasher>>,
     capacity: usize,
+}
+
+/// Hashes a key's bytes with one xxh3 call, so that the hash that picks the
+/// shard is also the one the shard's map uses: each key is hashed once.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    /// `str`'s `Hash` ends with a `0xff` byte; skipping it keeps the map's hash
+    /// equal to `xxh3_64(key)`.
+    fn write_u8(&mut self, _: u8) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A key with its hash.
+#[derive(Clone, Copy)]
+struct Hashed<'a> {
+    key: &'a str,
+    hash: u64,
+}
+
+impl Hashed<'_> {
+    fn new(key: &str) -> Hashed<'_> {
+        Hashed {
+            key,
+            hash: xxh3_64(key.as_bytes()),
+        }
+    }
 }
 
 struct Slot {
@@ -64,7 +101,7 @@ impl MemoryBackend {
         let shards = (0..shard_count)
             .map(|_| {
                 Mutex::new(Shard {
-                    slots: LinkedHashMap::with_hasher(Xxh3Builder::new()),
+                    slots: LinkedHashMap::with_hasher(BuildHasherDefault::default()),
                     capacity: per_shard,
                 })
             })
@@ -90,34 +127,69 @@ impl MemoryBackend {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
-        // shards.len() is a power of two.
-        let index = xxh3_64(key.as_bytes()) as usize & (self.shards.len() - 1);
-        &self.shards[index]
+    /// The shard of `key`, locked.
+    fn lock(&self, key: Hashed<'_>) -> parking_lot::MutexGuard<'_, Shard> {
+        // The map inside uses the low bits of the same hash; the shard takes the high
+        // ones. shards.len() is a power of two.
+        let index = (key.hash >> 32) as usize & (self.shards.len() - 1);
+        self.shards[index].lock()
     }
 }
 
 impl Shard {
     /// The live value of `key`, marked as recently used.
-    fn get(&mut self, key: &str) -> Option<&Value> {
-        let live = self.slots.get(key)?.is_live();
-        if !live {
-            self.slots.remove(key);
-            return None;
+    fn get(&mut self, key: Hashed<'_>) -> Option<&Value> {
+        match self
+            .slots
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(key.hash, key.key)
+        {
+            RawEntryMut::Vacant(_) => None,
+            RawEntryMut::Occupied(entry) if !entry.get().is_live() => {
+                entry.remove();
+                None
+            }
+            RawEntryMut::Occupied(mut entry) => {
+                entry.to_back();
+                Some(&entry.into_mut().value)
+            }
         }
-        self.slots.to_back(key);
-        self.slots.get(key).map(|slot| &slot.value)
     }
 
-    fn insert(&mut self, key: &str, slot: Slot) {
-        if let Some(existing) = self.slots.get_mut(key) {
-            *existing = slot;
-            self.slots.to_back(key);
-            return;
+    /// The slot of `key` as it is, live or not, without touching its recency.
+    fn peek(&self, key: Hashed<'_>) -> Option<&Slot> {
+        self.slots
+            .raw_entry()
+            .from_key_hashed_nocheck(key.hash, key.key)
+            .map(|(_, slot)| slot)
+    }
+
+    fn insert(&mut self, key: Hashed<'_>, slot: Slot) {
+        match self
+            .slots
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(key.hash, key.key)
+        {
+            RawEntryMut::Occupied(mut entry) => {
+                *entry.get_mut() = slot;
+                entry.to_back();
+            }
+            RawEntryMut::Vacant(entry) => {
+                entry.insert_hashed_nocheck(key.hash, key.key.into(), slot);
+                while self.slots.len() > self.capacity {
+                    self.slots.pop_front();
+                }
+            }
         }
-        self.slots.insert(key.into(), slot);
-        while self.slots.len() > self.capacity {
-            self.slots.pop_front();
+    }
+
+    fn remove(&mut self, key: Hashed<'_>) {
+        if let RawEntryMut::Occupied(entry) = self
+            .slots
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(key.hash, key.key)
+        {
+            entry.remove();
         }
     }
 }
@@ -138,12 +210,16 @@ impl Backend for MemoryBackend {
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
         Ok(keys
             .iter()
-            .map(|key| self.shard(key).lock().get(key).cloned())
+            .map(|key| {
+                let key = Hashed::new(key);
+                self.lock(key).get(key).cloned()
+            })
             .collect())
     }
 
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-        self.shard(key).lock().insert(key, Slot::new(value, ttl));
+        let key = Hashed::new(key);
+        self.lock(key).insert(key, Slot::new(value, ttl));
         Ok(())
     }
 
@@ -154,10 +230,11 @@ impl Backend for MemoryBackend {
         value: Value,
         ttl: Option<Duration>,
     ) -> Result<bool> {
-        let mut shard = self.shard(key).lock();
+        let key = Hashed::new(key);
+        let mut shard = self.lock(key);
         // Compared with the raw slot, expired or not: a value that expired after it
         // was read has not been replaced by anyone.
-        let unchanged = match (shard.slots.get(key), seen) {
+        let unchanged = match (shard.peek(key), seen) {
             (Some(slot), Some(seen)) => slot.value.is_same(seen),
             (Some(slot), None) => !slot.is_live(),
             (None, seen) => seen.is_none(),
@@ -170,19 +247,20 @@ impl Backend for MemoryBackend {
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
         for key in keys {
-            self.shard(key).lock().slots.remove(*key);
+            let key = Hashed::new(key);
+            self.lock(key).remove(key);
         }
         Ok(())
     }
 
     fn unlock(&self, key: &str, token: u64) -> Result<()> {
-        let mut shard = self.shard(key).lock();
+        let key = Hashed::new(key);
+        let mut shard = self.lock(key);
         let held = shard
-            .slots
-            .get(key)
+            .peek(key)
             .is_some_and(|slot| slot.value.is_same(&lock_token(token)));
         if held {
-            shard.slots.remove(key);
+            shard.remove(key);
         }
         Ok(())
     }
@@ -195,10 +273,11 @@ impl Backend for MemoryBackend {
         entry_key: &str,
     ) -> Result<LoadStart> {
         let locked = lock.is_some_and(|lock| {
-            let mut shard = self.shard(lock.key).lock();
-            let free = shard.get(lock.key).is_none();
+            let key = Hashed::new(lock.key);
+            let mut shard = self.lock(key);
+            let free = shard.get(key).is_none();
             if free {
-                shard.insert(lock.key, Slot::new(lock_token(lock.token), Some(lock.ttl)));
+                shard.insert(key, Slot::new(lock_token(lock.token), Some(lock.ttl)));
             }
             free
         });
@@ -206,7 +285,8 @@ impl Backend for MemoryBackend {
             .iter()
             .zip(new_versions)
             .map(|(key, candidate)| {
-                let mut shard = self.shard(key).lock();
+                let key = Hashed::new(key);
+                let mut shard = self.lock(key);
                 if let Some(existing) = shard.get(key) {
                     return existing.clone();
                 }
@@ -214,7 +294,8 @@ impl Backend for MemoryBackend {
                 candidate.clone()
             })
             .collect();
-        let entry = self.shard(entry_key).lock().get(entry_key).cloned();
+        let entry_key = Hashed::new(entry_key);
+        let entry = self.lock(entry_key).get(entry_key).cloned();
         Ok(LoadStart {
             locked,
             versions,

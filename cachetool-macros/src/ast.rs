@@ -1,0 +1,280 @@
+//! The typed view of the function under `#[cached]`: its receiver, the role
+//! of each argument in the key, and the kind of its return value.
+
+use quote::format_ident;
+use syn::spanned::Spanned as _;
+use syn::{
+    Attribute, FnArg, GenericParam, Ident, ItemFn, Pat, PatIdent, PatType, Receiver, ReturnType,
+    Signature, Type,
+};
+
+/// The function, seen by the macro.
+pub(crate) struct Function<'a> {
+    /// As the user wrote it.
+    pub(crate) item: &'a ItemFn,
+    /// `self`, `&self`, `self: Arc<Self>`...; `None` for free and associated functions.
+    pub(crate) receiver: Option<&'a Receiver>,
+    /// The arguments after the receiver, in order.
+    pub(crate) args: Vec<Arg<'a>>,
+    /// What the function returns.
+    pub(crate) output: Output<'a>,
+}
+
+/// One argument (not the receiver).
+pub(crate) struct Arg<'a> {
+    /// `pattern: Type`, as written.
+    pub(crate) pat_type: &'a PatType,
+    /// What it is to the key.
+    pub(crate) role: Role<'a>,
+}
+
+/// What an argument is to the key.
+pub(crate) enum Role<'a> {
+    /// `x: T` or `mut x: T`: hashed into the key as `&x`.
+    Key(&'a Ident),
+    /// Named in `skip(...)`: left out of the key.
+    Skipped(&'a Ident),
+    /// `_: T`: never in the key, since nothing can read it.
+    Wildcard,
+    /// Any other pattern, such as `(a, b): (u32, u32)`: renamed to this
+    /// identifier in the signature, hashed under it, and destructured again at
+    /// the start of the body.
+    Pattern(Ident),
+}
+
+/// What the function returns.
+pub(crate) enum Output<'a> {
+    /// No `->`: `()`, cached like any value.
+    Unit,
+    /// Any other type: cached as it is.
+    Value(&'a Type),
+    /// `Result<T, E>`, `io::Result<T>`...: only `Ok` is cached.
+    Result(&'a Type),
+}
+
+impl<'a> Function<'a> {
+    /// Reads `item`; `skip` are the names in `skip(...)` (those naming no
+    /// argument are reported by `valid.rs`).
+    pub(crate) fn new(item: &'a ItemFn, skip: &[Ident]) -> Self {
+        let mut receiver = None;
+        let mut args = Vec::new();
+        for input in &item.sig.inputs {
+            match input {
+                FnArg::Receiver(this) => receiver = Some(this),
+                FnArg::Typed(pat_type) => {
+                    let role = Role::of(pat_type, args.len(), skip);
+                    args.push(Arg { pat_type, role });
+                }
+            }
+        }
+        let output = match &item.sig.output {
+            ReturnType::Default => Output::Unit,
+            ReturnType::Type(_, ty) if is_result(ty) => Output::Result(ty),
+            ReturnType::Type(_, ty) => Output::Value(ty),
+        };
+        Function {
+            item,
+            receiver,
+            args,
+            output,
+        }
+    }
+
+    /// The function's name.
+    pub(crate) fn ident(&self) -> &'a Ident {
+        &self.item.sig.ident
+    }
+
+    /// The type parameters, whose names are part of the key.
+    pub(crate) fn type_params(&self) -> impl Iterator<Item = &'a Ident> {
+        self.item
+            .sig
+            .generics
+            .type_params()
+            .map(|param| &param.ident)
+    }
+
+    /// The const parameters, whose values are part of the key.
+    pub(crate) fn const_params(&self) -> impl Iterator<Item = &'a Ident> {
+        self.item
+            .sig
+            .generics
+            .params
+            .iter()
+            .filter_map(|param| match param {
+                GenericParam::Const(param) => Some(&param.ident),
+                _ => None,
+            })
+    }
+
+    /// The attributes on the function (`#[inline]`, docs...).
+    pub(crate) fn outer_attrs(&self) -> impl Iterator<Item = &'a Attribute> {
+        self.item
+            .attrs
+            .iter()
+            .filter(|attr| matches!(attr.style, syn::AttrStyle::Outer))
+    }
+
+    /// The `#![...]` attributes at the start of the body.
+    pub(crate) fn inner_attrs(&self) -> impl Iterator<Item = &'a Attribute> {
+        self.item
+            .attrs
+            .iter()
+            .filter(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)))
+    }
+
+    /// The signature with pattern arguments renamed to their identifier.
+    pub(crate) fn signature(&self) -> Signature {
+        let mut sig = self.item.sig.clone();
+        let typed = sig.inputs.iter_mut().filter_map(|input| match input {
+            FnArg::Typed(pat_type) => Some(pat_type),
+            FnArg::Receiver(_) => None,
+        });
+        for (pat_type, arg) in typed.zip(&self.args) {
+            if let Role::Pattern(ident) = &arg.role {
+                *pat_type.pat = Pat::Ident(PatIdent {
+                    attrs: Vec::new(),
+                    by_ref: None,
+                    mutability: None,
+                    ident: ident.clone(),
+                    subpat: None,
+                });
+            }
+        }
+        sig
+    }
+}
+
+impl<'a> Arg<'a> {
+    /// The argument's name, if it has one that `skip(...)` can use.
+    pub(crate) fn name(&self) -> Option<&'a Ident> {
+        match self.role {
+            Role::Key(ident) | Role::Skipped(ident) => Some(ident),
+            Role::Wildcard | Role::Pattern(_) => None,
+        }
+    }
+
+    /// Whether the argument is hashed into the key (unless `key = ...` is set).
+    pub(crate) fn is_key(&self) -> bool {
+        matches!(self.role, Role::Key(_) | Role::Pattern(_))
+    }
+}
+
+impl<'a> Role<'a> {
+    fn of(pat_type: &'a PatType, index: usize, skip: &[Ident]) -> Self {
+        match &*pat_type.pat {
+            Pat::Ident(PatIdent {
+                by_ref: None,
+                subpat: None,
+                ident,
+                ..
+            }) if skip.contains(ident) => Role::Skipped(ident),
+            Pat::Ident(PatIdent {
+                by_ref: None,
+                subpat: None,
+                ident,
+                ..
+            }) => Role::Key(ident),
+            Pat::Wild(_) => Role::Wildcard,
+            // At the pattern's span (and context), so that errors about it point there.
+            pat => Role::Pattern(format_ident!("__cachetool_arg{}", index, span = pat.span())),
+        }
+    }
+}
+
+impl Output<'_> {
+    /// The return type as it would be written after `->`.
+    pub(crate) fn ty(&self) -> proc_macro2::TokenStream {
+        match self {
+            Output::Unit => quote::quote!(()),
+            Output::Value(ty) | Output::Result(ty) => quote::ToTokens::to_token_stream(ty),
+        }
+    }
+}
+
+/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`: a path whose last
+/// segment is `Result` with angle-bracketed arguments.
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Group(group) => is_result(&group.elem),
+        Type::Paren(paren) => is_result(&paren.elem),
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last().is_some_and(|last| {
+            last.ident == "Result"
+                && matches!(last.arguments, syn::PathArguments::AngleBracketed(_))
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+
+    #[test]
+    fn roles() {
+        let item: ItemFn = parse_quote! {
+            fn f(&self, a: u32, mut b: u32, _: u32, (c, d): (u32, u32), db: &Db, ref e: u32) {}
+        };
+        let skip = [parse_quote!(db)];
+        let function = Function::new(&item, &skip);
+        assert!(function.receiver.is_some());
+        let roles: Vec<String> = function
+            .args
+            .iter()
+            .map(|arg| match &arg.role {
+                Role::Key(ident) => format!("key {ident}"),
+                Role::Skipped(ident) => format!("skipped {ident}"),
+                Role::Wildcard => "_".to_owned(),
+                Role::Pattern(ident) => format!("pattern {ident}"),
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                "key a",
+                "key b",
+                "_",
+                "pattern __cachetool_arg3",
+                "skipped db",
+                "pattern __cachetool_arg5"
+            ]
+        );
+        let sig = function.signature();
+        assert_eq!(
+            quote::quote!(#sig).to_string(),
+            "fn f (& self , a : u32 , mut b : u32 , _ : u32 , __cachetool_arg3 : (u32 , u32) , db : & Db , __cachetool_arg5 : u32)"
+        );
+    }
+
+    #[test]
+    fn results() {
+        for ty in [
+            quote::quote!(Result<u32, E>),
+            quote::quote!(io::Result<u32>),
+            quote::quote!(::anyhow::Result<u32>),
+        ] {
+            let item: ItemFn = parse_quote!(fn f() -> #ty {});
+            assert!(
+                matches!(Function::new(&item, &[]).output, Output::Result(_)),
+                "{ty}"
+            );
+        }
+        for ty in [
+            quote::quote!(Result),
+            quote::quote!(Option<u32>),
+            quote::quote!(()),
+        ] {
+            let item: ItemFn = parse_quote!(fn f() -> #ty {});
+            assert!(
+                matches!(Function::new(&item, &[]).output, Output::Value(_)),
+                "{ty}"
+            );
+        }
+        let item: ItemFn = parse_quote!(
+            fn f() {}
+        );
+        assert!(matches!(Function::new(&item, &[]).output, Output::Unit));
+    }
+}

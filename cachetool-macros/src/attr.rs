@@ -1,0 +1,509 @@
+//! The options of `#[cached(...)]`, parsed into typed syntax.
+//!
+//! Each option keeps the tokens the user wrote (`Expr`, `LitInt`, `LitStr`,
+//! `LitBool`, `Ident`), so that every later error points at them. Only the
+//! shape of each option is checked here; checks against the function are in
+//! `valid.rs`.
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use syn::ext::IdentExt as _;
+use syn::parse::{ParseStream, Parser as _};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitBool, LitInt, LitStr, Token, UnOp};
+
+use crate::errors::Errors;
+
+/// The option names, for the "unknown option" message.
+const OPTION_NAMES: &str = "`ttl`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`";
+
+/// Everything written between the parentheses of `#[cached(...)]`.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `ttl = 600` or `ttl = <Duration expression>`.
+    pub(crate) ttl: Opt<Ttl>,
+    /// `tags = [<expr>, ...]`.
+    pub(crate) tags: Opt<Tags>,
+    /// `key = <expr>`: replaces the hash of the arguments.
+    pub(crate) key: Opt<Expr>,
+    /// `cache = <expr>`: something that derefs to `cachetool::Cache`.
+    pub(crate) cache: Opt<Expr>,
+    /// `skip(arg, ...)`: arguments left out of the key.
+    pub(crate) skip: Opt<Skip>,
+    /// `name = "..."`: the function's identity in keys.
+    pub(crate) name: Opt<LitStr>,
+    /// `version = N`.
+    pub(crate) version: Opt<Version>,
+    /// `lock = false` turns off single-flight.
+    pub(crate) lock: Opt<LitBool>,
+}
+
+impl Options {
+    /// The argument names listed in `skip(...)`.
+    pub(crate) fn skipped(&self) -> &[Ident] {
+        self.skip.value().map_or(&[], |skip| &skip.args)
+    }
+}
+
+/// One option: the keyword where the user set it, and its value unless the
+/// value was malformed (that error is already recorded).
+pub(crate) struct Opt<T> {
+    keyword: Option<Ident>,
+    value: Option<T>,
+}
+
+impl<T> Default for Opt<T> {
+    fn default() -> Self {
+        Opt {
+            keyword: None,
+            value: None,
+        }
+    }
+}
+
+impl<T> Opt<T> {
+    /// The keyword, if the option was written at all.
+    pub(crate) fn keyword(&self) -> Option<&Ident> {
+        self.keyword.as_ref()
+    }
+
+    /// The value, if the option was written and well-formed.
+    pub(crate) fn value(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+}
+
+impl<T: OptionValue> Opt<T> {
+    /// Parses the value after `keyword` and stores it; the one duplicate check
+    /// for every option.
+    fn parse(&mut self, keyword: Ident, input: ParseStream<'_>, errors: &mut Errors) {
+        let value = match T::parse(&keyword, input) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                errors.push(error);
+                skip_to_comma(input);
+                None
+            }
+        };
+        if self.keyword.is_some() {
+            errors.error(&keyword, format!("duplicate option `{keyword}`"));
+            return;
+        }
+        self.keyword = Some(keyword);
+        self.value = value;
+    }
+}
+
+/// How one option's value is written and read.
+pub(crate) trait OptionValue: Sized {
+    /// Reads the expression after `=`; errors point into it.
+    fn from_expr(expr: Expr) -> syn::Result<Self>;
+
+    /// Reads what follows the keyword: `= <expr>` unless overridden.
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                keyword.span(),
+                format!("expected `{keyword} = ...`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        Self::from_expr(ungroup(parse_expr(input)?))
+    }
+}
+
+/// `ttl = ...`.
+pub(crate) enum Ttl {
+    /// `ttl = 600`: whole seconds.
+    Secs {
+        /// As written.
+        lit: LitInt,
+        /// Its value.
+        secs: u64,
+    },
+    /// `ttl = <expr>`: must be a `std::time::Duration`, which the compiler checks.
+    Duration(Expr),
+}
+
+impl OptionValue for Ttl {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        const MESSAGE: &str = "`ttl` must be whole seconds (`ttl = 600`) or a `std::time::Duration` (`ttl = Duration::from_millis(1500)`)";
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(secs),
+                ..
+            }) => {
+                let value = secs.base10_parse::<u64>()?;
+                Ok(Ttl::Secs {
+                    lit: secs,
+                    secs: value,
+                })
+            }
+            Expr::Lit(ExprLit { lit, .. }) => Err(syn::Error::new_spanned(lit, MESSAGE)),
+            Expr::Unary(ExprUnary {
+                op: UnOp::Neg(_),
+                expr: operand,
+                ..
+            }) if matches!(*operand, Expr::Lit(_)) => {
+                Err(syn::Error::new_spanned(operand, "`ttl` can't be negative"))
+            }
+            expr => Ok(Ttl::Duration(expr)),
+        }
+    }
+}
+
+/// `tags = [<expr>, ...]`.
+pub(crate) struct Tags {
+    /// One expression per tag; each must read as a string (`TagName`).
+    pub(crate) exprs: Punctuated<Expr, Token![,]>,
+}
+
+impl OptionValue for Tags {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        match expr {
+            Expr::Array(array) => Ok(Tags { exprs: array.elems }),
+            expr => Err(syn::Error::new_spanned(
+                expr,
+                "`tags` must be an array: `tags = [\"users\", format!(\"user:{id}\")]`",
+            )),
+        }
+    }
+}
+
+impl OptionValue for Expr {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        Ok(expr)
+    }
+}
+
+/// `skip(arg, ...)`.
+pub(crate) struct Skip {
+    /// The argument names, as written.
+    pub(crate) args: Vec<Ident>,
+}
+
+impl OptionValue for Skip {
+    fn from_expr(_: Expr) -> syn::Result<Self> {
+        unreachable!("`skip` has its own `parse`")
+    }
+
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                keyword.span(),
+                "expected `skip(argument, ...)`",
+            ));
+        }
+        // Parsed on its own so that a malformed list can't derail the other options.
+        let group: Group = input.parse()?;
+        let exprs = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(group.stream())?;
+        let mut errors = Errors::default();
+        let mut args = Vec::new();
+        for expr in exprs {
+            match ungroup(expr) {
+                Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none() => {
+                    match path.path.get_ident() {
+                        Some(ident) => args.push(ident.clone()),
+                        None => errors.error(path, "`skip` takes argument names: `skip(db)`"),
+                    }
+                }
+                expr => errors.error(expr, "`skip` takes argument names: `skip(db)`"),
+            }
+        }
+        errors.finish()?;
+        Ok(Skip { args })
+    }
+}
+
+impl OptionValue for LitStr {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(name),
+                ..
+            }) => Ok(name),
+            expr => Err(syn::Error::new_spanned(
+                expr,
+                "`name` must be a string literal: `name = \"users.load\"`",
+            )),
+        }
+    }
+}
+
+/// `version = N`.
+pub(crate) struct Version {
+    /// As written.
+    pub(crate) lit: LitInt,
+    /// Its value.
+    pub(crate) value: u32,
+}
+
+impl OptionValue for Version {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit), ..
+            }) => {
+                let value = lit.base10_parse::<u32>()?;
+                Ok(Version { lit, value })
+            }
+            expr => Err(syn::Error::new_spanned(
+                expr,
+                "`version` must be an integer literal (a `u32`): `version = 2`",
+            )),
+        }
+    }
+}
+
+impl OptionValue for LitBool {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(lock),
+                ..
+            }) => Ok(lock),
+            expr => Err(syn::Error::new_spanned(
+                expr,
+                "`lock` must be `true` or `false`",
+            )),
+        }
+    }
+}
+
+/// Parses the tokens between the parentheses of `#[cached(...)]`. Every error
+/// is recorded and parsing goes on with the next option.
+pub(crate) fn parse(attr: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    let parser = |input: ParseStream<'_>| {
+        while !input.is_empty() {
+            parse_option(input, &mut options, errors);
+            if input.is_empty() {
+                break;
+            }
+            if let Err(error) = input.parse::<Token![,]>() {
+                errors.push(error);
+                skip_to_comma(input);
+                let _ = input.parse::<Option<Token![,]>>();
+            }
+        }
+        Ok(())
+    };
+    if let Err(error) = parser.parse2(attr) {
+        errors.push(error);
+    }
+    options
+}
+
+/// Parses one `keyword = value` or `skip(...)`.
+fn parse_option(input: ParseStream<'_>, options: &mut Options, errors: &mut Errors) {
+    let keyword = match input.call(Ident::parse_any) {
+        Ok(keyword) => keyword,
+        Err(_) => {
+            errors.push(syn::Error::new(
+                first_token_span(input),
+                format!("expected an option: {OPTION_NAMES}"),
+            ));
+            skip_to_comma(input);
+            return;
+        }
+    };
+    match keyword.to_string().as_str() {
+        "ttl" => options.ttl.parse(keyword, input, errors),
+        "tags" => options.tags.parse(keyword, input, errors),
+        "key" => options.key.parse(keyword, input, errors),
+        "cache" => options.cache.parse(keyword, input, errors),
+        "skip" => options.skip.parse(keyword, input, errors),
+        "name" => options.name.parse(keyword, input, errors),
+        "version" => options.version.parse(keyword, input, errors),
+        "lock" => options.lock.parse(keyword, input, errors),
+        _ => {
+            errors.error(
+                &keyword,
+                format!("unknown option `{keyword}`; the options are {OPTION_NAMES}"),
+            );
+            skip_to_comma(input);
+        }
+    }
+}
+
+/// Parses one expression from a copy of the rest of the input, then steps
+/// over it: a syntax error inside a group can't leak an "unexpected token"
+/// error into the parse of the other options.
+fn parse_expr(input: ParseStream<'_>) -> syn::Result<Expr> {
+    let rest: TokenStream = input.fork().parse()?;
+    let total = rest.clone().into_iter().count();
+    let (expr, left) = (|input: ParseStream<'_>| {
+        let expr: Expr = input.parse()?;
+        let left: TokenStream = input.parse()?;
+        Ok((expr, left.into_iter().count()))
+    })
+    .parse2(rest)?;
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        for _ in left..total {
+            if let Some((_, next)) = rest.token_tree() {
+                rest = next;
+            }
+        }
+        Ok(((), rest))
+    })?;
+    Ok(expr)
+}
+
+/// Error recovery: drops tokens up to the next `,` outside any group.
+fn skip_to_comma(input: ParseStream<'_>) {
+    let _ = input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            if matches!(&tree, TokenTree::Punct(punct) if punct.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+fn first_token_span(input: ParseStream<'_>) -> Span {
+    input
+        .cursor()
+        .token_tree()
+        .map_or_else(|| input.span(), |(tree, _)| tree.span())
+}
+
+/// Expressions passed through `macro_rules!` arrive in invisible groups.
+fn ungroup(expr: Expr) -> Expr {
+    match expr {
+        Expr::Group(group) => ungroup(*group.expr),
+        expr => expr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn parse_ok(tokens: TokenStream) -> Options {
+        let mut errors = Errors::default();
+        let options = parse(tokens, &mut errors);
+        if let Err(error) = errors.finish() {
+            panic!("unexpected errors: {:?}", messages(error));
+        }
+        options
+    }
+
+    fn parse_err(tokens: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        parse(tokens, &mut errors);
+        messages(errors.finish().expect_err("expected errors"))
+    }
+
+    fn messages(error: syn::Error) -> Vec<String> {
+        error.into_iter().map(|error| error.to_string()).collect()
+    }
+
+    fn text(tokens: impl quote::ToTokens) -> String {
+        tokens.to_token_stream().to_string()
+    }
+
+    #[test]
+    fn empty() {
+        let options = parse_ok(quote!());
+        assert!(options.ttl.keyword().is_none());
+        assert!(options.skipped().is_empty());
+    }
+
+    #[test]
+    fn every_option() {
+        let options = parse_ok(quote! {
+            ttl = 600, tags = ["a", format!("user:{id}")], key = format!("{id}"),
+            cache = MY_CACHE, skip(db, conn), name = "users.load", version = 2, lock = false,
+        });
+        assert!(matches!(
+            options.ttl.value(),
+            Some(Ttl::Secs { secs: 600, .. })
+        ));
+        assert_eq!(options.tags.value().unwrap().exprs.len(), 2);
+        assert_eq!(text(options.key.value()), "format ! (\"{id}\")");
+        assert_eq!(text(options.cache.value()), "MY_CACHE");
+        let skipped = options.skipped();
+        assert_eq!(text(quote!(#(#skipped)*)), "db conn");
+        assert_eq!(options.name.value().unwrap().value(), "users.load");
+        assert_eq!(options.version.value().unwrap().value, 2);
+        assert!(!options.lock.value().unwrap().value);
+    }
+
+    #[test]
+    fn ttl_expression_and_turbofish() {
+        let options = parse_ok(quote!(
+            ttl = Duration::from_millis(1500),
+            cache = get::<A, B>()
+        ));
+        assert!(matches!(options.ttl.value(), Some(Ttl::Duration(_))));
+        assert_eq!(text(options.cache.value()), "get :: < A , B > ()");
+    }
+
+    #[test]
+    fn bad_values_are_all_reported() {
+        let errors = parse_err(quote! {
+            ttl = 1.5, tags = "x", name = users, version = "2", lock = 1, skip(a::b, 3)
+        });
+        assert_eq!(errors.len(), 7, "{errors:?}");
+        assert!(errors[0].starts_with("`ttl` must be whole seconds"));
+        assert!(errors[1].starts_with("`tags` must be an array"));
+        assert!(errors[2].starts_with("`name` must be a string literal"));
+        assert!(errors[3].starts_with("`version` must be an integer literal"));
+        assert_eq!(errors[4], "`lock` must be `true` or `false`");
+        assert_eq!(errors[5], "`skip` takes argument names: `skip(db)`");
+        assert_eq!(errors[6], "`skip` takes argument names: `skip(db)`");
+    }
+
+    #[test]
+    fn ttl_string_and_negative() {
+        let errors = parse_err(quote!(ttl = "10"));
+        assert!(errors[0].starts_with("`ttl` must be whole seconds"));
+        assert_eq!(parse_err(quote!(ttl = -5)), ["`ttl` can't be negative"]);
+    }
+
+    #[test]
+    fn unknown_and_duplicate() {
+        let errors = parse_err(quote!(ttl = 1, tll = 2, ttl = 3, foo(x, y), lock = true));
+        assert_eq!(
+            errors,
+            [
+                format!("unknown option `tll`; the options are {OPTION_NAMES}"),
+                "duplicate option `ttl`".to_owned(),
+                format!("unknown option `foo`; the options are {OPTION_NAMES}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_form() {
+        assert_eq!(parse_err(quote!(ttl(5))), ["expected `ttl = ...`"]);
+        assert_eq!(
+            parse_err(quote!(skip = a)),
+            ["expected `skip(argument, ...)`"]
+        );
+        assert_eq!(parse_err(quote!(lock)), ["expected `lock = ...`"]);
+    }
+
+    #[test]
+    fn syntax_errors_recover_at_the_next_comma() {
+        let errors = parse_err(quote!(key = 1 +, version = 2.0, lock = true));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[1].starts_with("`version` must be an integer"));
+        let errors = parse_err(quote!("ttl", lock = nope));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("expected an option"));
+        let errors = parse_err(quote!(key = f(1 2), lock = 0));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn version_out_of_range() {
+        let errors = parse_err(quote!(version = 5000000000));
+        assert_eq!(errors.len(), 1);
+    }
+}

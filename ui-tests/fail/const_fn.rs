@@ -1,0 +1,10 @@
+use cachetool::cached;
+
+#[cached]
+const fn square(n: u32) -> u32 {
+    n * n
+}
+
+fn main() {
+    square(2);
+}

@@ -1,0 +1,6 @@
+use cachetool::cached;
+
+#[cached]
+struct Users;
+
+fn main() {}
