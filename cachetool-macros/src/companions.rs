@@ -83,8 +83,8 @@ fn signature(function: &Function<'_>, call: Call) -> Signature {
         _ => "refresh",
     };
     sig.ident = format_ident!("{}_{}", sig.ident, suffix, span = sig.ident.span());
+    // An `async fn`'s companions are `async` too.
     sig.constness = None;
-    sig.asyncness = None;
     sig.abi = None;
     sig.variadic = None;
     if let Some(FnArg::Receiver(receiver)) = sig.inputs.first_mut() {

@@ -104,12 +104,19 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     };
     let site = site(options, call);
     let request = request(options, function);
-    let call = match call {
-        Call::Invalidate => quote!(__cachetool_request.invalidate()),
-        Call::Compute | Call::Refresh => {
-            let method = method(function, call);
+    let is_async = function.item.sig.asyncness.is_some();
+    let call = match (call, is_async) {
+        (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
+        (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
+        (Call::Compute | Call::Refresh, false) => {
+            let method = method(function, call, "");
             let closure = closure(function);
             quote!(__cachetool_request.#method(#closure))
+        }
+        (Call::Compute | Call::Refresh, true) => {
+            let method = method(function, call, "_async");
+            let future = async_block(function);
+            quote!(__cachetool_request.#method(#future).await)
         }
     };
     quote!({
@@ -241,7 +248,7 @@ fn key_arg(ident: &Ident, span: Span) -> TokenStream {
 
 /// `get_or_compute`, `get_or_compute_ok`, `refresh` or `refresh_ok`, at the
 /// return type's span: an uncacheable type's error points at it.
-fn method(function: &Function<'_>, call: Call) -> Ident {
+fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident {
     let ok = matches!(function.output, Output::Result(_));
     let name = match (call, ok) {
         (Call::Refresh, false) => "refresh",
@@ -253,7 +260,7 @@ fn method(function: &Function<'_>, call: Call) -> Ident {
         Output::Unit => Span::call_site(),
         Output::Value(ty) | Output::Result(ty) => ty.span(),
     };
-    Ident::new(name, span)
+    Ident::new(&format!("{name}{suffix}"), span)
 }
 
 /// `|| -> R { let PATTERN = __cachetool_argN; BODY }`: not `move`, so the body
@@ -261,7 +268,31 @@ fn method(function: &Function<'_>, call: Call) -> Ident {
 fn closure(function: &Function<'_>) -> TokenStream {
     let ty = function.output.ty();
     let block = &function.item.block;
-    let destructure: Vec<TokenStream> = function
+    let destructure = destructure(function);
+    if destructure.is_empty() {
+        quote!(|| -> #ty #block)
+    } else {
+        quote!(|| -> #ty { #(#destructure)* #block })
+    }
+}
+
+/// `async move { let PATTERN = ...; let out: R = BODY; out }`: the body of an
+/// `async fn`, which owns its arguments anyway. `return` and `?` leave the
+/// block; the typed `let` gives `?` the error type to convert to.
+fn async_block(function: &Function<'_>) -> TokenStream {
+    let ty = function.output.ty();
+    let block = &function.item.block;
+    let destructure = destructure(function);
+    quote!(async move {
+        #(#destructure)*
+        let __cachetool_output: #ty = #block;
+        __cachetool_output
+    })
+}
+
+/// `let PATTERN = __cachetool_argN;` for each pattern argument.
+fn destructure(function: &Function<'_>) -> Vec<TokenStream> {
+    function
         .args
         .iter()
         .filter_map(|arg| match &arg.role {
@@ -271,10 +302,5 @@ fn closure(function: &Function<'_>) -> TokenStream {
             }
             Role::Key(_) | Role::Skipped(_) | Role::Wildcard => None,
         })
-        .collect();
-    if destructure.is_empty() {
-        quote!(|| -> #ty #block)
-    } else {
-        quote!(|| -> #ty { #(#destructure)* #block })
-    }
+        .collect()
 }

@@ -21,12 +21,9 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
     }
 }
 
-/// What kind of function it is: `async`, `const`, `extern`, variadic, `&mut self`.
+/// What kind of function it is: `const`, `extern`, variadic, `&mut self`.
 fn check_signature(function: &Function<'_>, errors: &mut Errors) {
     let sig = &function.item.sig;
-    if let Some(asyncness) = &sig.asyncness {
-        errors.error(asyncness, "#[cached] does not support async fn yet");
-    }
     if let Some(constness) = &sig.constness {
         errors.error(
             constness,

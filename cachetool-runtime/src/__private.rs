@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use crate::key::{KeyArgs, KeyPart, Site};
-pub use crate::lookup::Request;
+pub use crate::request::Request;
 pub use core::any::{type_name, type_name_of_val};
 
 /// The bounds a cached function's return value (or its `Ok` value) must meet.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::codec;
+use crate::driver::{run_blocking, Blocking, Driver};
 use crate::flight::Flights;
 use crate::key::Namespace;
 use crate::stats::{Counters, Stats};
@@ -62,6 +63,31 @@ impl Cache {
     /// process that shares the backend: one delete of the tags' version keys,
     /// whatever the number of entries.
     pub fn clean<T: AsRef<str>>(&self, tags: &[T]) -> Result<()> {
+        run_blocking(self.clean_with(&Blocking, tags))
+    }
+
+    /// Drops every entry of this cache's namespace (its prefix) by giving the
+    /// namespace a new epoch. Other prefixes on the same backend are untouched;
+    /// the server is never flushed.
+    pub fn clean_all(&self) -> Result<()> {
+        run_blocking(self.clean_all_with(&Blocking))
+    }
+
+    /// [`clean`](Cache::clean) for async code: never blocks the executor.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn clean_async<T: AsRef<str>>(&self, tags: &[T]) -> Result<()> {
+        self.clean_with(&crate::driver::Tokio, tags).await
+    }
+
+    /// [`clean_all`](Cache::clean_all) for async code: never blocks the executor.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn clean_all_async(&self) -> Result<()> {
+        self.clean_all_with(&crate::driver::Tokio).await
+    }
+
+    async fn clean_with<D: Driver, T: AsRef<str>>(&self, driver: &D, tags: &[T]) -> Result<()> {
         if tags.is_empty() {
             return Ok(());
         }
@@ -70,17 +96,14 @@ impl Cache {
             .map(|tag| self.inner.namespace.tag_key(tag.as_ref()))
             .collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.inner.backend.delete_many(&keys)
+        driver.delete_many(&self.inner.backend, &keys).await
     }
 
-    /// Drops every entry of this cache's namespace (its prefix) by giving the
-    /// namespace a new epoch. Other prefixes on the same backend are untouched;
-    /// the server is never flushed.
-    pub fn clean_all(&self) -> Result<()> {
-        let namespace = &self.inner.namespace;
-        self.inner
-            .backend
-            .set(namespace.epoch_key(), codec::new_version(), None)
+    async fn clean_all_with<D: Driver>(&self, driver: &D) -> Result<()> {
+        let epoch_key = self.inner.namespace.epoch_key();
+        driver
+            .set(&self.inner.backend, epoch_key, codec::new_version(), None)
+            .await
     }
 
     /// The counters since this cache was built.

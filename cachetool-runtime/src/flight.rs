@@ -1,8 +1,10 @@
 //! In-process single-flight: concurrent misses of one key in this process run
-//! the function once; the others wait for its value.
+//! the function once; the others wait for its value, blocking a thread or
+//! awaiting in a task.
 //!
-//! No lock is held while user code runs. A leader that panics or gives up
-//! wakes its waiters, and one of them becomes the next leader.
+//! No lock is held while user code runs. A leader that panics, gives up or is
+//! cancelled (its future dropped) wakes its waiters, and one of them becomes
+//! the next leader.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -10,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use event_listener::{Event, EventListener, Listener as _};
+use parking_lot::Mutex;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3Builder};
 
 /// A computed value, handed to waiters as it is.
@@ -27,7 +30,7 @@ type FlightMap = HashMap<Box<str>, Arc<Flight>, Xxh3Builder>;
 
 struct Flight {
     state: Mutex<State>,
-    finished: Condvar,
+    finished: Event,
 }
 
 enum State {
@@ -68,10 +71,13 @@ impl Flights {
         }
     }
 
-    pub(crate) fn join(&self, key: &str) -> Joined<'_> {
+    /// Joins the flight of `key`. `per_thread` callers (sync ones) are told when
+    /// their own thread already leads the key; a task may move between threads,
+    /// so async callers are not tracked.
+    pub(crate) fn join(&self, key: &str, per_thread: bool) -> Joined<'_> {
         let hash = xxh3_64(key.as_bytes());
         let marker = (self as *const Flights as usize, hash);
-        if LEADING.with(|leading| leading.borrow().contains(&marker)) {
+        if per_thread && LEADING.with(|leading| leading.borrow().contains(&marker)) {
             return Joined::Reentrant;
         }
         let mut shard = self.shards[hash as usize % SHARDS].lock();
@@ -83,15 +89,17 @@ impl Flights {
         }
         let flight = Arc::new(Flight {
             state: Mutex::new(State::Running { waiters: 0 }),
-            finished: Condvar::new(),
+            finished: Event::new(),
         });
         shard.insert(key.into(), Arc::clone(&flight));
         drop(shard);
-        LEADING.with(|leading| leading.borrow_mut().push(marker));
+        if per_thread {
+            LEADING.with(|leading| leading.borrow_mut().push(marker));
+        }
         Joined::Leader(LeaderGuard {
             flights: self,
             key: key.into(),
-            marker,
+            marker: per_thread.then_some(marker),
             flight,
         })
     }
@@ -103,7 +111,8 @@ impl Flights {
 pub(crate) struct LeaderGuard<'a> {
     flights: &'a Flights,
     key: Box<str>,
-    marker: (usize, u64),
+    /// This thread's entry in `LEADING`, for a per-thread leader.
+    marker: Option<(usize, u64)>,
     flight: Arc<Flight>,
 }
 
@@ -115,7 +124,8 @@ impl LeaderGuard<'_> {
     }
 
     fn end(&self, share: Option<impl FnOnce() -> Shared>) {
-        let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
+        let hash = xxh3_64(self.key.as_bytes());
+        let shard = &self.flights.shards[hash as usize % SHARDS];
         {
             let mut shard = shard.lock();
             if shard
@@ -132,7 +142,7 @@ impl LeaderGuard<'_> {
                 Some(share) if waiters > 0 => State::Done(share()),
                 Some(_) | None => State::Abandoned,
             };
-            self.flight.finished.notify_all();
+            self.flight.finished.notify(usize::MAX);
         }
     }
 }
@@ -141,12 +151,14 @@ impl Drop for LeaderGuard<'_> {
     fn drop(&mut self) {
         // After finish() this only ends an already ended flight: a no-op.
         self.end(None::<fn() -> Shared>);
-        LEADING.with(|leading| {
-            let mut leading = leading.borrow_mut();
-            if let Some(at) = leading.iter().rposition(|marker| *marker == self.marker) {
-                leading.remove(at);
-            }
-        });
+        if let Some(marker) = self.marker {
+            LEADING.with(|leading| {
+                let mut leading = leading.borrow_mut();
+                if let Some(at) = leading.iter().rposition(|led| *led == marker) {
+                    leading.remove(at);
+                }
+            });
+        }
     }
 }
 
@@ -154,19 +166,46 @@ impl Drop for LeaderGuard<'_> {
 pub(crate) struct Waiter(Arc<Flight>);
 
 impl Waiter {
+    /// How the flight ended, if it has.
+    fn outcome(&self) -> Option<Waited> {
+        match &*self.0.state.lock() {
+            State::Done(value) => Some(Waited::Value(Arc::clone(value))),
+            State::Abandoned => Some(Waited::Abandoned),
+            State::Running { .. } => None,
+        }
+    }
+
+    /// A listener registered before the state is checked again, so that no
+    /// notification falls between the check and the wait.
+    fn listen(&self) -> Result<Waited, EventListener> {
+        let listener = self.0.finished.listen();
+        self.outcome().ok_or(listener)
+    }
+
+    /// Blocks this thread until the flight ends or `deadline` passes.
     pub(crate) fn wait(self, deadline: Instant) -> Waited {
-        let mut state = self.0.state.lock();
         loop {
-            match &*state {
-                State::Done(value) => return Waited::Value(Arc::clone(value)),
-                State::Abandoned => return Waited::Abandoned,
-                State::Running { .. } => {
-                    if self.0.finished.wait_until(&mut state, deadline).timed_out() {
-                        return match &*state {
-                            State::Done(value) => Waited::Value(Arc::clone(value)),
-                            State::Abandoned => Waited::Abandoned,
-                            State::Running { .. } => Waited::TimedOut,
-                        };
+            match self.listen() {
+                Ok(outcome) => return outcome,
+                Err(listener) => {
+                    if listener.wait_deadline(deadline).is_none() {
+                        return self.outcome().unwrap_or(Waited::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Awaits the end of the flight or `deadline`, without blocking the executor.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn wait_async(self, deadline: Instant) -> Waited {
+        loop {
+            match self.listen() {
+                Ok(outcome) => return outcome,
+                Err(listener) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    if tokio::time::timeout_at(deadline, listener).await.is_err() {
+                        return self.outcome().unwrap_or(Waited::TimedOut);
                     }
                 }
             }
@@ -186,12 +225,12 @@ mod tests {
     #[test]
     fn second_caller_waits_for_the_first() {
         let flights = Flights::new();
-        let Joined::Leader(leader) = flights.join("k") else {
+        let Joined::Leader(leader) = flights.join("k", true) else {
             panic!("first caller must lead")
         };
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| {
-                let Joined::Waiter(waiter) = flights.join("k") else {
+                let Joined::Waiter(waiter) = flights.join("k", true) else {
                     panic!("must wait")
                 };
                 match waiter.wait(soon()) {
@@ -206,7 +245,7 @@ mod tests {
             assert_eq!(waiter.join().unwrap(), 7);
         });
         assert!(
-            matches!(flights.join("k"), Joined::Leader(_)),
+            matches!(flights.join("k", true), Joined::Leader(_)),
             "a finished flight is gone"
         );
     }
@@ -214,14 +253,14 @@ mod tests {
     #[test]
     fn a_dropped_leader_abandons_and_a_waiter_can_time_out() {
         let flights = Flights::new();
-        let leader = flights.join("k");
+        let leader = flights.join("k", true);
         let Joined::Waiter(waiter) =
-            std::thread::scope(|s| s.spawn(|| flights.join("k")).join().unwrap())
+            std::thread::scope(|s| s.spawn(|| flights.join("k", true)).join().unwrap())
         else {
             panic!("must wait")
         };
         let Joined::Waiter(late) =
-            std::thread::scope(|s| s.spawn(|| flights.join("k")).join().unwrap())
+            std::thread::scope(|s| s.spawn(|| flights.join("k", true)).join().unwrap())
         else {
             panic!("must wait")
         };
@@ -233,8 +272,8 @@ mod tests {
     #[test]
     fn the_leading_thread_is_told_it_is_reentrant() {
         let flights = Flights::new();
-        let _leader = flights.join("k");
-        assert!(matches!(flights.join("k"), Joined::Reentrant));
-        assert!(matches!(flights.join("other"), Joined::Leader(_)));
+        let _leader = flights.join("k", true);
+        assert!(matches!(flights.join("k", true), Joined::Reentrant));
+        assert!(matches!(flights.join("other", true), Joined::Leader(_)));
     }
 }

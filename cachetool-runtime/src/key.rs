@@ -87,10 +87,15 @@ impl Site {
 }
 
 /// `app::users::load_user_refresh::__cachetool_site` -> `app.users.load_user`.
+/// In an `async fn` the marker sits in `...::load_user::{{closure}}`: that
+/// segment goes too, so sync and async functions have paths of one form.
 fn function_path(marker_type_name: &str, companion_suffix: &str) -> String {
-    let path = marker_type_name
+    let mut path = marker_type_name
         .strip_suffix(MARKER_SUFFIX)
         .unwrap_or(marker_type_name);
+    while let Some(outer) = path.strip_suffix("::{{closure}}") {
+        path = outer;
+    }
     let path = path.strip_suffix(companion_suffix).unwrap_or(path);
     dotted(path)
 }
@@ -336,6 +341,13 @@ mod tests {
         assert_eq!(
             function_path("<app::Repo<u8> as app::Tr>::get::__cachetool_site", ""),
             "<app.Repo<u8> as app.Tr>.get"
+        );
+        assert_eq!(
+            function_path(
+                "app::Repo::load_invalidate::{{closure}}::__cachetool_site",
+                "_invalidate"
+            ),
+            "app.Repo.load"
         );
     }
 

@@ -10,11 +10,13 @@ mod builder;
 mod cache;
 mod canonical;
 mod codec;
+mod driver;
 mod error;
 mod flight;
 mod global;
 mod key;
-mod lookup;
+mod load;
+mod request;
 mod stats;
 
 #[doc(hidden)]

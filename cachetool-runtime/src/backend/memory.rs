@@ -207,6 +207,10 @@ impl Backend for MemoryBackend {
         true
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
         Ok(keys
             .iter()

@@ -161,6 +161,13 @@ pub trait Backend: Send + Sync + 'static {
         false
     }
 
+    /// Whether every method returns without waiting on a network or a disk (a
+    /// store in this process's memory). Async callers call such a backend
+    /// directly; any other on tokio's blocking pool, so as never to block the executor.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Reads `keys`; `None` for a key that is absent or expired.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>>;
 

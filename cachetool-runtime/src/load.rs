@@ -1,29 +1,19 @@
-//! One call of a cached function: look up its entry, and on a miss compute it
-//! once (in this process and across processes), store it and hand it on.
+//! The work of one call, written once for threads and tasks (see `driver.rs`):
+//! look up the entry, and on a miss compute it once (in this process and
+//! across processes), store it and hand it on.
 
-use std::any::Any;
-use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::__private::Cacheable;
-use crate::backend::{LoadStart, LockRequest, Value};
-use crate::cache::{Cache, Inner};
+use crate::backend::{Backend, LoadStart, LockRequest, Value};
 use crate::codec;
-use crate::flight::{Joined, LeaderGuard, Waited};
-use crate::key::{KeyPart, Site};
+use crate::driver::Driver;
+use crate::flight::{Joined, LeaderGuard, Shared, Waited};
+use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
-
-/// Everything one call needs, built before the body runs so that it owns its
-/// keys and borrows none of the arguments.
-pub struct Request<'c> {
-    cache: &'c Cache,
-    site: &'static Site,
-    entry_key: String,
-    tag_keys: Vec<String>,
-    ttl: Option<Duration>,
-    /// Why the arguments could not be made into a key, if they could not.
-    unkeyable: Option<String>,
-}
 
 /// What the first read found.
 enum Found<T> {
@@ -48,71 +38,43 @@ const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
 /// entry TTL): it only has to outlast the computations in flight at that time.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
-impl<'c> Request<'c> {
-    /// Builds the keys of one call. `self_type` is `Self` for methods with a
-    /// receiver, keyed where the function path alone does not tell types apart.
-    pub fn new(
-        cache: &'c Cache,
-        site: &'static Site,
-        self_type: Option<&'static str>,
-        generics: &[&'static str],
-        key: KeyPart,
-        tags: &[&str],
-        ttl: Option<Duration>,
-    ) -> Request<'c> {
-        let namespace = &cache.inner.namespace;
-        let self_type = self_type.filter(|self_type| site.keys_self(self_type));
-        let entry_key = namespace.entry_key(site.path(), self_type, generics, &key);
-        Request {
-            cache,
-            site,
-            tag_keys: tags.iter().map(|tag| namespace.tag_key(tag)).collect(),
-            entry_key,
-            ttl: ttl.or(cache.inner.default_ttl),
-            unkeyable: match key {
-                KeyPart::Unkeyable(reason) => Some(reason),
-                KeyPart::Hash(_) | KeyPart::Custom(_) => None,
-            },
-        }
-    }
-
-    /// The cached value, or the body's, stored for the next call.
-    pub fn get_or_compute<R: Cacheable>(self, body: impl FnOnce() -> R) -> R {
-        never_fails(self.get_or_compute_ok(|| Ok::<R, Infallible>(body())))
-    }
-
-    /// The same for a body returning `Result`: only `Ok` is stored.
-    pub fn get_or_compute_ok<T: Cacheable, E>(
+impl Request<'_> {
+    /// The cached value, or the body's (run at most once), stored for the next call.
+    pub(crate) async fn get_or_load<D: Driver, T: Cacheable, E>(
         self,
-        body: impl FnOnce() -> Result<T, E>,
+        driver: &D,
+        body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         if self.unkeyable.is_some() {
-            return self.load(body);
+            return self.load(body).await;
         }
-        let mut body = Some(body);
-        let mut take_body = || body.take().expect("the body runs at most once");
+        let inner = self.inner();
         loop {
-            let miss = match self.lookup::<T>() {
+            let miss = match self.lookup::<D, T>(driver).await {
                 Found::Hit(value) => return Ok(value),
-                Found::Failed => return self.load(take_body()),
+                Found::Failed => return self.load(body).await,
                 Found::Miss(miss) => miss,
             };
             if !self.site.lock() {
-                return self.load_and_store(miss, take_body());
+                return self.load_and_store(driver, miss, body).await;
             }
-            match self.inner().flights.join(&self.entry_key) {
-                Joined::Leader(flight) => return self.lead(flight, take_body()),
+            match inner.flights.join(&self.entry_key, D::PER_THREAD) {
+                Joined::Leader(flight) => return self.lead(driver, flight, body).await,
                 // The outer call of this same key stores; this one only computes.
-                Joined::Reentrant => return self.load(take_body()),
+                Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
-                    match waiter.wait(Instant::now() + self.inner().lock_timeout) {
+                    match driver
+                        .wait(waiter, Instant::now() + inner.lock_timeout)
+                        .await
+                    {
                         Waited::Value(shared) => match shared.downcast_ref::<T>() {
                             Some(value) => return Ok(value.clone()),
-                            None => return self.load_and_store(miss, take_body()),
+                            None => return self.load_and_store(driver, miss, body).await,
                         },
-                        // The leader panicked or failed: look again, and perhaps lead.
+                        // The leader panicked, failed or was cancelled: look again,
+                        // and perhaps lead.
                         Waited::Abandoned => continue,
-                        Waited::TimedOut => return self.load_and_store(miss, take_body()),
+                        Waited::TimedOut => return self.load_and_store(driver, miss, body).await,
                     }
                 }
             }
@@ -120,23 +82,20 @@ impl<'c> Request<'c> {
     }
 
     /// Runs the body now, stores its value and returns it.
-    pub fn refresh<R: Cacheable>(self, body: impl FnOnce() -> R) -> R {
-        never_fails(self.refresh_ok(|| Ok::<R, Infallible>(body())))
-    }
-
-    /// The same for a body returning `Result`: only `Ok` is stored.
-    pub fn refresh_ok<T: Cacheable, E>(self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    pub(crate) async fn reload<D: Driver, T: Cacheable, E>(
+        self,
+        driver: &D,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         if self.unkeyable.is_some() {
-            return self.load(body);
+            return self.load(body).await;
         }
-        let miss = self.versions_now();
-        self.load_and_store(miss, body)
+        let miss = self.versions_now(driver).await;
+        self.load_and_store(driver, miss, body).await
     }
 
-    /// Drops this call's entry, and keeps any computation of it that started
-    /// before from storing: it leaves a tombstone that such a store won't
-    /// replace, for the entry's TTL or an hour, whichever is shorter.
-    pub fn invalidate(self) -> Result<()> {
+    /// Leaves a tombstone under the entry's key.
+    pub(crate) async fn drop_entry<D: Driver>(self, driver: &D) -> Result<()> {
         if let Some(reason) = &self.unkeyable {
             return Err(Error::new(
                 ErrorKind::Codec,
@@ -145,13 +104,10 @@ impl<'c> Request<'c> {
         }
         let inner = self.inner();
         let ttl = self.ttl.map_or(TOMBSTONE_TTL, |ttl| ttl.min(TOMBSTONE_TTL));
-        inner
-            .backend
-            .set(&self.entry_key, codec::tombstone(inner.objects), Some(ttl))
-    }
-
-    fn inner(&self) -> &'c Inner {
-        &self.cache.inner
+        let tombstone = codec::tombstone(inner.objects);
+        driver
+            .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
+            .await
     }
 
     /// The epoch's key, then each tag's.
@@ -163,13 +119,13 @@ impl<'c> Request<'c> {
     }
 
     /// One read of the entry and every version it depends on.
-    fn lookup<T: Cacheable>(&self) -> Found<T> {
+    async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
         let inner = self.inner();
         let mut keys = Vec::with_capacity(2 + self.tag_keys.len());
         keys.push(self.entry_key.as_str());
         keys.push(inner.namespace.epoch_key());
         keys.extend(self.tag_keys.iter().map(String::as_str));
-        let values = match inner.backend.get_many(&keys) {
+        let values = match driver.get_many(&inner.backend, &keys).await {
             Ok(values) if values.len() == keys.len() => values,
             Ok(values) => {
                 let error = wrong_count(inner.backend.name(), keys.len(), values.len());
@@ -199,11 +155,17 @@ impl<'c> Request<'c> {
     }
 
     /// Creates missing versions and reads them, with the entry, taking `lock` if asked.
-    fn begin_load(&self, lock: Option<LockRequest<'_>>) -> Result<(LoadStart, Vec<u64>)> {
+    async fn begin_load<D: Driver>(
+        &self,
+        driver: &D,
+        lock: Option<LockRequest<'_>>,
+    ) -> Result<(LoadStart, Vec<u64>)> {
         let backend = &self.inner().backend;
         let keys = self.version_keys();
         let candidates: Vec<Value> = keys.iter().map(|_| codec::new_version()).collect();
-        let start = backend.begin_load(lock, &keys, &candidates, &self.entry_key)?;
+        let start = driver
+            .begin_load(backend, lock, &keys, &candidates, &self.entry_key)
+            .await?;
         if start.versions.len() != keys.len() {
             return Err(wrong_count(
                 backend.name(),
@@ -216,8 +178,8 @@ impl<'c> Request<'c> {
     }
 
     /// The versions as they are now, created where missing, and the entry.
-    fn versions_now(&self) -> Miss {
-        match self.begin_load(None) {
+    async fn versions_now<D: Driver>(&self, driver: &D) -> Miss {
+        match self.begin_load(driver, None).await {
             Ok((start, versions)) => Miss {
                 versions: Some(versions),
                 seen: start.entry,
@@ -235,10 +197,11 @@ impl<'c> Request<'c> {
 
     /// The one caller of this process computing the key: take the shared lock
     /// (or wait for the process holding it), compute, store, hand on.
-    fn lead<T: Cacheable, E>(
+    async fn lead<D: Driver, T: Cacheable, E>(
         &self,
+        driver: &D,
         flight: LeaderGuard<'_>,
-        body: impl FnOnce() -> Result<T, E>,
+        body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let inner = self.inner();
         let lock_key = inner.namespace.lock_key(&self.entry_key);
@@ -252,17 +215,15 @@ impl<'c> Request<'c> {
                 token,
                 ttl: inner.lock_timeout,
             };
-            match self.begin_load(Some(lock)) {
+            match self.begin_load(driver, Some(lock)).await {
                 Err(error) => {
                     self.cache
                         .backend_failed("begin_load", &self.entry_key, &error);
-                    break (
-                        Miss {
-                            versions: None,
-                            seen: None,
-                        },
-                        false,
-                    );
+                    let miss = Miss {
+                        versions: None,
+                        seen: None,
+                    };
+                    break (miss, false);
                 }
                 Ok((start, versions)) => {
                     // Stored by another caller since our read? Then it is ours too.
@@ -272,7 +233,7 @@ impl<'c> Request<'c> {
                         .and_then(|entry| codec::decode::<T>(entry, &versions));
                     if let Some(value) = stored {
                         if start.locked {
-                            self.unlock(&lock_key, token);
+                            self.unlock(driver, &lock_key, token).await;
                         }
                         flight.finish(|| share(&value));
                         return Ok(value);
@@ -286,45 +247,50 @@ impl<'c> Request<'c> {
                         break (miss, start.locked);
                     }
                     let jittered = pause.mul_f64(0.5 + fastrand::f64());
-                    std::thread::sleep(jittered.min(deadline - now));
+                    driver.sleep(jittered.min(deadline - now)).await;
                     pause = (pause * 2).min(MAX_POLL_PAUSE);
                 }
             }
         };
-        // Released when this scope ends, by a panic in the body too.
-        let release = locked.then(|| LockRelease {
-            request: self,
+        // Released below; or, if the body panics or the task is cancelled, when dropped.
+        let mut release = locked.then(|| LockRelease {
+            backend: &inner.backend,
             key: &lock_key,
             token,
+            inline: D::PER_THREAD,
         });
-        let outcome = self.load_and_store(miss, body);
-        drop(release);
+        let outcome = self.load_and_store(driver, miss, body).await;
+        if let Some(release) = release.take() {
+            release.disarm();
+            self.unlock(driver, &lock_key, token).await;
+        }
         if let Ok(value) = &outcome {
             flight.finish(|| share(value));
         }
         outcome
     }
 
-    fn load_and_store<T: Cacheable, E>(
+    async fn load_and_store<D: Driver, T: Cacheable, E>(
         &self,
+        driver: &D,
         miss: Miss,
-        body: impl FnOnce() -> Result<T, E>,
+        body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let Miss { versions, seen } = match miss.versions {
             Some(_) => miss,
-            None => self.versions_now(),
+            None => self.versions_now(driver).await,
         };
-        let outcome = self.load(body);
+        let outcome = self.load(body).await;
         if let (Ok(value), Some(versions)) = (&outcome, versions) {
-            self.store(&versions, seen.as_ref(), value);
+            self.store(driver, &versions, seen.as_ref(), value).await;
         }
         outcome
     }
 
     /// Runs the body, timing it.
-    fn load<T, E>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    async fn load<T, E>(&self, body: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let started = Instant::now();
-        let outcome = body();
+        let outcome = pin!(body).await;
         self.inner()
             .counters
             .load(started.elapsed(), outcome.is_err());
@@ -333,7 +299,13 @@ impl<'c> Request<'c> {
 
     /// Stores `value`, computed under `versions`, unless the entry changed since
     /// it was read as `seen` (an invalidation, or another caller's store).
-    fn store<T: Cacheable>(&self, versions: &[u64], seen: Option<&Value>, value: &T) {
+    async fn store<D: Driver, T: Cacheable>(
+        &self,
+        driver: &D,
+        versions: &[u64],
+        seen: Option<&Value>,
+        value: &T,
+    ) {
         let inner = self.inner();
         if self.ttl == Some(Duration::ZERO) {
             return;
@@ -361,43 +333,58 @@ impl<'c> Request<'c> {
                 return;
             }
         }
-        if let Err(error) = inner
-            .backend
-            .replace_if(&self.entry_key, seen, entry, self.ttl)
-        {
+        let stored = driver
+            .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl)
+            .await;
+        if let Err(error) = stored {
             self.cache.backend_failed("store", &self.entry_key, &error);
         }
     }
 
-    fn unlock(&self, lock_key: &str, token: u64) {
-        if let Err(error) = self.inner().backend.unlock(lock_key, token) {
+    async fn unlock<D: Driver>(&self, driver: &D, lock_key: &str, token: u64) {
+        let backend = &self.inner().backend;
+        if let Err(error) = driver.unlock(backend, lock_key, token).await {
             self.cache.backend_failed("unlock", lock_key, &error);
         }
     }
 }
 
-/// Releases a held lock when dropped.
-struct LockRelease<'r, 'c> {
-    request: &'r Request<'c>,
-    key: &'r str,
+/// Releases a held lock if dropped armed: when the body panicked or the task
+/// was cancelled. (A drop can't await: a task's lock is released on the
+/// blocking pool, unless the backend is in-process.)
+struct LockRelease<'a> {
+    backend: &'a Arc<dyn Backend>,
+    key: &'a str,
     token: u64,
+    /// Whether to call the backend here and now (a thread, or an in-process backend).
+    inline: bool,
 }
 
-impl Drop for LockRelease<'_, '_> {
+impl LockRelease<'_> {
+    /// The lock is released by the normal path.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for LockRelease<'_> {
     fn drop(&mut self) {
-        self.request.unlock(self.key, self.token);
+        if self.inline || self.backend.is_local() {
+            let _ = self.backend.unlock(self.key, self.token);
+            return;
+        }
+        #[cfg(feature = "tokio")]
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (backend, key, token) = (Arc::clone(self.backend), self.key.to_owned(), self.token);
+            runtime.spawn_blocking(move || backend.unlock(&key, token));
+            return;
+        }
+        let _ = self.backend.unlock(self.key, self.token);
     }
 }
 
-fn share<T: Cacheable>(value: &T) -> std::sync::Arc<dyn Any + Send + Sync> {
-    std::sync::Arc::new(value.clone())
-}
-
-fn never_fails<T>(outcome: Result<T, Infallible>) -> T {
-    match outcome {
-        Ok(value) => value,
-        Err(never) => match never {},
-    }
+fn share<T: Cacheable>(value: &T) -> Shared {
+    Arc::new(value.clone())
 }
 
 fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {

@@ -1,0 +1,140 @@
+//! One call of a cached function: what the generated code builds and calls.
+//! The work itself is in `load.rs`, written once for both kinds of caller.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use crate::__private::Cacheable;
+use crate::cache::{Cache, Inner};
+use crate::driver::{run_blocking, Blocking};
+use crate::key::{KeyPart, Site};
+use crate::Result;
+
+/// Everything one call needs, built before the body runs so that it owns its
+/// keys and borrows none of the arguments.
+pub struct Request<'c> {
+    pub(crate) cache: &'c Cache,
+    pub(crate) site: &'static Site,
+    pub(crate) entry_key: String,
+    pub(crate) tag_keys: Vec<String>,
+    pub(crate) ttl: Option<Duration>,
+    /// Why the arguments could not be made into a key, if they could not.
+    pub(crate) unkeyable: Option<String>,
+}
+
+impl<'c> Request<'c> {
+    /// Builds the keys of one call. `self_type` is `Self` for methods with a
+    /// receiver, keyed where the function path alone does not tell types apart.
+    pub fn new(
+        cache: &'c Cache,
+        site: &'static Site,
+        self_type: Option<&'static str>,
+        generics: &[&'static str],
+        key: KeyPart,
+        tags: &[&str],
+        ttl: Option<Duration>,
+    ) -> Request<'c> {
+        let namespace = &cache.inner.namespace;
+        let self_type = self_type.filter(|self_type| site.keys_self(self_type));
+        let entry_key = namespace.entry_key(site.path(), self_type, generics, &key);
+        Request {
+            cache,
+            site,
+            tag_keys: tags.iter().map(|tag| namespace.tag_key(tag)).collect(),
+            entry_key,
+            ttl: ttl.or(cache.inner.default_ttl),
+            unkeyable: match key {
+                KeyPart::Unkeyable(reason) => Some(reason),
+                KeyPart::Hash(_) | KeyPart::Custom(_) => None,
+            },
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &'c Inner {
+        &self.cache.inner
+    }
+
+    /// The cached value, or the body's, stored for the next call.
+    pub fn get_or_compute<R: Cacheable>(self, body: impl FnOnce() -> R) -> R {
+        never_fails(self.get_or_compute_ok(|| Ok::<R, Infallible>(body())))
+    }
+
+    /// The same for a body returning `Result`: only `Ok` is stored.
+    pub fn get_or_compute_ok<T: Cacheable, E>(
+        self,
+        body: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        run_blocking(self.get_or_load(&Blocking, async { body() }))
+    }
+
+    /// Runs the body now, stores its value and returns it.
+    pub fn refresh<R: Cacheable>(self, body: impl FnOnce() -> R) -> R {
+        never_fails(self.refresh_ok(|| Ok::<R, Infallible>(body())))
+    }
+
+    /// The same for a body returning `Result`: only `Ok` is stored.
+    pub fn refresh_ok<T: Cacheable, E>(self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        run_blocking(self.reload(&Blocking, async { body() }))
+    }
+
+    /// Drops this call's entry, and keeps any computation of it that started
+    /// before from storing: it leaves a tombstone that such a store won't
+    /// replace, for the entry's TTL or an hour, whichever is shorter.
+    pub fn invalidate(self) -> Result<()> {
+        run_blocking(self.drop_entry(&Blocking))
+    }
+}
+
+/// The same for `async fn`: every wait is awaited, none blocks the executor.
+#[cfg(feature = "tokio")]
+impl Request<'_> {
+    /// The cached value, or the body's, stored for the next call.
+    pub async fn get_or_compute_async<R: Cacheable>(
+        self,
+        body: impl std::future::Future<Output = R>,
+    ) -> R {
+        never_fails(
+            self.get_or_compute_ok_async(async { Ok::<R, Infallible>(body.await) })
+                .await,
+        )
+    }
+
+    /// The same for a body returning `Result`: only `Ok` is stored.
+    pub async fn get_or_compute_ok_async<T: Cacheable, E>(
+        self,
+        body: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        self.get_or_load(&crate::driver::Tokio, body).await
+    }
+
+    /// Runs the body now, stores its value and returns it.
+    pub async fn refresh_async<R: Cacheable>(
+        self,
+        body: impl std::future::Future<Output = R>,
+    ) -> R {
+        never_fails(
+            self.refresh_ok_async(async { Ok::<R, Infallible>(body.await) })
+                .await,
+        )
+    }
+
+    /// The same for a body returning `Result`: only `Ok` is stored.
+    pub async fn refresh_ok_async<T: Cacheable, E>(
+        self,
+        body: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        self.reload(&crate::driver::Tokio, body).await
+    }
+
+    /// Drops this call's entry, as [`invalidate`](Request::invalidate) does.
+    pub async fn invalidate_async(self) -> Result<()> {
+        self.drop_entry(&crate::driver::Tokio).await
+    }
+}
+
+fn never_fails<T>(outcome: Result<T, Infallible>) -> T {
+    match outcome {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
