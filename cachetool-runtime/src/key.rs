@@ -236,11 +236,12 @@ fn hex128(hash: u128) -> String {
 
 fn push_hex128(text: &mut String, hash: u128) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for index in 0..32 {
-        text.push(char::from(
-            DIGITS[(hash >> (124 - 4 * index)) as usize & 0xf],
-        ));
+    let mut digits = [0u8; 32];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(hash.to_be_bytes()) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
+    text.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
 }
 
 /// The keys of one cache's namespace.
