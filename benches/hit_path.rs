@@ -1,5 +1,6 @@
 //! The hit path and the miss path of `#[cached]` on the in-memory backend.
 //! `cargo bench --bench hit_path`
+#![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -5,10 +5,6 @@ pub use cachetool_runtime::{
     global, set_global, Backend, Cache, CacheBuilder, ConnectOptions, Error, ErrorKind, LoadStart,
     LockRequest, MemoryBackend, Result, ServerStats, Stats, Value,
 };
-#[cfg(feature = "memcached")]
-pub use cachetool_runtime::MemcachedBackend;
-#[cfg(feature = "redis")]
-pub use cachetool_runtime::RedisBackend;
 
 /// What `#[cached]` expands to uses; not part of the public API.
 #[doc(hidden)]

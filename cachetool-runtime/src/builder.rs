@@ -45,10 +45,6 @@ pub struct CacheBuilder {
 /// setting (its timeouts among them) is known.
 enum BackendChoice {
     Given(Arc<dyn Backend>),
-    #[cfg(feature = "redis")]
-    Redis(String),
-    #[cfg(feature = "memcached")]
-    Memcached(String),
 }
 
 impl CacheBuilder {
@@ -108,43 +104,11 @@ impl CacheBuilder {
         self
     }
 
-    /// Keeps entries in Redis: `redis://[user:pass@]host[:port][/db]`, `rediss://`
-    /// (TLS), `redis+unix:///path/to/socket` or
-    /// `redis+cluster://host:port,host:port,...`. Connections open lazily: this
-    /// only checks the URL.
-    #[cfg(feature = "redis")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-    pub fn redis(mut self, url: &str) -> Result<Self> {
-        crate::backend::RedisBackend::open(url, &self.connect)?;
-        self.backend = Some(BackendChoice::Redis(url.to_owned()));
-        Ok(self)
-    }
-
-    /// Keeps entries in Memcached: `memcache://host:port[,host:port...]`, keys
-    /// spread over the servers by consistent hashing. Connections open lazily:
-    /// this only checks the URL.
-    #[cfg(feature = "memcached")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
-    pub fn memcached(mut self, url: &str) -> Result<Self> {
-        crate::backend::MemcachedBackend::open(url, &self.connect)?;
-        self.backend = Some(BackendChoice::Memcached(url.to_owned()));
-        Ok(self)
-    }
-
-    /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
-    /// `redis+cluster` or `memcache`.
+    /// Picks the backend from the URL's scheme.
     pub fn url(self, url: &str) -> Result<Self> {
-        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-        match scheme {
-            #[cfg(feature = "redis")]
-            "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" => self.redis(url),
-            #[cfg(feature = "memcached")]
-            "memcache" | "memcached" => self.memcached(url),
-            _ => Err(Error::config(format!(
-                "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
-                 redis+cluster:// or memcache:// (with the matching cargo feature enabled)"
-            ))),
-        }
+        Err(Error::config(format!(
+            "no backend for the URL {url:?}: the Redis and Memcached backends are not in this build"
+        )))
     }
 
     /// The longest wait for a connection to a server (default 1 s).
@@ -189,14 +153,6 @@ impl CacheBuilder {
                 ))
             }
             (Some(BackendChoice::Given(backend)), None) => backend,
-            #[cfg(feature = "redis")]
-            (Some(BackendChoice::Redis(url)), None) => {
-                Arc::new(crate::backend::RedisBackend::open(&url, &self.connect)?)
-            }
-            #[cfg(feature = "memcached")]
-            (Some(BackendChoice::Memcached(url)), None) => {
-                Arc::new(crate::backend::MemcachedBackend::open(&url, &self.connect)?)
-            }
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };

@@ -22,10 +22,6 @@ mod stats;
 #[doc(hidden)]
 pub mod __private;
 
-#[cfg(feature = "memcached")]
-pub use backend::MemcachedBackend;
-#[cfg(feature = "redis")]
-pub use backend::RedisBackend;
 pub use backend::{
     Backend, ConnectOptions, LoadStart, LockRequest, MemoryBackend, ServerStats, Value,
 };

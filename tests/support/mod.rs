@@ -23,30 +23,6 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
         LazyLock::new(|| Arc::new(MemoryBackend::new(100_000)));
     match kind {
         BackendKind::Memory => Arc::clone(&MEMORY),
-        #[cfg(feature = "redis")]
-        BackendKind::Redis => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Redis));
-            static REDIS: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
-                Arc::new(
-                    cachetool::RedisBackend::open(&SERVER.url(), &Default::default())
-                        .expect("open redis"),
-                )
-            });
-            Arc::clone(&REDIS)
-        }
-        #[cfg(feature = "memcached")]
-        BackendKind::Memcached => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Memcached));
-            static MEMCACHED: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
-                Arc::new(
-                    cachetool::MemcachedBackend::open(&SERVER.url(), &Default::default())
-                        .expect("open memcached"),
-                )
-            });
-            Arc::clone(&MEMCACHED)
-        }
         #[allow(unreachable_patterns)]
         other => panic!("the {other:?} backend is not enabled in this build"),
     }
