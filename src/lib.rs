@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub use cachetool_macros::cached;
+#[cfg(feature = "redis")]
+pub use cachetool_runtime::RedisBackend;
 pub use cachetool_runtime::{
     global, set_global, Backend, Cache, CacheBuilder, ConnectOptions, Error, ErrorKind, LoadStart,
     LockRequest, MemoryBackend, Result, ServerStats, Stats, Value,

@@ -45,6 +45,8 @@ pub struct CacheBuilder {
 /// setting (its timeouts among them) is known.
 enum BackendChoice {
     Given(Arc<dyn Backend>),
+    #[cfg(feature = "redis")]
+    Redis(String),
 }
 
 impl CacheBuilder {
@@ -104,11 +106,32 @@ impl CacheBuilder {
         self
     }
 
-    /// Picks the backend from the URL's scheme.
+    /// Keeps entries in Redis: `redis://[user:pass@]host[:port][/db]`, `rediss://`
+    /// (TLS), `redis+unix:///path/to/socket` or
+    /// `redis+cluster://host:port,host:port,...`. Connections open lazily: this
+    /// only checks the URL.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(mut self, url: &str) -> Result<Self> {
+        crate::backend::RedisBackend::open(url, &self.connect)?;
+        self.backend = Some(BackendChoice::Redis(url.to_owned()));
+        Ok(self)
+    }
+
+    /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
+    /// `redis+cluster` or `rediss+cluster`.
     pub fn url(self, url: &str) -> Result<Self> {
-        Err(Error::config(format!(
-            "no backend for the URL {url:?}: the Redis and Memcached backends are not in this build"
-        )))
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        match scheme {
+            #[cfg(feature = "redis")]
+            "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" | "rediss+cluster" => {
+                self.redis(url)
+            }
+            _ => Err(Error::config(format!(
+                "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
+                 redis+cluster:// or rediss+cluster:// (with the matching cargo feature enabled)"
+            ))),
+        }
     }
 
     /// The longest wait for a connection to a server (default 1 s).
@@ -153,6 +176,10 @@ impl CacheBuilder {
                 ))
             }
             (Some(BackendChoice::Given(backend)), None) => backend,
+            #[cfg(feature = "redis")]
+            (Some(BackendChoice::Redis(url)), None) => {
+                Arc::new(crate::backend::RedisBackend::open(&url, &self.connect)?)
+            }
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };

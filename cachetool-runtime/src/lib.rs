@@ -22,6 +22,8 @@ mod stats;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "redis")]
+pub use backend::RedisBackend;
 pub use backend::{
     Backend, ConnectOptions, LoadStart, LockRequest, MemoryBackend, ServerStats, Value,
 };

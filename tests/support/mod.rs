@@ -2,6 +2,8 @@
 //! `for_each_backend!`, which runs one test body against every backend.
 #![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
 
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod server;
 
 use std::collections::HashMap;
@@ -23,6 +25,18 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
         LazyLock::new(|| Arc::new(MemoryBackend::new(100_000)));
     match kind {
         BackendKind::Memory => Arc::clone(&MEMORY),
+        #[cfg(feature = "redis")]
+        BackendKind::Redis => {
+            static SERVER: LazyLock<server::Server> =
+                LazyLock::new(|| server::Server::start(server::Kind::Redis));
+            static REDIS: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
+                Arc::new(
+                    cachetool::RedisBackend::open(&SERVER.url(), &Default::default())
+                        .expect("open redis"),
+                )
+            });
+            Arc::clone(&REDIS)
+        }
         #[allow(unreachable_patterns)]
         other => panic!("the {other:?} backend is not enabled in this build"),
     }
@@ -87,6 +101,12 @@ macro_rules! for_each_backend {
             $($body)*
         }
         // BACKEND ARMS: each remote backend adds its module here when it lands.
+        #[cfg(feature = "redis")]
+        mod redis {
+            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
+            $crate::support::backend_module_prelude!();
+            $($body)*
+        }
     };
 }
 

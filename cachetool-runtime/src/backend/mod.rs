@@ -6,8 +6,13 @@
 //! where it can.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisBackend;
 
 use std::any::Any;
 use std::fmt;

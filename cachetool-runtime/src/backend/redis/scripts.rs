@@ -1,0 +1,121 @@
+//! The Lua scripts of the Redis backend, and how a call of one is built.
+//!
+//! Each script is called with keys of one slot only (a cluster refuses others). A call is an
+//! `EVALSHA`; if the server does not know the script (`NOSCRIPT`: a restart, a
+//! `SCRIPT FLUSH`, a new node) the caller sends the same call as `EVAL`, which
+//! also loads it. The script texts and argument layouts are plain data, so an
+//! async twin of this backend reuses them as they are.
+
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+
+/// A script and its SHA-1.
+pub(crate) struct Script {
+    pub(crate) code: &'static str,
+    pub(crate) sha: String,
+}
+
+impl Script {
+    fn new(code: &'static str) -> Script {
+        Script {
+            code,
+            sha: redis::Script::new(code).get_hash().to_owned(),
+        }
+    }
+
+    /// `EVALSHA sha numkeys keys... args...` (or `EVAL code ...` when `by_code`).
+    pub(crate) fn call(&self, by_code: bool, keys: &[&str], args: &[&[u8]]) -> redis::Cmd {
+        let mut cmd = if by_code {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(self.code);
+            cmd
+        } else {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&self.sha);
+            cmd
+        };
+        cmd.arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    }
+}
+
+/// Compare-and-set of an entry, and optionally the release of its lock in
+/// the same call.
+///
+/// `KEYS[1]`: the entry; `KEYS[2]`, if given: the lock to release (deleted
+/// only if it holds `ARGV[6]`, the owner's token), whether or not the entry
+/// was stored. `ARGV`: mode (`absent`: no string under the key, as `MGET` saw
+/// it; `prefix`; `value`), what was seen (the first 12 bytes of an envelope in
+/// `prefix` mode: magic, format, kind and the random stamp of that write; the
+/// whole value in `value` mode), the seen length (`prefix` mode), the new
+/// value, the TTL in milliseconds (`0`: none), the lock token. Returns 1 if it
+/// stored.
+pub(crate) static REPLACE_IF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local key = KEYS[1]
+local mode = ARGV[1]
+local same
+if mode == 'absent' then
+  same = redis.call('TYPE', key).ok ~= 'string'
+elseif mode == 'prefix' then
+  same = redis.call('STRLEN', key) == tonumber(ARGV[3])
+    and redis.call('GETRANGE', key, 0, string.len(ARGV[2]) - 1) == ARGV[2]
+else
+  same = redis.call('GET', key) == ARGV[2]
+end
+if same then
+  if ARGV[5] == '0' then
+    redis.call('SET', key, ARGV[4])
+  else
+    redis.call('SET', key, ARGV[4], 'PX', ARGV[5])
+  end
+end
+if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[6] then
+  redis.call('DEL', KEYS[2])
+end
+if same then return 1 end
+return 0
+"#,
+    )
+});
+
+/// Compare-and-delete of a lock. `KEYS[1]`: the lock; `ARGV[1]`: the owner's
+/// token. Returns 1 if it deleted.
+pub(crate) static UNLOCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#,
+    )
+});
+
+/// Length of the envelope prefix that identifies one write (see `codec`).
+const STAMP_PREFIX_LEN: usize = 12;
+/// The smallest envelope: its header.
+const ENVELOPE_HEADER_LEN: usize = 30;
+
+/// The `ARGV` of [`REPLACE_IF`] that describe `seen`: (mode, seen, seen length).
+/// An envelope of ours is compared by its first 12 bytes and length, so a
+/// large value is not sent back to the server; anything else in full.
+pub(crate) fn seen_args(seen: Option<&Bytes>) -> (&'static [u8], &[u8], String) {
+    match seen {
+        None => (b"absent", b"", String::new()),
+        Some(bytes) if bytes.len() >= ENVELOPE_HEADER_LEN && bytes.starts_with(b"CT\x01") => (
+            b"prefix",
+            &bytes[..STAMP_PREFIX_LEN],
+            bytes.len().to_string(),
+        ),
+        Some(bytes) => (b"value", bytes, String::new()),
+    }
+}

@@ -1,0 +1,178 @@
+//! Every URL form against a real server: `redis://` with a password and a
+//! database, `redis+unix://` and `unix://` sockets, `rediss://` (TLS, with a
+//! self-signed certificate made by `openssl`), and lazy opening.
+
+#![cfg(feature = "redis")]
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use cachetool::{Cache, ErrorKind};
+use support::server::{Kind, Server};
+
+/// Stores and reads one value through `cache`'s backend and returns the server stats.
+fn round_trip(cache: &Cache) -> cachetool::ServerStats {
+    let key = format!("{}:entry:f:1", cache.prefix());
+    let backend = cache.backend();
+    backend
+        .set(
+            &key,
+            b"value".to_vec().into(),
+            Some(Duration::from_secs(60)),
+        )
+        .expect("set");
+    let values = backend.get_many(&[&key]).expect("get");
+    assert_eq!(
+        values[0].as_ref().and_then(|value| value.as_bytes()),
+        Some(&b"value"[..])
+    );
+    cache.server_stats().expect("server stats")
+}
+
+#[test]
+fn building_never_connects() {
+    // Nothing listens on port 1 or on the socket: building still succeeds.
+    for url in [
+        "redis://127.0.0.1:1/",
+        "redis://user:secret@127.0.0.1:1/3",
+        "rediss://127.0.0.1:1/",
+        "redis+unix:///nonexistent/redis.sock",
+        "unix:///nonexistent/redis.sock",
+        "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+    ] {
+        let cache = Cache::from_url(url).unwrap_or_else(|error| panic!("{url}: {error}"));
+        assert_eq!(cache.backend().name(), "redis");
+    }
+    for url in [
+        "redis://",
+        "redis+cluster://",
+        "redis+cluster://127.0.0.1:1/2",
+        "http://127.0.0.1/",
+    ] {
+        let error = Cache::from_url(url).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{url}");
+    }
+}
+
+#[test]
+fn password_and_database() {
+    let server = Server::start(Kind::Redis);
+    // Set after start: the harness's readiness probe is an unauthenticated PING.
+    assert!(server
+        .raw(b"CONFIG SET requirepass s3cret\r\n")
+        .starts_with(b"+OK"));
+    let url = format!("redis://:s3cret@127.0.0.1:{}/3", server.port());
+    let cache = Cache::builder()
+        .redis(&url)
+        .unwrap()
+        .prefix("pw")
+        .build()
+        .unwrap();
+    let stats = round_trip(&cache);
+    assert_eq!(
+        (stats.servers, stats.items),
+        (1, 1),
+        "the one key is in database 3"
+    );
+
+    let wrong = format!("redis://:wrong@127.0.0.1:{}/", server.port());
+    let cache = Cache::from_url(&wrong).unwrap();
+    let error = cache.backend().get_many(&["k"]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Backend);
+    assert!(
+        !error.to_string().contains("wrong"),
+        "no password in errors: {error}"
+    );
+}
+
+#[test]
+fn unix_sockets() {
+    let dir = std::env::temp_dir().join(format!("cachetool-redis-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("redis.sock");
+    let socket = socket.to_str().unwrap();
+    let _server = Server::start_with(
+        Kind::Redis,
+        &["--unixsocket", socket, "--unixsocketperm", "700"],
+    );
+    for url in [format!("redis+unix://{socket}"), format!("unix://{socket}")] {
+        let cache = Cache::builder()
+            .redis(&url)
+            .unwrap()
+            .prefix("unix")
+            .build()
+            .unwrap();
+        assert_eq!(round_trip(&cache).servers, 1, "{url}");
+    }
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tls_with_a_self_signed_certificate() {
+    let dir = std::env::temp_dir().join(format!("cachetool-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("`openssl` makes the test certificate: apt-get install -y openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let tls_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let _server = Server::start_with(
+        Kind::Redis,
+        &[
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--tls-ca-cert-file",
+            cert,
+            "--tls-auth-clients",
+            "no",
+        ],
+    );
+    // `#insecure`: the certificate is self-signed, so it is not verified.
+    let url = format!("rediss://127.0.0.1:{tls_port}/#insecure");
+    let cache = Cache::builder()
+        .redis(&url)
+        .unwrap()
+        .prefix("tls")
+        .build()
+        .unwrap();
+    assert_eq!(round_trip(&cache).servers, 1);
+    // Verified against the system roots, it is refused.
+    let cache = Cache::from_url(&format!("rediss://127.0.0.1:{tls_port}/")).unwrap();
+    assert!(cache.backend().get_many(&["k"]).is_err());
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
