@@ -7,6 +7,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use crate::__private::Cacheable;
 use crate::backend::{Backend, LoadStart, LockRequest, Value};
 use crate::codec;
@@ -14,6 +16,11 @@ use crate::driver::Driver;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
+
+/// Keys and versions of one call: a function has few tags, so these stay on
+/// the stack (no allocation on the hit path).
+type Keys<'a> = SmallVec<[&'a str; 6]>;
+type Versions = SmallVec<[u64; 5]>;
 
 /// What the first read found.
 enum Found<T> {
@@ -26,7 +33,7 @@ enum Found<T> {
 /// A miss, with what is needed to store the value computed next.
 struct Miss {
     /// The versions of the epoch and each tag, if all exist.
-    versions: Option<Vec<u64>>,
+    versions: Option<Versions>,
     /// The entry as read: the store happens only if it is still that.
     seen: Option<Value>,
 }
@@ -111,8 +118,8 @@ impl Request<'_> {
     }
 
     /// The epoch's key, then each tag's.
-    fn version_keys(&self) -> Vec<&str> {
-        let mut keys = Vec::with_capacity(1 + self.tag_keys.len());
+    fn version_keys(&self) -> Keys<'_> {
+        let mut keys = Keys::new();
         keys.push(self.inner().namespace.epoch_key());
         keys.extend(self.tag_keys.iter().map(String::as_str));
         keys
@@ -121,7 +128,7 @@ impl Request<'_> {
     /// One read of the entry and every version it depends on.
     async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
         let inner = self.inner();
-        let mut keys = Vec::with_capacity(2 + self.tag_keys.len());
+        let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
         keys.push(inner.namespace.epoch_key());
         keys.extend(self.tag_keys.iter().map(String::as_str));
@@ -135,7 +142,7 @@ impl Request<'_> {
         };
         let mut values = values.into_iter();
         let seen = values.next().flatten();
-        let versions: Option<Vec<u64>> = values
+        let versions: Option<Versions> = values
             .map(|value| value.as_ref().map(codec::version_of))
             .collect();
         if let (Some(entry), Some(versions)) = (&seen, &versions) {
@@ -159,7 +166,7 @@ impl Request<'_> {
         &self,
         driver: &D,
         lock: Option<LockRequest<'_>>,
-    ) -> Result<(LoadStart, Vec<u64>)> {
+    ) -> Result<(LoadStart, Versions)> {
         let backend = &self.inner().backend;
         let keys = self.version_keys();
         let candidates: Vec<Value> = keys.iter().map(|_| codec::new_version()).collect();
