@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub use cachetool_macros::cached;
+#[cfg(feature = "memcached")]
+pub use cachetool_runtime::MemcachedBackend;
 #[cfg(feature = "redis")]
 pub use cachetool_runtime::RedisBackend;
 pub use cachetool_runtime::{

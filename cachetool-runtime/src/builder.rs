@@ -47,6 +47,8 @@ enum BackendChoice {
     Given(Arc<dyn Backend>),
     #[cfg(feature = "redis")]
     Redis(String),
+    #[cfg(feature = "memcached")]
+    Memcached(String),
 }
 
 impl CacheBuilder {
@@ -118,8 +120,19 @@ impl CacheBuilder {
         Ok(self)
     }
 
+    /// Keeps entries in Memcached: `memcache://host:port[,host:port...]`, keys
+    /// spread over the servers by consistent hashing. Connections open lazily:
+    /// this only checks the URL.
+    #[cfg(feature = "memcached")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
+    pub fn memcached(mut self, url: &str) -> Result<Self> {
+        crate::backend::MemcachedBackend::open(url, &self.connect)?;
+        self.backend = Some(BackendChoice::Memcached(url.to_owned()));
+        Ok(self)
+    }
+
     /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
-    /// `redis+cluster` or `rediss+cluster`.
+    /// `redis+cluster` or `memcache`.
     pub fn url(self, url: &str) -> Result<Self> {
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         match scheme {
@@ -127,9 +140,11 @@ impl CacheBuilder {
             "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" | "rediss+cluster" => {
                 self.redis(url)
             }
+            #[cfg(feature = "memcached")]
+            "memcache" | "memcached" => self.memcached(url),
             _ => Err(Error::config(format!(
                 "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
-                 redis+cluster:// or rediss+cluster:// (with the matching cargo feature enabled)"
+                 redis+cluster:// or memcache:// (with the matching cargo feature enabled)"
             ))),
         }
     }
@@ -179,6 +194,10 @@ impl CacheBuilder {
             #[cfg(feature = "redis")]
             (Some(BackendChoice::Redis(url)), None) => {
                 Arc::new(crate::backend::RedisBackend::open(&url, &self.connect)?)
+            }
+            #[cfg(feature = "memcached")]
+            (Some(BackendChoice::Memcached(url)), None) => {
+                Arc::new(crate::backend::MemcachedBackend::open(&url, &self.connect)?)
             }
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),

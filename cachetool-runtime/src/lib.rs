@@ -22,6 +22,8 @@ mod stats;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "memcached")]
+pub use backend::MemcachedBackend;
 #[cfg(feature = "redis")]
 pub use backend::RedisBackend;
 pub use backend::{

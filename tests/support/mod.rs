@@ -2,6 +2,8 @@
 //! `for_each_backend!`, which runs one test body against every backend.
 #![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
 
+#[cfg(feature = "memcached")]
+pub mod memcached;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
@@ -36,6 +38,18 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
                 )
             });
             Arc::clone(&REDIS)
+        }
+        #[cfg(feature = "memcached")]
+        BackendKind::Memcached => {
+            static SERVER: LazyLock<server::Server> =
+                LazyLock::new(|| server::Server::start(server::Kind::Memcached));
+            static MEMCACHED: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
+                Arc::new(
+                    cachetool::MemcachedBackend::open(&SERVER.url(), &Default::default())
+                        .expect("open memcached"),
+                )
+            });
+            Arc::clone(&MEMCACHED)
         }
         #[allow(unreachable_patterns)]
         other => panic!("the {other:?} backend is not enabled in this build"),
@@ -104,6 +118,12 @@ macro_rules! for_each_backend {
         #[cfg(feature = "redis")]
         mod redis {
             const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
+            $crate::support::backend_module_prelude!();
+            $($body)*
+        }
+        #[cfg(feature = "memcached")]
+        mod memcached {
+            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memcached;
             $crate::support::backend_module_prelude!();
             $($body)*
         }

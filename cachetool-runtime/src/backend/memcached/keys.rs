@@ -1,0 +1,116 @@
+//! From our keys to keys Memcached accepts, and from TTLs to its expiry times.
+//!
+//! A Memcached key is at most 250 bytes without spaces or control characters.
+//! Ours can be anything (a `key = ...` may hold spaces, newlines or megabytes).
+//! A key of at most 250 printable ASCII bytes other than space and `~` is sent
+//! as it is; any other key is sent as a digest form, `{readable part}~{xxh3-128
+//! of the whole key, 32 hex digits}`. A key sent as it is never holds `~` and a
+//! digest form always does, so no key sent as it is equals a digest form; two
+//! digest forms are equal only if the 128-bit hashes of two different keys are.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use xxhash_rust::xxh3::xxh3_128;
+
+/// Memcached's longest key.
+pub(super) const MAX_KEY_LEN: usize = 250;
+/// The separator of the digest form; never in a key sent as it is.
+const DIGEST_MARK: u8 = b'~';
+/// How much of an unsendable key stays readable in its digest form.
+const READABLE_LEN: usize = 160;
+
+/// The key to send for `key`.
+pub(super) fn wire_key(key: &str) -> Cow<'_, str> {
+    if key.len() <= MAX_KEY_LEN && !key.is_empty() && key.bytes().all(is_plain) {
+        return Cow::Borrowed(key);
+    }
+    let mut wire = String::with_capacity(READABLE_LEN + 1 + 32);
+    for byte in key.bytes().take(READABLE_LEN) {
+        wire.push(if is_plain(byte) { byte as char } else { '_' });
+    }
+    wire.push(DIGEST_MARK as char);
+    let _ = write!(wire, "{:032x}", xxh3_128(key.as_bytes()));
+    Cow::Owned(wire)
+}
+
+/// Printable ASCII, not a space, not the digest mark.
+fn is_plain(byte: u8) -> bool {
+    matches!(byte, 0x21..=0x7e) && byte != DIGEST_MARK
+}
+
+/// Longest expiry Memcached takes as relative seconds; longer ones are Unix times.
+const MAX_RELATIVE_SECS: u64 = 60 * 60 * 24 * 30;
+
+/// The `exptime` for `ttl`: 0 (never) for `None`; whole seconds rounded up and
+/// at least 1 (0 would mean never); a Unix time beyond 30 days.
+pub(super) fn exptime(ttl: Option<Duration>) -> u64 {
+    let Some(ttl) = ttl else { return 0 };
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    if secs <= MAX_RELATIVE_SECS {
+        return secs;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    // Memcached keeps 32-bit times; beyond them, "never" is the closest it can do.
+    now.saturating_add(secs).min(u64::from(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_keys_are_kept_others_hashed_and_valid() {
+        assert_eq!(wire_key("app:entry:m.f:1"), "app:entry:m.f:1");
+        let long = "k".repeat(250);
+        assert_eq!(wire_key(&long), long.as_str());
+        for key in [
+            "k".repeat(251),
+            "app:entry:<a.B as c.D>.f:x".into(),
+            "a\r\nb".into(),
+            "tab\there".into(),
+            "t~ilde".into(),
+            "é".into(),
+            String::new(),
+            "\0".into(),
+        ] {
+            let wire = wire_key(&key);
+            assert!(wire.len() <= MAX_KEY_LEN, "{wire}");
+            assert!(wire.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{wire:?}");
+            assert_eq!(wire.matches('~').count(), 1, "{wire}");
+            assert!(wire.ends_with(&format!("{:032x}", xxh3_128(key.as_bytes()))));
+        }
+    }
+
+    #[test]
+    fn different_keys_never_share_a_wire_key() {
+        // The digest form of one key is a plain-looking key of its own: it gets hashed too.
+        let hashed = wire_key("a b").into_owned();
+        assert_ne!(wire_key(&hashed), hashed.as_str());
+        assert_ne!(wire_key("a b"), wire_key("a_b"));
+        assert_ne!(wire_key(&"x".repeat(300)), wire_key(&"x".repeat(301)));
+    }
+
+    #[test]
+    fn ttls_round_up_and_switch_to_unix_time_after_30_days() {
+        assert_eq!(exptime(None), 0);
+        assert_eq!(exptime(Some(Duration::from_millis(1))), 1);
+        assert_eq!(exptime(Some(Duration::ZERO)), 1);
+        assert_eq!(exptime(Some(Duration::from_millis(1500))), 2);
+        assert_eq!(exptime(Some(Duration::from_secs(60))), 60);
+        assert_eq!(
+            exptime(Some(Duration::from_secs(MAX_RELATIVE_SECS))),
+            MAX_RELATIVE_SECS
+        );
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let at = exptime(Some(Duration::from_secs(MAX_RELATIVE_SECS + 1)));
+        assert!((now + MAX_RELATIVE_SECS + 1..=now + MAX_RELATIVE_SECS + 3).contains(&at));
+    }
+}
