@@ -16,8 +16,12 @@ pub(crate) struct Function<'a> {
     pub(crate) receiver: Option<&'a Receiver>,
     /// The arguments after the receiver, in order.
     pub(crate) args: Vec<Arg<'a>>,
-    /// What the function returns.
+    /// What the function returns (for an `#[async_trait]` method, what its future yields).
     pub(crate) output: Output<'a>,
+    /// The `async move { .. }` of a method that `#[async_trait]` has already
+    /// rewritten to `fn ... -> Pin<Box<dyn Future<Output = R> + Send + 'async_trait>>`
+    /// with the body `Box::pin(async move { .. })`.
+    pub(crate) async_trait: Option<&'a syn::ExprAsync>,
 }
 
 /// One argument (not the receiver).
@@ -67,16 +71,18 @@ impl<'a> Function<'a> {
                 }
             }
         }
-        let output = match &item.sig.output {
-            ReturnType::Default => Output::Unit,
-            ReturnType::Type(_, ty) if is_result(ty) => Output::Result(ty),
-            ReturnType::Type(_, ty) => Output::Value(ty),
+        let async_trait = async_trait_parts(item);
+        let output = match (&item.sig.output, async_trait) {
+            (_, Some((output, _))) => Output::of(output),
+            (ReturnType::Default, None) => Output::Unit,
+            (ReturnType::Type(_, ty), None) => Output::of(ty),
         };
         Function {
             item,
             receiver,
             args,
             output,
+            async_trait: async_trait.map(|(_, body)| body),
         }
     }
 
@@ -182,7 +188,15 @@ impl<'a> Role<'a> {
     }
 }
 
-impl Output<'_> {
+impl<'a> Output<'a> {
+    fn of(ty: &'a Type) -> Self {
+        if is_result(ty) {
+            Output::Result(ty)
+        } else {
+            Output::Value(ty)
+        }
+    }
+
     /// The return type as it would be written after `->`.
     pub(crate) fn ty(&self) -> proc_macro2::TokenStream {
         match self {
@@ -190,6 +204,76 @@ impl Output<'_> {
             Output::Value(ty) | Output::Result(ty) => quote::ToTokens::to_token_stream(ty),
         }
     }
+}
+
+/// For a method rewritten by `#[async_trait]`: the `R` of its
+/// `Pin<Box<dyn Future<Output = R> + .. + 'async_trait>>`, and the
+/// `async move { .. }` inside its `Box::pin(..)` body. The `'async_trait`
+/// lifetime only ever comes from that macro.
+fn async_trait_parts(item: &ItemFn) -> Option<(&Type, &syn::ExprAsync)> {
+    if item.sig.asyncness.is_some() {
+        return None;
+    }
+    let ReturnType::Type(_, ty) = &item.sig.output else {
+        return None;
+    };
+    let boxed = only_type_argument(ty, "Pin")?;
+    let Type::TraitObject(object) = only_type_argument(boxed, "Box")? else {
+        return None;
+    };
+    let is_async_trait = object.bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Lifetime(lifetime) if lifetime.ident == "async_trait")
+    });
+    let output = object.bounds.iter().find_map(|bound| match bound {
+        syn::TypeParamBound::Trait(bound) => future_output(&bound.path),
+        _ => None,
+    })?;
+    let [syn::Stmt::Expr(syn::Expr::Call(call), None)] = item.block.stmts.as_slice() else {
+        return None;
+    };
+    let syn::Expr::Path(function) = &*call.func else {
+        return None;
+    };
+    let is_box_pin = function
+        .path
+        .segments
+        .last()
+        .is_some_and(|last| last.ident == "pin");
+    match call.args.first() {
+        Some(syn::Expr::Async(body)) if is_async_trait && is_box_pin && call.args.len() == 1 => {
+            Some((output, body))
+        }
+        _ => None,
+    }
+}
+
+/// `T` of a path type `...::{name}<T>`.
+fn only_type_argument<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path
+        .path
+        .segments
+        .last()
+        .filter(|last| last.ident == name)?;
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    match arguments.args.first() {
+        Some(syn::GenericArgument::Type(ty)) if arguments.args.len() == 1 => Some(ty),
+        _ => None,
+    }
+}
+
+/// `R` of `...::Future<Output = R>`.
+fn future_output(path: &syn::Path) -> Option<&Type> {
+    let last = path.segments.last().filter(|last| last.ident == "Future")?;
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return None;
+    };
+    arguments.args.iter().find_map(|argument| match argument {
+        syn::GenericArgument::AssocType(binding) if binding.ident == "Output" => Some(&binding.ty),
+        _ => None,
+    })
 }
 
 /// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`: a path whose last
@@ -245,6 +329,30 @@ mod tests {
         assert_eq!(
             quote::quote!(#sig).to_string(),
             "fn f (& self , a : u32 , mut b : u32 , _ : u32 , __cachetool_arg3 : (u32 , u32) , db : & Db , __cachetool_arg5 : u32)"
+        );
+    }
+
+    #[test]
+    fn async_trait_methods_are_recognized_by_their_rewritten_shape() {
+        let item: ItemFn = parse_quote! {
+            fn get<'life0, 'async_trait>(&'life0 self, id: u64)
+                -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u64, E>>
+                    + ::core::marker::Send + 'async_trait>>
+            where 'life0: 'async_trait, Self: 'async_trait
+            {
+                Box::pin(async move { let __self = self; let id = id; let __ret: Result<u64, E> = { Ok(id) }; __ret })
+            }
+        };
+        let function = Function::new(&item, &[]);
+        assert!(function.async_trait.is_some());
+        assert!(matches!(function.output, Output::Result(_)));
+
+        let boxed_future: ItemFn = parse_quote! {
+            fn get(&self) -> Pin<Box<dyn Future<Output = u64> + Send + 'static>> { Box::pin(async move { 1 }) }
+        };
+        assert!(
+            Function::new(&boxed_future, &[]).async_trait.is_none(),
+            "not async_trait's: no 'async_trait bound"
         );
     }
 

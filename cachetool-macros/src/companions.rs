@@ -27,6 +27,9 @@ pub(crate) fn refresh(options: &Options, function: &Function<'_>) -> TokenStream
 /// Stand-ins for the companions, emitted next to the errors so that their
 /// callers don't also fail with "cannot find function".
 pub(crate) fn stubs(function: &Function<'_>) -> TokenStream {
+    if function.async_trait.is_some() {
+        return TokenStream::new();
+    }
     let unreachable = quote!({ ::core::unreachable!() });
     let sig = signature(function, Call::Invalidate);
     let invalidate = companion(function, Call::Invalidate, &sig, unreachable.clone());

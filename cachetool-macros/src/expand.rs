@@ -64,6 +64,14 @@ fn expand(options: &Options, function: &Function<'_>) -> TokenStream {
     let vis = &function.item.vis;
     let sig = function.signature();
     let body = body(options, function, Call::Compute);
+    // Companions of an `#[async_trait]` method would have to be members of the
+    // trait: there are none (use tags and `clean`, or cache an inherent method).
+    if function.async_trait.is_some() {
+        return quote! {
+            #(#attrs)*
+            #vis #sig #body
+        };
+    }
     let invalidate = companions::invalidate(options, function);
     let refresh = companions::refresh(options, function);
     quote! {
@@ -104,6 +112,15 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     };
     let site = site(options, call);
     let request = request(options, function);
+    if let (Some(future), Call::Compute) = (function.async_trait, call) {
+        let method = method(function, call, "_async");
+        return quote!({
+            #(#inner_attrs)*
+            #site
+            let __cachetool_request = #request;
+            ::std::boxed::Box::pin(async move { __cachetool_request.#method(#future).await })
+        });
+    }
     let is_async = function.item.sig.asyncness.is_some();
     let call = match (call, is_async) {
         (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),

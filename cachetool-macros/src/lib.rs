@@ -14,7 +14,7 @@ use proc_macro::TokenStream;
 
 /// Memoizes a function (or a method) in a [`cachetool::Cache`].
 ///
-/// ```ignore
+/// ```text
 /// #[cachetool::cached(ttl = 600, tags = ["users", format!("user:{id}")])]
 /// pub fn load_user(id: u64) -> User { /* ... */ }
 /// ```
