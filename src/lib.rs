@@ -6,8 +6,9 @@ pub use cachetool_runtime::MemcachedBackend;
 #[cfg(feature = "redis")]
 pub use cachetool_runtime::RedisBackend;
 pub use cachetool_runtime::{
-    global, set_global, Backend, Cache, CacheBuilder, ConnectOptions, Error, ErrorKind, LoadStart,
-    LockRequest, MemoryBackend, Result, ServerStats, Stats, Value,
+    global, set_global, AsyncBackend, Backend, BackendFuture, Cache, CacheBuilder, ConnectOptions,
+    Error, ErrorKind, HeldLock, LoadStart, LockRequest, MemoryBackend, Result, ServerStats, Stats,
+    Value,
 };
 
 /// What `#[cached]` expands to uses; not part of the public API.

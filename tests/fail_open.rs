@@ -45,9 +45,10 @@ impl Backend for Flaky {
         seen: Option<&Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<cachetool::HeldLock<'_>>,
     ) -> Result<bool> {
         self.check()?;
-        self.inner.replace_if(key, seen, value, ttl)
+        self.inner.replace_if(key, seen, value, ttl, release)
     }
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
         self.check()?;

@@ -190,17 +190,17 @@ fn every_backend_method_takes_hostile_keys() {
         .collect();
     assert_eq!(versions, [&b"1"[..], &b"2"[..]]);
     assert!(backend
-        .replace_if(&entry, None, b"v1".to_vec().into(), None)
+        .replace_if(&entry, None, b"v1".to_vec().into(), None, None)
         .unwrap());
     assert!(!backend
-        .replace_if(&entry, None, b"v2".to_vec().into(), None)
+        .replace_if(&entry, None, b"v2".to_vec().into(), None, None)
         .unwrap());
     let seen: Value = b"v1".to_vec().into();
     assert!(backend
-        .replace_if(&entry, Some(&seen), b"v2".to_vec().into(), None)
+        .replace_if(&entry, Some(&seen), b"v2".to_vec().into(), None, None)
         .unwrap());
     assert!(!backend
-        .replace_if(&entry, Some(&seen), b"v3".to_vec().into(), None)
+        .replace_if(&entry, Some(&seen), b"v3".to_vec().into(), None, None)
         .unwrap());
     backend.unlock(&lock, 7).unwrap();
     let values = backend.get_many(&[&entry, &tag, &lock]).unwrap();

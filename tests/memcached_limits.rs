@@ -56,7 +56,11 @@ fn a_value_over_the_item_size_limit_is_returned_not_stored_and_counted() {
     assert_eq!(BIG_RUNS.load(SeqCst), 2);
     assert_eq!(setup.backend.oversized(), 2);
     let stats = setup.cache.stats();
-    assert_eq!((stats.errors, stats.oversized), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.errors, stats.oversized),
+        (0, 2),
+        "counted as oversized, not as errors: {stats:?}"
+    );
 
     // Just under the limit: stored, then a hit.
     let len = 1_000_000;
@@ -71,7 +75,10 @@ fn the_limit_is_the_servers_item_size_max() {
     let setup = Setup::new("mc-limits-2m", 1, &["-I", "2m"], |builder| builder);
     let key = format!("{}:entry:f:1", setup.cache.prefix());
     let value = Value::from(incompressible(1_500_000).into_bytes());
-    assert!(setup.backend.replace_if(&key, None, value, None).unwrap());
+    assert!(setup
+        .backend
+        .replace_if(&key, None, value, None, None)
+        .unwrap());
     let got = setup.backend.get_many(&[&key]).unwrap();
     assert_eq!(
         got[0].as_ref().and_then(Value::as_bytes).map(<[u8]>::len),
@@ -79,13 +86,15 @@ fn the_limit_is_the_servers_item_size_max() {
     );
     let too_big = Value::from(incompressible(2_200_000).into_bytes());
     let other = format!("{}:entry:f:2", setup.cache.prefix());
-    assert!(!setup
+    // Not a lost race but a refusal: both say so with a TooLarge error.
+    let error = setup
         .backend
-        .replace_if(&other, None, too_big.clone(), None)
-        .unwrap());
+        .replace_if(&other, None, too_big.clone(), None, None)
+        .unwrap_err();
+    assert_eq!(error.kind(), cachetool::ErrorKind::TooLarge, "{error}");
     assert_eq!(setup.backend.oversized(), 1);
-    // `set` says so: it is not a lost race but a refusal.
     let error = setup.backend.set(&other, too_big, None).unwrap_err();
+    assert_eq!(error.kind(), cachetool::ErrorKind::TooLarge, "{error}");
     assert!(error.to_string().contains("item size limit"), "{error}");
     assert_eq!(setup.backend.oversized(), 2);
 }
@@ -228,7 +237,8 @@ fn ttls_over_30_days_are_unix_times_and_short_ones_round_up() {
             &key("short"),
             None,
             b"x".to_vec().into(),
-            Some(Duration::from_millis(300))
+            Some(Duration::from_millis(300)),
+            None
         )
         .unwrap());
     let left = remaining_ttl(address, &key("short"));

@@ -196,14 +196,14 @@ fn a_flushed_script_cache_falls_back_to_eval() {
     let backend = &setup.backend;
     let key = format!("{}:entry:f:1", setup.cache.prefix());
     assert!(backend
-        .replace_if(&key, None, b"one".to_vec().into(), None)
+        .replace_if(&key, None, b"one".to_vec().into(), None, None)
         .unwrap());
     let mut conn = setup.raw();
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).unwrap();
     let seen = cachetool::Value::from(b"one".to_vec());
     let (trips, calls) = cost(&setup, || {
         assert!(backend
-            .replace_if(&key, Some(&seen), b"two".to_vec().into(), None)
+            .replace_if(&key, Some(&seen), b"two".to_vec().into(), None, None)
             .unwrap());
     });
     assert_eq!(
@@ -217,7 +217,7 @@ fn a_flushed_script_cache_falls_back_to_eval() {
     let seen = cachetool::Value::from(b"two".to_vec());
     let (trips, calls) = cost(&setup, || {
         assert!(backend
-            .replace_if(&key, Some(&seen), b"x".to_vec().into(), None)
+            .replace_if(&key, Some(&seen), b"x".to_vec().into(), None, None)
             .unwrap());
     });
     assert_eq!(

@@ -5,7 +5,9 @@
 //! that is already complete, so a sync call polls that code once
 //! ([`run_blocking`]) and never yields. The tokio driver awaits instead:
 //! in-process backends are called directly (they never wait on a network),
-//! others on tokio's blocking pool, so the executor is never blocked.
+//! backends with a native async client ([`Backend::as_async`]: Redis) are
+//! awaited, others (Memcached) run on tokio's blocking pool, so the executor
+//! is never blocked.
 
 use std::future::{ready, Future};
 use std::pin::pin;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, LoadStart, LockRequest, Value};
+use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::flight::{Waited, Waiter};
 use crate::Result;
 
@@ -44,6 +46,7 @@ pub(crate) trait Driver: Sync {
         seen: Option<&'a Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'a>>,
     ) -> impl Future<Output = Result<bool>> + Send + 'a;
 
     fn set<'a>(
@@ -112,8 +115,9 @@ impl Driver for Blocking {
         seen: Option<&'a Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'a>>,
     ) -> impl Future<Output = Result<bool>> + Send + 'a {
-        ready(backend.replace_if(key, seen, value, ttl))
+        ready(backend.replace_if(key, seen, value, ttl, release))
     }
 
     fn set<'a>(
@@ -201,6 +205,9 @@ mod tokio_driver {
             if backend.is_local() {
                 return backend.get_many(keys);
             }
+            if let Some(backend) = backend.as_async() {
+                return backend.get_many(keys).await;
+            }
             let keys = owned(keys);
             off_executor(backend, move |backend| backend.get_many(&borrowed(&keys))).await
         }
@@ -215,6 +222,11 @@ mod tokio_driver {
         ) -> Result<LoadStart> {
             if backend.is_local() {
                 return backend.begin_load(lock, version_keys, new_versions, entry_key);
+            }
+            if let Some(backend) = backend.as_async() {
+                return backend
+                    .begin_load(lock, version_keys, new_versions, entry_key)
+                    .await;
             }
             let lock = lock.map(|lock| (lock.key.to_owned(), lock.token, lock.ttl));
             let (version_keys, new_versions) = (owned(version_keys), new_versions.to_vec());
@@ -237,13 +249,21 @@ mod tokio_driver {
             seen: Option<&'a Value>,
             value: Value,
             ttl: Option<Duration>,
+            release: Option<HeldLock<'a>>,
         ) -> Result<bool> {
             if backend.is_local() {
-                return backend.replace_if(key, seen, value, ttl);
+                return backend.replace_if(key, seen, value, ttl, release);
+            }
+            if let Some(backend) = backend.as_async() {
+                return backend.replace_if(key, seen, value, ttl, release).await;
             }
             let (key, seen) = (key.to_owned(), seen.cloned());
+            let release = release.map(|lock| (lock.key.to_owned(), lock.token));
             off_executor(backend, move |backend| {
-                backend.replace_if(&key, seen.as_ref(), value, ttl)
+                let release = release
+                    .as_ref()
+                    .map(|(key, token)| HeldLock { key, token: *token });
+                backend.replace_if(&key, seen.as_ref(), value, ttl, release)
             })
             .await
         }
@@ -258,6 +278,9 @@ mod tokio_driver {
             if backend.is_local() {
                 return backend.set(key, value, ttl);
             }
+            if let Some(backend) = backend.as_async() {
+                return backend.set(key, value, ttl).await;
+            }
             let key = key.to_owned();
             off_executor(backend, move |backend| backend.set(&key, value, ttl)).await
         }
@@ -271,6 +294,9 @@ mod tokio_driver {
             if backend.is_local() {
                 return backend.unlock(key, token);
             }
+            if let Some(backend) = backend.as_async() {
+                return backend.unlock(key, token).await;
+            }
             let key = key.to_owned();
             off_executor(backend, move |backend| backend.unlock(&key, token)).await
         }
@@ -282,6 +308,9 @@ mod tokio_driver {
         ) -> Result<()> {
             if backend.is_local() {
                 return backend.delete_many(keys);
+            }
+            if let Some(backend) = backend.as_async() {
+                return backend.delete_many(keys).await;
             }
             let keys = owned(keys);
             off_executor(backend, move |backend| {

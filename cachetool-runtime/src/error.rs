@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Codec,
     /// The cache was configured wrongly (a bad URL, a zero capacity, a second `set_global`).
     Config,
+    /// A value is larger than the backend stores (Memcached's item size limit).
+    /// The cache counts it in [`Stats::oversized`](crate::Stats::oversized), not as an error.
+    TooLarge,
 }
 
 impl fmt::Display for ErrorKind {
@@ -27,6 +30,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Timeout => "backend timeout",
             ErrorKind::Codec => "codec error",
             ErrorKind::Config => "configuration error",
+            ErrorKind::TooLarge => "value too large",
         })
     }
 }

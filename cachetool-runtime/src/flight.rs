@@ -64,6 +64,29 @@ thread_local! {
     static LEADING: RefCell<Vec<(usize, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
+#[cfg(feature = "tokio")]
+tokio::task_local! {
+    /// The flights the current task is computing, as (flights address, key
+    /// hash): set around each leader's body (see [`LeaderGuard::leading`]),
+    /// since a task can move between threads.
+    static TASK_LEADING: Vec<(usize, u64)>;
+}
+
+/// Whether the current task is computing the flight `marker`.
+fn task_leads(marker: (usize, u64)) -> bool {
+    #[cfg(feature = "tokio")]
+    {
+        TASK_LEADING
+            .try_with(|leading| leading.contains(&marker))
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        let _ = marker;
+        false
+    }
+}
+
 impl Flights {
     pub(crate) fn new() -> Flights {
         Flights {
@@ -71,13 +94,16 @@ impl Flights {
         }
     }
 
-    /// Joins the flight of `key`. `per_thread` callers (sync ones) are told when
-    /// their own thread already leads the key; a task may move between threads,
-    /// so async callers are not tracked.
+    /// Joins the flight of `key`. A caller whose thread (`per_thread`, sync
+    /// callers) or task (async callers) already computes the key is told so.
     pub(crate) fn join(&self, key: &str, per_thread: bool) -> Joined<'_> {
         let hash = xxh3_64(key.as_bytes());
         let marker = (self as *const Flights as usize, hash);
-        if per_thread && LEADING.with(|leading| leading.borrow().contains(&marker)) {
+        let reentrant = match per_thread {
+            true => LEADING.with(|leading| leading.borrow().contains(&marker)),
+            false => task_leads(marker),
+        };
+        if reentrant {
             return Joined::Reentrant;
         }
         let mut shard = self.shards[hash as usize % SHARDS].lock();
@@ -99,7 +125,8 @@ impl Flights {
         Joined::Leader(LeaderGuard {
             flights: self,
             key: key.into(),
-            marker: per_thread.then_some(marker),
+            marker,
+            per_thread,
             flight,
         })
     }
@@ -111,12 +138,33 @@ impl Flights {
 pub(crate) struct LeaderGuard<'a> {
     flights: &'a Flights,
     key: Box<str>,
-    /// This thread's entry in `LEADING`, for a per-thread leader.
-    marker: Option<(usize, u64)>,
+    /// (flights address, key hash): this leader's entry in `LEADING` (a
+    /// per-thread leader) or `TASK_LEADING` (a task, while its body runs).
+    marker: (usize, u64),
+    per_thread: bool,
     flight: Arc<Flight>,
 }
 
 impl LeaderGuard<'_> {
+    /// Runs `body` as this leader's computation: a call of the same key from
+    /// within it (the same task) is then told it is re-entrant instead of
+    /// waiting for itself.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn leading<F: std::future::Future>(
+        &self,
+        body: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        let mut leading = TASK_LEADING.try_with(Vec::clone).unwrap_or_default();
+        leading.push(self.marker);
+        TASK_LEADING.scope(leading, body)
+    }
+
+    /// Without tokio only threads call: `LEADING` tells re-entrant calls apart.
+    #[cfg(not(feature = "tokio"))]
+    pub(crate) fn leading<F: std::future::Future>(&self, body: F) -> F {
+        body
+    }
+
     /// Ends the flight, handing the value `share` makes to the waiters; `share`
     /// runs only if someone waits.
     pub(crate) fn finish(self, share: impl FnOnce() -> Shared) {
@@ -151,7 +199,8 @@ impl Drop for LeaderGuard<'_> {
     fn drop(&mut self) {
         // After finish() this only ends an already ended flight: a no-op.
         self.end(None::<fn() -> Shared>);
-        if let Some(marker) = self.marker {
+        if self.per_thread {
+            let marker = self.marker;
             LEADING.with(|leading| {
                 let mut leading = leading.borrow_mut();
                 if let Some(at) = leading.iter().rposition(|led| *led == marker) {

@@ -27,7 +27,8 @@ pub use backend::MemcachedBackend;
 #[cfg(feature = "redis")]
 pub use backend::RedisBackend;
 pub use backend::{
-    Backend, ConnectOptions, LoadStart, LockRequest, MemoryBackend, ServerStats, Value,
+    AsyncBackend, Backend, BackendFuture, ConnectOptions, HeldLock, LoadStart, LockRequest,
+    MemoryBackend, ServerStats, Value,
 };
 pub use builder::CacheBuilder;
 pub use cache::Cache;

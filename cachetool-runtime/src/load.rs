@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use smallvec::SmallVec;
 
 use crate::__private::Cacheable;
-use crate::backend::{Backend, LoadStart, LockRequest, Value};
+use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::codec;
 use crate::driver::Driver;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
@@ -266,10 +266,19 @@ impl Request<'_> {
             token,
             inline: D::PER_THREAD,
         });
-        let outcome = self.load_and_store(driver, miss, body).await;
+        // The store releases the lock in its own round trip; any other way out
+        // (the body failed, no versions, nothing stored) unlocks here.
+        let held = locked.then_some(HeldLock {
+            key: &lock_key,
+            token,
+        });
+        let body = flight.leading(body);
+        let (outcome, released) = self.compute_and_store(driver, miss, body, held).await;
         if let Some(release) = release.take() {
             release.disarm();
-            self.unlock(driver, &lock_key, token).await;
+            if !released {
+                self.unlock(driver, &lock_key, token).await;
+            }
         }
         if let Ok(value) = &outcome {
             flight.finish(|| share(value));
@@ -283,15 +292,30 @@ impl Request<'_> {
         miss: Miss,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
+        self.compute_and_store(driver, miss, body, None).await.0
+    }
+
+    /// Runs the body and stores its value, releasing `held` with the store.
+    /// Also says whether `held` was released (false: the caller must unlock).
+    async fn compute_and_store<D: Driver, T: Cacheable, E>(
+        &self,
+        driver: &D,
+        miss: Miss,
+        body: impl Future<Output = Result<T, E>>,
+        held: Option<HeldLock<'_>>,
+    ) -> (Result<T, E>, bool) {
         let Miss { versions, seen } = match miss.versions {
             Some(_) => miss,
             None => self.versions_now(driver).await,
         };
         let outcome = self.load(body).await;
+        let mut released = false;
         if let (Ok(value), Some(versions)) = (&outcome, versions) {
-            self.store(driver, &versions, seen.as_ref(), value).await;
+            released = self
+                .store(driver, &versions, seen.as_ref(), value, held)
+                .await;
         }
-        outcome
+        (outcome, released)
     }
 
     /// Runs the body, timing it.
@@ -305,17 +329,21 @@ impl Request<'_> {
     }
 
     /// Stores `value`, computed under `versions`, unless the entry changed since
-    /// it was read as `seen` (an invalidation, or another caller's store).
+    /// it was read as `seen` (an invalidation, or another caller's store), and
+    /// releases `held` in the same round trip. Returns whether `held` was
+    /// handed to the backend and released: false when nothing was sent (a zero
+    /// TTL, an encoding error, an oversized value) or the backend failed.
     async fn store<D: Driver, T: Cacheable>(
         &self,
         driver: &D,
         versions: &[u64],
         seen: Option<&Value>,
         value: &T,
-    ) {
+        held: Option<HeldLock<'_>>,
+    ) -> bool {
         let inner = self.inner();
         if self.ttl == Some(Duration::ZERO) {
-            return;
+            return false;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
             Ok(entry) => entry,
@@ -325,7 +353,7 @@ impl Request<'_> {
                     format!("the value could not be encoded: {reason}"),
                 );
                 self.cache.backend_failed("encode", &self.entry_key, &error);
-                return;
+                return false;
             }
         };
         if let Value::Bytes(bytes) = &entry {
@@ -337,14 +365,23 @@ impl Request<'_> {
                     max = inner.max_value_size,
                     "cachetool: value larger than the maximum value size; not stored"
                 );
-                return;
+                return false;
             }
         }
         let stored = driver
-            .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl)
+            .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
             .await;
-        if let Err(error) = stored {
-            self.cache.backend_failed("store", &self.entry_key, &error);
+        match stored {
+            Ok(_) => held.is_some(),
+            Err(error) if error.kind() == ErrorKind::TooLarge => {
+                inner.counters.oversized();
+                tracing::debug!(key = %self.entry_key, %error, "cachetool: value not stored");
+                false
+            }
+            Err(error) => {
+                self.cache.backend_failed("store", &self.entry_key, &error);
+                false
+            }
         }
     }
 
@@ -357,8 +394,9 @@ impl Request<'_> {
 }
 
 /// Releases a held lock if dropped armed: when the body panicked or the task
-/// was cancelled. (A drop can't await: a task's lock is released on the
-/// blocking pool, unless the backend is in-process.)
+/// was cancelled. (A drop can't await: a task's lock is released by a new
+/// task with an async backend, on the blocking pool with a blocking one, at
+/// once with an in-process one.)
 struct LockRelease<'a> {
     backend: &'a Arc<dyn Backend>,
     key: &'a str,
@@ -383,7 +421,15 @@ impl Drop for LockRelease<'_> {
         #[cfg(feature = "tokio")]
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (backend, key, token) = (Arc::clone(self.backend), self.key.to_owned(), self.token);
-            runtime.spawn_blocking(move || backend.unlock(&key, token));
+            if backend.as_async().is_some() {
+                runtime.spawn(async move {
+                    if let Some(backend) = backend.as_async() {
+                        let _ = backend.unlock(&key, token).await;
+                    }
+                });
+            } else {
+                runtime.spawn_blocking(move || backend.unlock(&key, token));
+            }
             return;
         }
         let _ = self.backend.unlock(self.key, self.token);

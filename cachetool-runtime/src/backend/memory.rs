@@ -10,7 +10,7 @@ use hashlink::LinkedHashMap;
 use parking_lot::Mutex;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use super::{Backend, LoadStart, LockRequest, Value};
+use super::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
 
 /// Keeps values in this process, as typed objects: a hit clones the value out
@@ -233,18 +233,28 @@ impl Backend for MemoryBackend {
         seen: Option<&Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
-        let key = Hashed::new(key);
-        let mut shard = self.lock(key);
-        // Compared with the raw slot, expired or not: a value that expired after it
-        // was read has not been replaced by anyone.
-        let unchanged = match (shard.peek(key), seen) {
-            (Some(slot), Some(seen)) => slot.value.is_same(seen),
-            (Some(slot), None) => !slot.is_live(),
-            (None, seen) => seen.is_none(),
+        let unchanged = {
+            let key = Hashed::new(key);
+            let mut shard = self.lock(key);
+            // Compared with the raw slot, expired or not: a value that expired after it
+            // was read has not been replaced by anyone.
+            let unchanged = match (shard.peek(key), seen) {
+                (Some(slot), Some(seen)) => slot.value.is_same(seen),
+                (Some(slot), None) => !slot.is_live(),
+                (None, seen) => seen.is_none(),
+            };
+            if unchanged {
+                shard.insert(key, Slot::new(value, ttl));
+            }
+            unchanged
         };
-        if unchanged {
-            shard.insert(key, Slot::new(value, ttl));
+        // The entry's shard lock is released first: the lock key may be in another
+        // shard, and holding two shard locks at once could deadlock. Waiters that
+        // see the lock gone find the value already stored.
+        if let Some(lock) = release {
+            self.unlock(lock.key, lock.token)?;
         }
         Ok(unchanged)
     }
@@ -362,12 +372,16 @@ mod tests {
     #[test]
     fn replace_if_stores_only_over_what_was_seen() {
         let backend = MemoryBackend::new(10);
-        assert!(backend.replace_if("k", None, bytes("1"), None).unwrap());
-        assert!(!backend.replace_if("k", None, bytes("2"), None).unwrap());
+        assert!(backend
+            .replace_if("k", None, bytes("1"), None, None)
+            .unwrap());
+        assert!(!backend
+            .replace_if("k", None, bytes("2"), None, None)
+            .unwrap());
         let seen = backend.get_many(&["k"]).unwrap().remove(0).unwrap();
         backend.set("k", bytes("other"), None).unwrap();
         assert!(!backend
-            .replace_if("k", Some(&seen), bytes("3"), None)
+            .replace_if("k", Some(&seen), bytes("3"), None, None)
             .unwrap());
         assert_eq!(read(&backend, "k").as_deref(), Some(&b"other"[..]));
     }
@@ -406,6 +420,43 @@ mod tests {
                 .unwrap()
                 .locked
         );
+    }
+
+    #[test]
+    fn replace_if_releases_the_held_lock_whether_or_not_it_stored() {
+        let backend = MemoryBackend::new(100);
+        let lock = |token| LockRequest {
+            key: "l",
+            token,
+            ttl: Duration::from_secs(60),
+        };
+        let held = |token| Some(HeldLock { key: "l", token });
+        let take = |token| {
+            backend
+                .begin_load(Some(lock(token)), &[], &[], "e")
+                .unwrap()
+                .locked
+        };
+        // Stored and released.
+        assert!(take(1));
+        assert!(backend
+            .replace_if("e", None, bytes("1"), None, held(1))
+            .unwrap());
+        assert_eq!(read(&backend, "e").as_deref(), Some(&b"1"[..]));
+        assert!(take(2), "the lock went with the store");
+        // Not stored (the entry changed): released all the same.
+        assert!(!backend
+            .replace_if("e", None, bytes("2"), None, held(2))
+            .unwrap());
+        assert_eq!(read(&backend, "e").as_deref(), Some(&b"1"[..]));
+        assert!(take(3), "released although nothing was stored");
+        // Another caller's token: the lock stays.
+        assert!(backend
+            .replace_if("f", None, bytes("x"), None, held(99))
+            .unwrap());
+        assert!(!take(4), "a lock is released only with its own token");
+        backend.unlock("l", 3).unwrap();
+        assert!(take(5));
     }
 
     #[test]

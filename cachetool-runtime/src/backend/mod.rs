@@ -21,6 +21,8 @@ pub use redis::RedisBackend;
 
 use std::any::Any;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,6 +136,16 @@ pub struct LockRequest<'a> {
     pub ttl: Duration,
 }
 
+/// A lock the caller holds (taken in [`Backend::begin_load`]), handed to
+/// [`Backend::replace_if`] to be released in the same round trip as the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldLock<'a> {
+    /// The lock's key, as it was given in the [`LockRequest`].
+    pub key: &'a str,
+    /// The token it was taken with: only a lock that still holds it is deleted.
+    pub token: u64,
+}
+
 /// What [`Backend::begin_load`] found.
 #[derive(Debug, Clone)]
 pub struct LoadStart {
@@ -168,6 +180,12 @@ pub trait Backend: Send + Sync + 'static {
         false
     }
 
+    /// The backend's native async client, if it has one. Async callers await
+    /// it instead of running the blocking methods on tokio's blocking pool.
+    fn as_async(&self) -> Option<&dyn AsyncBackend> {
+        None
+    }
+
     /// Reads `keys`; `None` for a key that is absent or expired.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>>;
 
@@ -176,12 +194,21 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Stores `value` under `key` only if the key still holds `seen` (`None`: is
     /// still absent), atomically. Returns whether it stored.
+    ///
+    /// With `release`, also releases that lock, in the same round trip where the
+    /// store allows it (one script call, one pipelined request), whether or not
+    /// the value was stored: a compare-and-delete of its token, as
+    /// [`unlock`](Backend::unlock) does, so a lock that expired and was taken by
+    /// another caller is left alone. A caller that hands its lock here does not
+    /// call `unlock` after an `Ok`; after an `Err` the lock may or may not have
+    /// been released, and calling `unlock` is safe.
     fn replace_if(
         &self,
         key: &str,
         seen: Option<&Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'_>>,
     ) -> Result<bool>;
 
     /// Deletes `keys`; absent keys are no error.
@@ -211,4 +238,52 @@ pub trait Backend: Send + Sync + 'static {
             format!("the {} backend has no server stats", self.name()),
         ))
     }
+}
+
+/// The future of an [`AsyncBackend`] method.
+pub type BackendFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// The data methods of [`Backend`], awaited: what a backend with a native async
+/// client offers through [`Backend::as_async`], so that async callers never
+/// block a thread on it.
+///
+/// Each method has the contract of its [`Backend`] namesake (the same round
+/// trips, the same atomicity), and the two must see one store: a value written
+/// by one is read by the other. The futures run on a tokio runtime.
+pub trait AsyncBackend: Send + Sync + 'static {
+    /// See [`Backend::get_many`].
+    fn get_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, Vec<Option<Value>>>;
+
+    /// See [`Backend::set`].
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> BackendFuture<'a, ()>;
+
+    /// See [`Backend::replace_if`].
+    fn replace_if<'a>(
+        &'a self,
+        key: &'a str,
+        seen: Option<&'a Value>,
+        value: Value,
+        ttl: Option<Duration>,
+        release: Option<HeldLock<'a>>,
+    ) -> BackendFuture<'a, bool>;
+
+    /// See [`Backend::delete_many`].
+    fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, ()>;
+
+    /// See [`Backend::unlock`].
+    fn unlock<'a>(&'a self, key: &'a str, token: u64) -> BackendFuture<'a, ()>;
+
+    /// See [`Backend::begin_load`].
+    fn begin_load<'a>(
+        &'a self,
+        lock: Option<LockRequest<'a>>,
+        version_keys: &'a [&'a str],
+        new_versions: &'a [Value],
+        entry_key: &'a str,
+    ) -> BackendFuture<'a, LoadStart>;
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `get_many` | `gets k1 k2 ...` |
 //! | `begin_load` | `add lock` + `add` each version + `gets versions entry lock` |
-//! | `replace_if` | `add` (nothing seen) or `cas` with the cas id read with the seen value |
+//! | `replace_if` | `add` (nothing seen) or `cas` with the cas id read with the seen value, and `md lock C{cas}` of the lock it is handed, in the same write |
 //! | `set` | `set` |
 //! | `delete_many` | `delete` each key |
 //! | `unlock` | `md lock C{cas}` (meta delete, only if the cas id is still the one read with our token) |
@@ -36,7 +36,7 @@ use self::conn::{
 };
 use self::notes::CasNotes;
 use self::ring::Ring;
-use super::{Backend, ConnectOptions, LoadStart, LockRequest, ServerStats, Value};
+use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
 use crate::{Error, ErrorKind, Result};
 
 /// Memcached's default largest item, used until the server says otherwise.
@@ -306,16 +306,23 @@ impl MemcachedBackend {
         }
     }
 
-    fn not_stored_oversized(&self, key: &str, len: usize) {
+    /// Counts a value over the server's item size limit, and says so with an
+    /// error of kind `TooLarge`, which a `Cache` counts in `Stats::oversized`.
+    fn not_stored_oversized(&self, key: &str, server: usize, len: usize) -> Error {
         self.oversized.fetch_add(1, Relaxed);
-        tracing::debug!(
-            key,
-            size = len,
-            "cachetool: value over memcached's item size limit; not stored"
-        );
+        Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "memcached {}: a value of {len} bytes for {key:?} is over the item size limit; not stored",
+                self.servers[server].address
+            ),
+        )
     }
 
-    /// One storage command and its answer.
+    /// One storage command and its answer; with `release`, the lock's `md` goes
+    /// in the same write (or, when the lock is on another server, in a request
+    /// to that server written before either answer is read). Says whether the
+    /// release was sent and answered.
     #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
@@ -326,21 +333,44 @@ impl MemcachedBackend {
         data: &[u8],
         ttl: Option<Duration>,
         cas: Option<u64>,
-    ) -> Result<StoreReply> {
+        release: Option<&NotedLock<'_>>,
+    ) -> Result<(StoreReply, bool)> {
         let (payload, flags) = self.encode(data);
         if self.too_large(server, wire_key, payload.len()) {
-            self.not_stored_oversized(key, payload.len());
-            return Ok(StoreReply::TooLarge);
+            return Err(self.not_stored_oversized(key, server, payload.len()));
         }
         let exptime = keys::exptime(ttl);
-        let stored = self.round_trip(
-            server,
-            command,
-            |out| push_store(out, command, wire_key, flags, exptime, &payload, cas),
-            read_stored,
-        )?;
+        let push =
+            |out: &mut Vec<u8>| push_store(out, command, wire_key, flags, exptime, &payload, cas);
+        let stored = match release {
+            None => self.round_trip(server, command, push, read_stored)?,
+            Some(lock) if lock.server == server => self.round_trip(
+                server,
+                "store, md (unlock)",
+                |out| {
+                    push(out);
+                    push_md(out, &lock.wire, lock.cas);
+                },
+                |conn| {
+                    let stored = read_stored(conn)?;
+                    read_deleted(conn)?;
+                    Ok(stored)
+                },
+            )?,
+            Some(lock) => {
+                let store = self.send(server, command, push)?;
+                let md = self.send(lock.server, "md (unlock)", |out| {
+                    push_md(out, &lock.wire, lock.cas)
+                })?;
+                let stored = self.receive(store, read_stored)?;
+                self.receive(md, read_deleted)?;
+                stored
+            }
+        };
         match stored {
-            StoreReply::TooLarge => self.not_stored_oversized(key, payload.len()),
+            StoreReply::TooLarge => {
+                return Err(self.not_stored_oversized(key, server, payload.len()))
+            }
             StoreReply::ServerError(message) => {
                 return Err(Error::new(
                     ErrorKind::Backend,
@@ -352,8 +382,107 @@ impl MemcachedBackend {
             }
             _ => {}
         }
-        Ok(stored)
+        Ok((stored, release.is_some()))
     }
+
+    /// The lock `lock` as this backend took it: its server, wire key and the
+    /// cas id noted in `begin_load` (the note is consumed). `None` when no cas
+    /// id was noted (another instance took it, or the note was dropped).
+    fn noted_lock<'k>(&self, lock: HeldLock<'k>) -> Option<NotedLock<'k>> {
+        let wire = keys::wire_key(lock.key);
+        let cas = self
+            .lock_notes
+            .lock()
+            .remove(&(xxh3_64(wire.as_bytes()), lock.token))?;
+        Some(NotedLock {
+            server: self.ring.server_of(&wire),
+            wire,
+            cas,
+        })
+    }
+
+    /// Compare-and-set of `key` (see [`Backend::replace_if`]), sending `release`
+    /// along with the store when there is one to send. Returns (stored, released).
+    fn replace_if_releasing(
+        &self,
+        key: &str,
+        seen: Option<&Value>,
+        data: &[u8],
+        ttl: Option<Duration>,
+        release: Option<&NotedLock<'_>>,
+    ) -> Result<(bool, bool)> {
+        let wire = keys::wire_key(key);
+        let server = self.ring.server_of(&wire);
+        let (stored, released) = match seen {
+            None => self.store("add", key, &wire, server, data, ttl, None, release)?,
+            Some(seen) => {
+                let Some(seen) = seen.as_bytes() else {
+                    return Ok((false, false));
+                };
+                let cas = match self.cas_notes.recall(&wire, seen) {
+                    Some(cas) => cas,
+                    // Not noted (evicted from the notes, or not an entry): read it again.
+                    None => {
+                        let asked = [&*wire];
+                        let item = self
+                            .round_trip(
+                                server,
+                                "gets",
+                                |out| push_gets(out, asked),
+                                |conn| read_gets(conn, &asked),
+                            )?
+                            .pop()
+                            .flatten();
+                        match item {
+                            Some(item) => {
+                                let cas = item.cas;
+                                if decode(item) != seen {
+                                    return Ok((false, false));
+                                }
+                                cas
+                            }
+                            None => return Ok((false, false)),
+                        }
+                    }
+                };
+                if cas == 0 {
+                    return Ok((false, false));
+                }
+                self.store("cas", key, &wire, server, data, ttl, Some(cas), release)?
+            }
+        };
+        Ok((stored == StoreReply::Stored, released))
+    }
+
+    /// `md {lock} C{cas}`: deletes the lock only if it is still the item we took.
+    fn release_noted(&self, lock: &NotedLock<'_>) -> Result<()> {
+        self.round_trip(
+            lock.server,
+            "md (unlock)",
+            |out| push_md(out, &lock.wire, lock.cas),
+            read_deleted,
+        )
+        .map(drop)
+    }
+}
+
+/// A lock this backend took, with the cas id it had then.
+struct NotedLock<'k> {
+    server: usize,
+    wire: Cow<'k, str>,
+    cas: u64,
+}
+
+/// Appends `md {key} C{cas}`: a meta delete that memcached performs only if the
+/// item still has that cas id.
+fn push_md(out: &mut Vec<u8>, wire_key: &str, cas: u64) {
+    out.extend_from_slice(b"md ");
+    out.extend_from_slice(wire_key.as_bytes());
+    out.extend_from_slice(b" C");
+    let at = out.len();
+    push_number(out, cas);
+    out.remove(at); // push_number writes a leading space
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A request written to a server, its answer not read yet.
@@ -450,17 +579,8 @@ impl Backend for MemcachedBackend {
         let data = bytes_of(&value, key)?;
         let wire = keys::wire_key(key);
         let server = self.ring.server_of(&wire);
-        match self.store("set", key, &wire, server, data, ttl, None)? {
-            StoreReply::TooLarge => Err(Error::new(
-                ErrorKind::Backend,
-                format!(
-                    "memcached {}: a value of {} bytes for {key:?} is over the item size limit",
-                    self.servers[server].address,
-                    data.len()
-                ),
-            )),
-            _ => Ok(()),
-        }
+        self.store("set", key, &wire, server, data, ttl, None, None)?;
+        Ok(())
     }
 
     fn replace_if(
@@ -469,49 +589,19 @@ impl Backend for MemcachedBackend {
         seen: Option<&Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         let data = bytes_of(&value, key)?;
-        let wire = keys::wire_key(key);
-        let server = self.ring.server_of(&wire);
-        let stored = match seen {
-            None => self.store("add", key, &wire, server, data, ttl, None)?,
-            Some(seen) => {
-                let Some(seen) = seen.as_bytes() else {
-                    return Ok(false);
-                };
-                let cas = match self.cas_notes.recall(&wire, seen) {
-                    Some(cas) => cas,
-                    // Not noted (evicted from the notes, or not an entry): read it again.
-                    None => {
-                        let asked = [&*wire];
-                        let item = self
-                            .round_trip(
-                                server,
-                                "gets",
-                                |out| push_gets(out, asked),
-                                |conn| read_gets(conn, &asked),
-                            )?
-                            .pop()
-                            .flatten();
-                        match item {
-                            Some(item) => {
-                                let cas = item.cas;
-                                if decode(item) != seen {
-                                    return Ok(false);
-                                }
-                                cas
-                            }
-                            None => return Ok(false),
-                        }
-                    }
-                };
-                if cas == 0 {
-                    return Ok(false);
-                }
-                self.store("cas", key, &wire, server, data, ttl, Some(cas))?
+        let noted = release.and_then(|lock| self.noted_lock(lock));
+        let (stored, released) = self.replace_if_releasing(key, seen, data, ttl, noted.as_ref())?;
+        // Nothing was sent with the store (not stored, or no cas id noted): release now.
+        if let (Some(lock), false) = (release, released) {
+            match &noted {
+                Some(noted) => self.release_noted(noted)?,
+                None => self.unlock(lock.key, lock.token)?,
             }
-        };
-        Ok(stored == StoreReply::Stored)
+        }
+        Ok(stored)
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
@@ -570,15 +660,7 @@ impl Backend for MemcachedBackend {
         self.round_trip(
             server,
             "md (unlock)",
-            |out| {
-                out.extend_from_slice(b"md ");
-                out.extend_from_slice(wire.as_bytes());
-                out.extend_from_slice(b" C");
-                let at = out.len();
-                push_number(out, cas);
-                out.remove(at); // push_number writes a leading space
-                out.extend_from_slice(b"\r\n");
-            },
+            |out| push_md(out, &wire, cas),
             read_deleted,
         )?;
         Ok(())

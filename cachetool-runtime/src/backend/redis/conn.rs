@@ -29,7 +29,8 @@ pub(crate) enum Conn {
     Cluster(Box<ClusterConnection>),
 }
 
-enum Client {
+/// Where connections go: what the blocking pool and the async connections share.
+pub(super) enum Client {
     Single(Box<ConnectionInfo>),
     Cluster(Box<ClusterClient>),
 }
@@ -87,6 +88,16 @@ impl Connections {
 
     pub(crate) fn server(&self) -> &str {
         &self.server
+    }
+
+    #[cfg(feature = "tokio")]
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    #[cfg(feature = "tokio")]
+    pub(super) fn options(&self) -> ConnectOptions {
+        self.options
     }
 
     pub(crate) fn is_cluster(&self) -> bool {

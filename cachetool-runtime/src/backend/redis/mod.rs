@@ -5,15 +5,19 @@
 //! |---|---|---|
 //! | `get_many` | `MGET` | a pipeline of `GET`s, one per node, all sent before any answer is read |
 //! | `set` | `SET [PX]` | the same |
-//! | `replace_if` | `EVALSHA` of a compare-and-set script, which also releases the entry's lock if this thread took it in `begin_load` | the same, without the lock (another slot) |
-//! | `unlock` | `EVALSHA` of a compare-and-delete script; nothing if `replace_if` released the lock | `EVALSHA` |
+//! | `replace_if` | `EVALSHA` of a compare-and-set script, which also releases the lock it is handed (compare-and-delete) | a pipeline of that `EVALSHA` (without the lock) and the lock's compare-and-delete (`EVAL`), one per node |
+//! | `unlock` | `EVALSHA` of a compare-and-delete script | the same |
 //! | `delete_many` | `DEL` | a pipeline of `DEL`s, one per node |
 //! | `begin_load` | a pipeline: `SET lock NX PX`, `SET NX` per version, `MGET` | the same with `GET`s, one pipeline per node |
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 
+#[cfg(feature = "tokio")]
+mod aio;
+#[cfg(feature = "tokio")]
+mod aio_conn;
+mod begin;
 mod conn;
-mod held;
 mod keys;
 mod scripts;
 mod url;
@@ -26,9 +30,10 @@ use redis::cluster::cluster_pipe;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::Value as Reply;
 
+use self::begin::BeginLoad;
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
-use super::{Backend, ConnectOptions, LoadStart, LockRequest, ServerStats, Value};
+use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
 use crate::{Error, ErrorKind, Result};
 
 /// Keeps a [`Cache`](crate::Cache)'s entries, tag versions and locks in Redis
@@ -38,14 +43,22 @@ use crate::{Error, ErrorKind, Result};
 /// [`Cache::from_url`](crate::Cache::from_url); open one yourself to share it
 /// between caches of different prefixes, or to read [`round_trips`](Self::round_trips).
 ///
-/// Every [`Backend`] method is one round trip. On one server, a
-/// [`replace_if`](Backend::replace_if) on the thread that took the entry's
-/// lock in [`begin_load`](Backend::begin_load) also releases that lock (by
-/// compare-and-delete, in the same script call), and the
-/// [`unlock`](Backend::unlock) that follows sends nothing: a locked miss of a
-/// [`Cache`](crate::Cache) is 3 round trips.
+/// Every [`Backend`] method is one round trip. A
+/// [`replace_if`](Backend::replace_if) handed the entry's lock releases it (by
+/// compare-and-delete) in the same script call on one server, in the same
+/// pipelined exchange on a cluster: a locked miss of a [`Cache`](crate::Cache)
+/// is 3 round trips.
+///
+/// With the `tokio` feature it is also an [`AsyncBackend`](crate::AsyncBackend)
+/// (see [`Backend::as_async`]): async callers await the redis crate's
+/// multiplexed connection (one per tokio runtime, opened on first use,
+/// reconnecting), sending the same commands with the same round trips, counted
+/// in the same [`round_trips`](Self::round_trips).
 pub struct RedisBackend {
     connections: Connections,
+    /// The async connection of each tokio runtime (see `aio_conn`).
+    #[cfg(feature = "tokio")]
+    async_connections: aio_conn::AsyncConnections,
     /// The database whose key count `server_stats` reports.
     db: i64,
 }
@@ -65,13 +78,17 @@ impl RedisBackend {
         };
         Ok(RedisBackend {
             connections: Connections::new(target, *options)?,
+            #[cfg(feature = "tokio")]
+            async_connections: Default::default(),
             db,
         })
     }
 
-    /// How many requests this backend has sent since it was opened: one per
-    /// trait method call that reached the point of sending (a failed connect
-    /// counts none), plus one when a script had to be sent again as `EVAL`
+    /// How many requests this backend has sent since it was opened, by sync
+    /// and async calls alike: one per method call that reached the point of
+    /// sending (a blocking call whose connect failed counts none; an async
+    /// call counts even if its connection, opened by its first request, could
+    /// not be made), plus one when a script had to be sent again as `EVAL`
     /// after a `NOSCRIPT` answer. On a cluster, one call that talks to several
     /// nodes at once (all requests sent before any answer is read) counts one.
     pub fn round_trips(&self) -> u64 {
@@ -96,9 +113,35 @@ impl RedisBackend {
         }
     }
 
-    /// Identifies this backend in the thread's held locks.
-    fn id(&self) -> usize {
-        self as *const RedisBackend as usize
+    /// On a cluster, the store and the release of `lock` (in another slot,
+    /// likely on another node) as one pipeline: both requests are written
+    /// before either answer is read. The release is an `EVAL`, which never
+    /// meets `NOSCRIPT`; if the store does, it is sent again alone as `EVAL`.
+    fn replace_if_releasing_on_cluster(
+        &self,
+        keys: &[&str],
+        args: &[&[u8]],
+        lock: HeldLock<'_>,
+    ) -> Result<i64> {
+        let lock_key = keys::redis_key(lock.key);
+        let token = lock.token.to_string();
+        let store = scripts::REPLACE_IF.call(false, keys, args);
+        let release = scripts::UNLOCK.call(true, &[&lock_key], &[token.as_bytes()]);
+        let attempt = self.connections.run("replace_if", |conn| {
+            let mut pipe = cluster_pipe();
+            pipe.add_command(store).add_command(release);
+            match conn {
+                Conn::Cluster(conn) => pipe.query::<(i64, i64)>(conn),
+                Conn::Single(_) => unreachable!("a cluster backend has cluster connections"),
+            }
+        });
+        match attempt {
+            Ok((stored, _)) => Ok(stored),
+            Err(error) if is_noscript(&error) => self.connections.run("replace_if", |conn| {
+                query_cmd::<i64>(conn, &scripts::REPLACE_IF.call(true, keys, args))
+            }),
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -163,6 +206,13 @@ impl Backend for RedisBackend {
         "redis"
     }
 
+    /// With the `tokio` feature: the redis crate's multiplexed async connection
+    /// (one per runtime, shared by its tasks, reconnecting).
+    #[cfg(feature = "tokio")]
+    fn as_async(&self) -> Option<&dyn super::AsyncBackend> {
+        Some(self)
+    }
+
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -208,35 +258,33 @@ impl Backend for RedisBackend {
         seen: Option<&Value>,
         value: Value,
         ttl: Option<Duration>,
+        release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         let bytes = bytes_of(&value)?;
         let seen = seen.map(bytes_of).transpose()?;
         let (mode, seen, seen_len) = scripts::seen_args(seen);
         let ttl = ttl.map_or(0, ttl_ms).to_string();
-        // On one server, the lock this thread took for the entry goes in the same call.
-        let lock = match self.connections.is_cluster() {
-            false => held::lock_of(self.id(), key),
-            true => None,
-        };
         let entry_key = keys::redis_key(key);
-        let lock_key = lock.as_ref().map(|(lock, _)| keys::redis_key(lock));
-        let token = lock
-            .as_ref()
-            .map_or(String::new(), |(_, token)| token.to_string());
-        let mut keys = vec![entry_key.as_ref()];
-        keys.extend(lock_key.as_deref());
-        let args: [&[u8]; 6] = [
-            mode,
-            seen,
-            seen_len.as_bytes(),
-            bytes,
-            ttl.as_bytes(),
-            token.as_bytes(),
-        ];
-        let stored = self.eval("replace_if", &scripts::REPLACE_IF, &keys, &args)?;
-        if let Some((lock, token)) = &lock {
-            held::released(self.id(), lock, *token);
-        }
+        let args: [&[u8]; 5] = [mode, seen, seen_len.as_bytes(), bytes, ttl.as_bytes()];
+        let stored = match release {
+            None => self.eval("replace_if", &scripts::REPLACE_IF, &[&entry_key], &args)?,
+            Some(lock) if self.connections.is_cluster() => {
+                self.replace_if_releasing_on_cluster(&[&entry_key], &args, lock)?
+            }
+            // On one server, the lock goes in the same script call.
+            Some(lock) => {
+                let lock_key = keys::redis_key(lock.key);
+                let token = lock.token.to_string();
+                let mut with_token = args.to_vec();
+                with_token.push(token.as_bytes());
+                self.eval(
+                    "replace_if",
+                    &scripts::REPLACE_IF,
+                    &[&entry_key, &lock_key],
+                    &with_token,
+                )?
+            }
+        };
         Ok(stored == 1)
     }
 
@@ -266,9 +314,6 @@ impl Backend for RedisBackend {
     }
 
     fn unlock(&self, key: &str, token: u64) -> Result<()> {
-        if held::forget(self.id(), key, token) {
-            return Ok(()); // Released along with the store.
-        }
         let key = keys::redis_key(key);
         let token = token.to_string();
         self.eval("unlock", &scripts::UNLOCK, &[&key], &[token.as_bytes()])
@@ -282,101 +327,21 @@ impl Backend for RedisBackend {
         new_versions: &[Value],
         entry_key: &str,
     ) -> Result<LoadStart> {
-        if version_keys.len() != new_versions.len() {
-            return Err(Error::new(
-                ErrorKind::Backend,
-                "begin_load needs one candidate version per version key",
-            ));
-        }
-        let candidates = new_versions
-            .iter()
-            .map(bytes_of)
-            .collect::<Result<Vec<_>>>()?;
-        let versions = redis_keys(version_keys);
-        let entry = keys::redis_key(entry_key);
-        let lock_key = lock.map(|lock| keys::redis_key(lock.key));
         let single = !self.connections.is_cluster();
-        // Commands in order: [lock], SET NX per version, then the reads.
-        let mut cmds = Vec::with_capacity(2 + 2 * versions.len());
-        if let (Some(lock), Some(lock_key)) = (&lock, &lock_key) {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(lock_key.as_ref())
-                .arg(lock.token.to_string())
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms(lock.ttl));
-            cmds.push(cmd);
-        }
-        for (key, candidate) in versions.iter().zip(&candidates) {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key.as_ref()).arg(&candidate[..]).arg("NX");
-            cmds.push(cmd);
-        }
-        if single {
-            let mut cmd = redis::cmd("MGET");
-            for key in versions.iter().chain(std::iter::once(&entry)) {
-                cmd.arg(key.as_ref());
-            }
-            cmds.push(cmd);
-        } else {
-            for key in versions.iter().chain(std::iter::once(&entry)) {
-                let mut cmd = redis::cmd("GET");
-                cmd.arg(key.as_ref());
-                cmds.push(cmd);
-            }
-        }
-        let count = cmds.len();
+        let request = BeginLoad::new(lock, version_keys, new_versions, entry_key, single)?;
         let reply = self.connections.run("begin_load", |conn| match conn {
-            Conn::Single(conn) => {
-                let mut pipe = redis::pipe();
-                for cmd in &cmds {
-                    pipe.add_command(cmd.clone());
-                }
-                pipe.query::<Reply>(conn)
-            }
+            Conn::Single(conn) => request.pipeline().query::<Reply>(conn),
             Conn::Cluster(conn) => {
                 let mut pipe = cluster_pipe();
-                for cmd in &cmds {
+                for cmd in &request.cmds {
                     pipe.add_command(cmd.clone());
                 }
                 pipe.query::<Reply>(conn)
             }
         })?;
-        let bad = |error| self.connections.error("begin_load", error);
-        let mut items = replies(reply, count, "begin_load")
-            .map_err(bad)?
-            .into_iter();
-        let locked = match lock {
-            Some(_) => matches!(items.next(), Some(Reply::Okay | Reply::SimpleString(_))),
-            None => false,
-        };
-        let mut reads: Vec<Reply> = items.skip(versions.len()).collect();
-        if single {
-            reads = match reads.pop() {
-                Some(mget) => replies(mget, versions.len() + 1, "MGET").map_err(bad)?,
-                None => Vec::new(),
-            };
-        }
-        let mut reads = reads.into_iter();
-        let versions = candidates
-            .iter()
-            .map(|candidate| {
-                // Absent right after SET NX only if evicted in between: use ours.
-                reads
-                    .next()
-                    .and_then(to_value)
-                    .unwrap_or_else(|| Value::Bytes((*candidate).clone()))
-            })
-            .collect();
-        let entry = reads.next().and_then(to_value);
-        if let (true, Some(lock)) = (locked, &lock) {
-            held::taken(self.id(), entry_key, lock.key, lock.token);
-        }
-        Ok(LoadStart {
-            locked,
-            versions,
-            entry,
-        })
+        request
+            .read(reply)
+            .map_err(|error| self.connections.error("begin_load", error))
     }
 
     fn server_stats(&self) -> Result<ServerStats> {

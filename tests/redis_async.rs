@@ -1,0 +1,283 @@
+//! Async functions on Redis through the backend's native async connection (no
+//! blocking pool): round trips per operation, counted by the backend and by
+//! the server's `INFO commandstats` as for sync calls; single-flight across
+//! 100 tasks; one backend used by runtimes one after another; and a server
+//! stopped under running async calls, then restarted on the same port.
+
+#![cfg(all(feature = "redis", feature = "tokio"))]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use cachetool::{cached, Backend, Cache};
+use support::redis::{command_stats, delta, Setup};
+
+/// Bounds every wait of these tests.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn stats(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs
+        .iter()
+        .map(|(name, calls)| (name.to_string(), *calls))
+        .collect()
+}
+
+/// Awaits `f` and returns its output with (backend round trips, server command calls) it cost.
+async fn cost<T>(setup: &Setup, f: impl Future<Output = T>) -> (T, u64, BTreeMap<String, u64>) {
+    let mut conn = setup.raw();
+    let before = command_stats(&mut conn);
+    let trips = setup.backend.round_trips();
+    let output = f.await;
+    let trips = setup.backend.round_trips() - trips;
+    let after = command_stats(&mut conn);
+    (output, trips, delta(&before, &after))
+}
+
+static TAGGED: LazyLock<Setup> = LazyLock::new(|| Setup::new("async-rt", |builder| builder));
+static TAGGED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &TAGGED.cache, name = "tagged", tags = ["users", "shared"])]
+async fn tagged(n: u64) -> u64 {
+    TAGGED_RUNS.fetch_add(1, SeqCst);
+    tokio::task::yield_now().await;
+    n + 1
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn async_calls_cost_the_round_trips_of_sync_ones() {
+    let setup = &*TAGGED;
+    assert!(
+        setup.backend.as_async().is_some(),
+        "Redis is awaited natively"
+    );
+    // A cold miss on a fresh server: MGET, begin_load, then the store script
+    // answered NOSCRIPT and sent again as EVAL.
+    let (value, trips, calls) = cost(setup, tagged(0)).await;
+    assert_eq!(value, 1);
+    assert_eq!(trips, 4, "{calls:?}");
+    assert_eq!((calls["eval"], calls["evalsha"]), (1, 1));
+
+    // A locked miss whose tags exist: 3 round trips. MGET; one pipeline (SET
+    // lock NX PX, SET NX of the epoch and both tags, MGET of versions and
+    // entry); one EVALSHA storing by compare-and-set (TYPE, SET) and releasing
+    // the lock by compare-and-delete (GET, DEL).
+    let (value, trips, calls) = cost(setup, tagged(1)).await;
+    assert_eq!(value, 2);
+    assert_eq!(trips, 3, "{calls:?}");
+    assert_eq!(
+        calls,
+        stats(&[
+            ("del", 1),
+            ("evalsha", 1),
+            ("get", 1),
+            ("mget", 2),
+            ("set", 5),
+            ("type", 1)
+        ])
+    );
+    let locks = setup
+        .keys()
+        .into_iter()
+        .filter(|key| key.windows(6).any(|window| window == b":lock:"))
+        .count();
+    assert_eq!(locks, 0, "the lock went with the store");
+
+    // A hit: one round trip, exactly one MGET and nothing else.
+    let (value, trips, calls) = cost(setup, tagged(1)).await;
+    assert_eq!((value, trips, calls), (2, 1, stats(&[("mget", 1)])));
+    assert_eq!(TAGGED_RUNS.load(SeqCst), 2);
+
+    // invalidate: one SET of a tombstone.
+    let (outcome, trips, calls) = cost(setup, tagged_invalidate(1)).await;
+    outcome.expect("invalidate");
+    assert_eq!((trips, calls), (1, stats(&[("set", 1)])));
+
+    // clean: one DEL of the tag keys.
+    let (outcome, trips, calls) = cost(setup, setup.cache.clean_async(&["users", "shared"])).await;
+    outcome.expect("clean");
+    assert_eq!((trips, calls), (1, stats(&[("del", 1)])));
+
+    // clean_all: one SET of the epoch.
+    let (outcome, trips, calls) = cost(setup, setup.cache.clean_all_async()).await;
+    outcome.expect("clean_all");
+    assert_eq!((trips, calls), (1, stats(&[("set", 1)])));
+
+    assert_eq!(tagged(1).await, 2);
+    assert_eq!(TAGGED_RUNS.load(SeqCst), 3);
+    assert_eq!(setup.cache.stats().errors, 0);
+}
+
+static FLIGHT: LazyLock<Setup> = LazyLock::new(|| Setup::new("async-flight", |builder| builder));
+static FLIGHT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &FLIGHT.cache, name = "slow", tags = ["t"])]
+async fn slow(n: u64) -> u64 {
+    FLIGHT_RUNS.fetch_add(1, SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    n + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_tasks_on_one_cold_key_run_the_body_once() {
+    let tasks: Vec<_> = (0..100).map(|_| tokio::spawn(slow(7))).collect();
+    for task in tasks {
+        let value = tokio::time::timeout(PATIENCE, task).await;
+        assert_eq!(value.expect("within the patience").expect("no panic"), 8);
+    }
+    assert_eq!(FLIGHT_RUNS.load(SeqCst), 1);
+    assert_eq!(FLIGHT.cache.stats().errors, 0);
+    let locks = FLIGHT
+        .keys()
+        .into_iter()
+        .filter(|key| key.windows(6).any(|window| window == b":lock:"))
+        .count();
+    assert_eq!(locks, 0);
+}
+
+static SEQUENCE: LazyLock<Setup> =
+    LazyLock::new(|| Setup::new("async-runtimes", |builder| builder));
+static SEQUENCE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &SEQUENCE.cache, name = "seq")]
+async fn seq(n: u64) -> u64 {
+    SEQUENCE_RUNS.fetch_add(1, SeqCst);
+    n * 3
+}
+
+#[test]
+fn one_backend_serves_runtimes_one_after_another() {
+    // Each runtime is shut down before the next starts: a connection made on
+    // one must not be used (dead) on the next.
+    for round in 0..4u64 {
+        let runtime = if round % 2 == 0 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        runtime.block_on(async {
+            // The entry of the round before is a hit; this round's is a miss, then a hit.
+            if round > 0 {
+                let hits = SEQUENCE.cache.stats().hits;
+                assert_eq!(seq(round - 1).await, (round - 1) * 3);
+                assert_eq!(SEQUENCE.cache.stats().hits, hits + 1);
+            }
+            assert_eq!(seq(round).await, round * 3);
+            let trips = SEQUENCE.backend.round_trips();
+            assert_eq!(seq(round).await, round * 3);
+            assert_eq!(SEQUENCE.backend.round_trips() - trips, 1, "a hit");
+        });
+        drop(runtime);
+        assert_eq!(SEQUENCE.cache.stats().errors, 0, "round {round}");
+    }
+    assert_eq!(SEQUENCE_RUNS.load(SeqCst), 4);
+}
+
+const SHORT: Duration = Duration::from_millis(300);
+
+static RESTART: LazyLock<Mutex<Setup>> = LazyLock::new(|| {
+    let server = support::server::Server::start(support::server::Kind::Redis);
+    let url = server.url();
+    let mut setup = Setup::on(server, "async-restart", |builder| builder);
+    // A cache on the URL itself (its own backend), with short timeouts.
+    setup.cache = Cache::builder()
+        .redis(&url)
+        .unwrap()
+        .prefix(support::unique_prefix("async-restart"))
+        .connect_timeout(SHORT)
+        .io_timeout(SHORT)
+        .build()
+        .unwrap();
+    Mutex::new(setup)
+});
+static RESTART_CACHE: LazyLock<Cache> = LazyLock::new(|| RESTART.lock().unwrap().cache.clone());
+static RESTART_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &*RESTART_CACHE, name = "restart", tags = ["t"])]
+async fn restart_fn(n: u64) -> u64 {
+    RESTART_RUNS.fetch_add(1, SeqCst);
+    n * 10
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_fails_open_and_hits_resume_after_a_restart() {
+    let cache = RESTART_CACHE.clone();
+    assert_eq!(restart_fn(1).await, 10);
+    assert_eq!(restart_fn(1).await, 10);
+    assert_eq!(cache.stats().hits, 1);
+    assert_eq!(cache.stats().errors, 0);
+
+    // Calls keep running on 8 tasks while the server stops, and 20 more each
+    // after it stopped (bounded by count and time).
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..8u64)
+        .map(|task| {
+            let stopped = stopped.clone();
+            tokio::spawn(async move {
+                let mut after_stop = 0;
+                for call in 0..100_000u64 {
+                    if stopped.load(SeqCst) {
+                        after_stop += 1;
+                        if after_stop > 20 {
+                            break;
+                        }
+                    }
+                    if started.elapsed() > PATIENCE {
+                        break;
+                    }
+                    let n = (task * 1000 + call) % 7;
+                    assert_eq!(restart_fn(n).await, n * 10, "every call returns its value");
+                }
+                after_stop
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::task::spawn_blocking(|| RESTART.lock().unwrap().server.stop())
+        .await
+        .unwrap();
+    stopped.store(true, SeqCst);
+    for task in tasks {
+        let after_stop = tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("within the patience")
+            .expect("no panic");
+        assert_eq!(after_stop, 21, "each task called on after the stop");
+    }
+    for n in 100..105 {
+        assert_eq!(restart_fn(n).await, n * 10);
+    }
+    assert!(cache.stats().errors > 0, "the failures are counted");
+
+    tokio::task::spawn_blocking(|| RESTART.lock().unwrap().server.restart())
+        .await
+        .unwrap();
+    // Hits resume in the same Cache, bounded in count and time.
+    assert_eq!(restart_fn(42).await, 420); // stored (or computed while reconnecting)
+    let hits = cache.stats().hits;
+    let deadline = Instant::now() + PATIENCE;
+    let mut resumed = false;
+    for _ in 0..200 {
+        assert_eq!(restart_fn(42).await, 420);
+        if cache.stats().hits > hits {
+            resumed = true;
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no hit within {PATIENCE:?} of the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(resumed, "hits resume after the restart");
+}
