@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
     static FIRST_RUNS: AtomicUsize = AtomicUsize::new(0);
     static SECOND_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -28,21 +28,21 @@ support::for_each_backend! {
         let (one, two) = (cache("clean-all-first"), cache("clean-all-second"));
         assert!(std::sync::Arc::ptr_eq(one.backend(), two.backend()), "both caches share one backend");
         for n in 0..3 {
-            first(n);
-            second(n);
+            call!(first(n));
+            call!(second(n));
         }
-        one.clean_all().expect("clean_all");
+        clean_all!(one).expect("clean_all");
         for n in 0..3 {
-            assert_eq!(first(n), n);
-            assert_eq!(second(n), n);
+            assert_eq!(call!(first(n)), n);
+            assert_eq!(call!(second(n)), n);
         }
         assert_eq!(FIRST_RUNS.load(SeqCst), 6, "every entry of the first namespace was dropped");
         assert_eq!(SECOND_RUNS.load(SeqCst), 3, "the second namespace kept its entries");
 
         // Tags are per namespace too.
-        two.clean(&["shared-tag"]).expect("clean");
-        first(0);
-        second(0);
+        clean!(two, &["shared-tag"]).expect("clean");
+        call!(first(0));
+        call!(second(0));
         assert_eq!([FIRST_RUNS.load(SeqCst), SECOND_RUNS.load(SeqCst)], [6, 4]);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
     static TEXT_RUNS: AtomicUsize = AtomicUsize::new(0);
     static NUMBER_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -27,11 +27,11 @@ support::for_each_backend! {
 
     #[test]
     fn a_value_of_another_type_is_a_miss_and_is_overwritten() {
-        assert_eq!(as_text(1), "#1");
-        assert_eq!(as_number(1), 10, "the String under the key is not read as a u64");
-        assert_eq!(as_number(1), 10);
+        assert_eq!(call!(as_text(1)), "#1");
+        assert_eq!(call!(as_number(1)), 10, "the String under the key is not read as a u64");
+        assert_eq!(call!(as_number(1)), 10);
         assert_eq!(NUMBER_RUNS.load(SeqCst), 1, "the u64 overwrote it and now hits");
-        assert_eq!(as_text(1), "#1");
+        assert_eq!(call!(as_text(1)), "#1");
         assert_eq!(TEXT_RUNS.load(SeqCst), 2);
     }
 
@@ -52,9 +52,9 @@ support::for_each_backend! {
 
     #[test]
     fn a_version_bump_orphans_old_entries() {
-        assert_eq!(version_one(1), 1);
-        assert_eq!(version_two(1), 2, "same name and type, but another version: a miss");
-        assert_eq!((version_one(1), version_two(1)), (1, 2));
+        assert_eq!(call!(version_one(1)), 1);
+        assert_eq!(call!(version_two(1)), 2, "same name and type, but another version: a miss");
+        assert_eq!((call!(version_one(1)), call!(version_two(1))), (1, 2));
         assert_eq!([V1_RUNS.load(SeqCst), V2_RUNS.load(SeqCst)], [1, 1]);
     }
 }

@@ -26,7 +26,7 @@ pub struct Outer {
     pub extra: Option<BTreeMap<String, i32>>,
 }
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
 
     static SIMPLE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -39,7 +39,7 @@ support::for_each_backend! {
     #[test]
     fn the_body_runs_once_in_four_calls() {
         for _ in 0..4 {
-            assert_eq!(simple("x", "y"), "x+y");
+            assert_eq!(call!(simple("x", "y")), "x+y");
         }
         assert_eq!(SIMPLE_RUNS.load(SeqCst), 1);
     }
@@ -65,12 +65,12 @@ support::for_each_backend! {
         // Equal maps built in different orders are equal arguments.
         let forward: HashMap<String, u32> = (0..40).map(|i| (format!("k{i}"), i)).collect();
         let backward: HashMap<String, u32> = (0..40).rev().map(|i| (format!("k{i}"), i)).collect();
-        assert_eq!(complex(vec![1, 2], forward.clone(), outer(0.5), 2.0), (44, 1.0));
-        assert_eq!(complex(vec![1, 2], backward, outer(0.5), 2.0), (44, 1.0));
+        assert_eq!(call!(complex(vec![1, 2], forward.clone(), outer(0.5), 2.0)), (44, 1.0));
+        assert_eq!(call!(complex(vec![1, 2], backward, outer(0.5), 2.0)), (44, 1.0));
         assert_eq!(COMPLEX_RUNS.load(SeqCst), 1);
-        assert_eq!(complex(vec![1, 2], forward.clone(), outer(0.25), 2.0), (44, 0.5));
-        assert_eq!(complex(vec![2, 1], forward.clone(), outer(0.5), 2.0), (44, 1.0));
-        assert_eq!(complex(vec![1, 2], forward, outer(0.5), 2.5), (44, 1.25));
+        assert_eq!(call!(complex(vec![1, 2], forward.clone(), outer(0.25), 2.0)), (44, 0.5));
+        assert_eq!(call!(complex(vec![2, 1], forward.clone(), outer(0.5), 2.0)), (44, 1.0));
+        assert_eq!(call!(complex(vec![1, 2], forward, outer(0.5), 2.5)), (44, 1.25));
         assert_eq!(COMPLEX_RUNS.load(SeqCst), 4);
     }
 
@@ -90,11 +90,11 @@ support::for_each_backend! {
 
     #[test]
     fn unit_and_none_are_cached_like_any_value() {
-        returns_unit(1);
-        returns_unit(1);
+        call!(returns_unit(1));
+        call!(returns_unit(1));
         assert_eq!(UNIT_RUNS.load(SeqCst), 1);
-        assert_eq!(returns_none(1), None);
-        assert_eq!(returns_none(1), None);
+        assert_eq!(call!(returns_none(1)), None);
+        assert_eq!(call!(returns_none(1)), None);
         assert_eq!(NONE_RUNS.load(SeqCst), 1);
     }
 
@@ -109,11 +109,11 @@ support::for_each_backend! {
 
     #[test]
     fn only_ok_results_are_cached() {
-        assert_eq!(fallible(-1), Err("negative: -1".to_string()));
-        assert_eq!(fallible(-1), Err("negative: -1".to_string()));
+        assert_eq!(call!(fallible(-1)), Err("negative: -1".to_string()));
+        assert_eq!(call!(fallible(-1)), Err("negative: -1".to_string()));
         assert_eq!(FALLIBLE_RUNS.load(SeqCst), 2, "an Err is never stored");
-        assert_eq!(fallible(4), Ok(8));
-        assert_eq!(fallible(4), Ok(8));
+        assert_eq!(call!(fallible(4)), Ok(8));
+        assert_eq!(call!(fallible(4)), Ok(8));
         assert_eq!(FALLIBLE_RUNS.load(SeqCst), 3);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
 
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,22 +19,22 @@ support::for_each_backend! {
 
     #[test]
     fn invalidate_drops_only_the_entry_of_its_arguments() {
-        assert_eq!(power(2, 10), 1024);
-        assert_eq!(power(3, 2), 9);
+        assert_eq!(call!(power(2, 10)), 1024);
+        assert_eq!(call!(power(3, 2)), 9);
         assert_eq!(RUNS.load(SeqCst), 2);
 
-        power_invalidate(2, 10).expect("invalidate");
-        assert_eq!(power(3, 2), 9, "other arguments keep their entry");
+        call!(power_invalidate(2, 10)).expect("invalidate");
+        assert_eq!(call!(power(3, 2)), 9, "other arguments keep their entry");
         assert_eq!(RUNS.load(SeqCst), 2);
-        assert_eq!(power(2, 10), 1024, "the invalidated entry is computed again");
+        assert_eq!(call!(power(2, 10)), 1024, "the invalidated entry is computed again");
         assert_eq!(RUNS.load(SeqCst), 3);
-        assert_eq!(power(2, 10), 1024);
+        assert_eq!(call!(power(2, 10)), 1024);
         assert_eq!(RUNS.load(SeqCst), 3);
     }
 
     #[test]
     fn invalidating_an_absent_entry_is_fine() {
-        power_invalidate(99, 1).expect("invalidate of a never-computed entry");
+        call!(power_invalidate(99, 1)).expect("invalidate of a never-computed entry");
     }
 
     static VERSION: AtomicUsize = AtomicUsize::new(0);
@@ -48,11 +48,11 @@ support::for_each_backend! {
 
     #[test]
     fn refresh_recomputes_now_and_stores_for_the_next_call() {
-        assert_eq!(current("a"), "a@0");
+        assert_eq!(call!(current("a")), "a@0");
         VERSION.store(1, SeqCst);
-        assert_eq!(current("a"), "a@0", "still cached");
-        assert_eq!(current_refresh("a"), "a@1");
-        assert_eq!(current("a"), "a@1", "the refreshed value was stored");
+        assert_eq!(call!(current("a")), "a@0", "still cached");
+        assert_eq!(call!(current_refresh("a")), "a@1");
+        assert_eq!(call!(current("a")), "a@1", "the refreshed value was stored");
         assert_eq!(REFRESH_RUNS.load(SeqCst), 2);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
     static GET_RUNS: AtomicUsize = AtomicUsize::new(0);
     static TENANT_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -32,27 +32,27 @@ support::for_each_backend! {
     #[test]
     fn the_receiver_is_not_part_of_the_key() {
         let (a, b) = (Repo { tenant: "a".into() }, Repo { tenant: "b".into() });
-        assert_eq!(a.get(1), "row 1 read by a");
-        assert_eq!(b.get(1), "row 1 read by a", "same arguments, same entry");
+        assert_eq!(call!(a.get(1)), "row 1 read by a");
+        assert_eq!(call!(b.get(1)), "row 1 read by a", "same arguments, same entry");
         assert_eq!(GET_RUNS.load(SeqCst), 1);
 
-        b.get_invalidate(1).expect("invalidate");
-        assert_eq!(b.get(1), "row 1 read by b");
+        call!(b.get_invalidate(1)).expect("invalidate");
+        assert_eq!(call!(b.get(1)), "row 1 read by b");
         assert_eq!(GET_RUNS.load(SeqCst), 2);
 
-        cache("methods").clean(&["repo"]).expect("clean");
-        assert_eq!(a.get(1), "row 1 read by a");
-        assert_eq!(a.get_refresh(1), "row 1 read by a");
+        clean!(cache("methods"), &["repo"]).expect("clean");
+        assert_eq!(call!(a.get(1)), "row 1 read by a");
+        assert_eq!(call!(a.get_refresh(1)), "row 1 read by a");
         assert_eq!(GET_RUNS.load(SeqCst), 4);
     }
 
     #[test]
     fn a_key_may_use_the_receiver() {
         let (a, b) = (Repo { tenant: "a".into() }, Repo { tenant: "b".into() });
-        assert_eq!((a.scoped(1), b.scoped(1), a.scoped(1)), ("a:1".into(), "b:1".into(), "a:1".into()));
+        assert_eq!((call!(a.scoped(1)), call!(b.scoped(1)), call!(a.scoped(1))), ("a:1".into(), "b:1".into(), "a:1".into()));
         assert_eq!(TENANT_RUNS.load(SeqCst), 2);
-        a.scoped_invalidate(1).expect("invalidate");
-        assert_eq!((a.scoped(1), b.scoped(1)), ("a:1".into(), "b:1".into()));
+        call!(a.scoped_invalidate(1)).expect("invalidate");
+        assert_eq!((call!(a.scoped(1)), call!(b.scoped(1))), ("a:1".into(), "b:1".into()));
         assert_eq!(TENANT_RUNS.load(SeqCst), 3);
     }
 
@@ -81,17 +81,17 @@ support::for_each_backend! {
     // Regression: these once shared one key path, so Wrapper<u16> read Wrapper<u8>'s entry.
     #[test]
     fn methods_of_a_generic_impl_are_keyed_per_self_type() {
-        assert_eq!(Wrapper::<u8>(Default::default()).size(10), 10);
-        assert_eq!(Wrapper::<u16>(Default::default()).size(10), 20);
-        assert_eq!(Wrapper::<u64>(Default::default()).size(10), 80);
-        assert_eq!(Wrapper::<u8>(Default::default()).size(10), 10);
+        assert_eq!(call!(Wrapper::<u8>(Default::default()).size(10)), 10);
+        assert_eq!(call!(Wrapper::<u16>(Default::default()).size(10)), 20);
+        assert_eq!(call!(Wrapper::<u64>(Default::default()).size(10)), 80);
+        assert_eq!(call!(Wrapper::<u8>(Default::default()).size(10)), 10);
     }
 
     #[test]
     fn a_trait_default_method_is_keyed_per_implementor() {
-        assert!(First.label(1).ends_with("First#1"), "{}", First.label(1));
-        assert!(Second.label(1).ends_with("Second#1"), "{}", Second.label(1));
-        First.label_invalidate(1).unwrap();
-        assert!(Second.label_refresh(1).ends_with("Second#1"));
+        assert!(call!(First.label(1)).ends_with("First#1"), "{}", call!(First.label(1)));
+        assert!(call!(Second.label(1)).ends_with("Second#1"), "{}", call!(Second.label(1)));
+        call!(First.label_invalidate(1)).unwrap();
+        assert!(call!(Second.label_refresh(1)).ends_with("Second#1"));
     }
 }

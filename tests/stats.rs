@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
     #[cached(cache = cache("stats"))]
     fn double(n: u32) -> u32 {
-        std::thread::sleep(Duration::from_millis(5));
+        sleep!(Duration::from_millis(5));
         n * 2
     }
 
@@ -22,13 +22,13 @@ support::for_each_backend! {
     fn stats_count_hits_misses_loads_and_load_time() {
         let cache = cache("stats");
         assert_eq!(cache.stats().hit_rate(), 0.0, "no call yet");
-        double(1); // miss, load
-        double(1); // hit
-        double(2); // miss, load
-        double(1); // hit
-        double_invalidate(1).unwrap();
-        double(1); // miss, load
-        let _ = checked(0); // miss, failed load
+        call!(double(1)); // miss, load
+        call!(double(1)); // hit
+        call!(double(2)); // miss, load
+        call!(double(1)); // hit
+        call!(double_invalidate(1)).unwrap();
+        call!(double(1)); // miss, load
+        let _ = call!(checked(0)); // miss, failed load
         let stats = cache.stats();
         assert_eq!(stats.hits, 2);
         assert_eq!(stats.misses, 4);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cachetool::cached;
 
-support::for_each_backend! {
+support::modes::for_each_mode! {
 
     static SQUARE_RUNS: AtomicUsize = AtomicUsize::new(0);
     static CUBE_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -36,22 +36,22 @@ support::for_each_backend! {
     #[test]
     fn clean_drops_every_function_sharing_the_tag_and_nothing_else() {
         let cache = cache("tags");
-        assert_eq!((square(3), cube(3), shout("hi")), (9, 27, "HI".to_string()));
-        assert_eq!((square(3), cube(3), shout("hi")), (9, 27, "HI".to_string()));
+        assert_eq!((call!(square(3)), call!(cube(3)), call!(shout("hi"))), (9, 27, "HI".to_string()));
+        assert_eq!((call!(square(3)), call!(cube(3)), call!(shout("hi"))), (9, 27, "HI".to_string()));
         assert_eq!([SQUARE_RUNS.load(SeqCst), CUBE_RUNS.load(SeqCst), TEXT_RUNS.load(SeqCst)], [1, 1, 1]);
 
-        cache.clean(&["math"]).expect("clean");
-        assert_eq!((square(3), cube(3), shout("hi")), (9, 27, "HI".to_string()));
+        clean!(cache, &["math"]).expect("clean");
+        assert_eq!((call!(square(3)), call!(cube(3)), call!(shout("hi"))), (9, 27, "HI".to_string()));
         assert_eq!([SQUARE_RUNS.load(SeqCst), CUBE_RUNS.load(SeqCst), TEXT_RUNS.load(SeqCst)], [2, 2, 1]);
 
-        cache.clean(&["cube".to_string()]).expect("clean with String tags");
-        assert_eq!((square(3), cube(3)), (9, 27));
+        clean!(cache, &["cube".to_string()]).expect("clean with String tags");
+        assert_eq!((call!(square(3)), call!(cube(3))), (9, 27));
         assert_eq!([SQUARE_RUNS.load(SeqCst), CUBE_RUNS.load(SeqCst)], [2, 3]);
 
-        cache.clean(&["no-such-tag"]).expect("cleaning an unknown tag is fine");
+        clean!(cache, &["no-such-tag"]).expect("cleaning an unknown tag is fine");
         let no_tags: [&str; 0] = [];
-        cache.clean(&no_tags).expect("cleaning no tag is fine");
-        assert_eq!((square(3), cube(3), shout("hi")), (9, 27, "HI".to_string()));
+        clean!(cache, &no_tags).expect("cleaning no tag is fine");
+        assert_eq!((call!(square(3)), call!(cube(3)), call!(shout("hi"))), (9, 27, "HI".to_string()));
         assert_eq!([SQUARE_RUNS.load(SeqCst), CUBE_RUNS.load(SeqCst), TEXT_RUNS.load(SeqCst)], [2, 3, 1]);
     }
 
@@ -84,23 +84,23 @@ support::for_each_backend! {
     #[test]
     fn a_computed_tag_drops_everything_about_one_user() {
         let cache = cache("tags-users");
-        assert_eq!(user(7).name, "user 7");
-        assert_eq!(user(8).name, "user 8");
-        assert_eq!(posts(7, 1), vec!["post 1 of 7".to_string()]);
-        assert_eq!(posts(8, 1), vec!["post 1 of 8".to_string()]);
-        let _ = (user(7), user(8), posts(7, 1), posts(8, 1));
+        assert_eq!(call!(user(7)).name, "user 7");
+        assert_eq!(call!(user(8)).name, "user 8");
+        assert_eq!(call!(posts(7, 1)), vec!["post 1 of 7".to_string()]);
+        assert_eq!(call!(posts(8, 1)), vec!["post 1 of 8".to_string()]);
+        let _ = (call!(user(7)), call!(user(8)), call!(posts(7, 1)), call!(posts(8, 1)));
         assert_eq!([USER_RUNS.load(SeqCst), POSTS_RUNS.load(SeqCst)], [2, 2]);
 
-        cache.clean(&["user:7"]).expect("clean");
-        let _ = (user(7), user(8), posts(7, 1), posts(8, 1));
+        clean!(cache, &["user:7"]).expect("clean");
+        let _ = (call!(user(7)), call!(user(8)), call!(posts(7, 1)), call!(posts(8, 1)));
         assert_eq!([USER_RUNS.load(SeqCst), POSTS_RUNS.load(SeqCst)], [3, 3], "only user 7's entries");
 
-        cache.clean(&["users"]).expect("clean");
-        let _ = (user(7), user(8), posts(7, 1), posts(8, 1));
+        clean!(cache, &["users"]).expect("clean");
+        let _ = (call!(user(7)), call!(user(8)), call!(posts(7, 1)), call!(posts(8, 1)));
         assert_eq!([USER_RUNS.load(SeqCst), POSTS_RUNS.load(SeqCst)], [5, 3]);
 
-        user_invalidate(8).expect("invalidate by custom key");
-        let _ = user(8);
+        call!(user_invalidate(8)).expect("invalidate by custom key");
+        let _ = call!(user(8));
         assert_eq!(USER_RUNS.load(SeqCst), 6);
     }
 }

@@ -13,7 +13,23 @@ use cachetool::cached;
 const TTL: Duration = Duration::from_secs(2);
 const EXPIRY_DEADLINE: Duration = Duration::from_secs(10);
 
-support::for_each_backend! {
+/// Calls `$call` until its body has run `$runs` times, at most until the
+/// deadline, in the mode of the test that expands it.
+macro_rules! until_recomputed {
+    ($call:expr, $counter:expr, $runs:expr) => {{
+        let started = Instant::now();
+        while $counter.load(SeqCst) < $runs {
+            assert!(
+                started.elapsed() < EXPIRY_DEADLINE,
+                "the entry did not expire within {EXPIRY_DEADLINE:?}"
+            );
+            sleep!(Duration::from_millis(100));
+            call!($call);
+        }
+    }};
+}
+
+support::modes::for_each_mode! {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     static DEFAULT_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -29,34 +45,23 @@ support::for_each_backend! {
         n
     }
 
-    /// Calls `call` until its body has run `runs` times, at most until the deadline.
-    fn until_recomputed(call: impl Fn() -> u32, counter: &AtomicUsize, runs: usize) -> Duration {
-        let started = Instant::now();
-        while counter.load(SeqCst) < runs {
-            assert!(started.elapsed() < EXPIRY_DEADLINE, "the entry did not expire within {EXPIRY_DEADLINE:?}");
-            std::thread::sleep(Duration::from_millis(100));
-            call();
-        }
-        started.elapsed()
-    }
-
     #[test]
     fn an_entry_expires_after_the_functions_ttl() {
         let stored = Instant::now();
-        short_lived(1);
-        short_lived(1);
+        call!(short_lived(1));
+        call!(short_lived(1));
         assert_eq!(RUNS.load(SeqCst), 1, "alive right after the store");
-        until_recomputed(|| short_lived(1), &RUNS, 2);
+        until_recomputed!(short_lived(1), RUNS, 2);
         assert!(stored.elapsed() >= Duration::from_secs(1), "expired too early: {:?}", stored.elapsed());
     }
 
     #[test]
     fn the_caches_default_ttl_applies_when_the_function_sets_none() {
         let stored = Instant::now();
-        default_lived(1);
-        default_lived(1);
+        call!(default_lived(1));
+        call!(default_lived(1));
         assert_eq!(DEFAULT_RUNS.load(SeqCst), 1);
-        until_recomputed(|| default_lived(1), &DEFAULT_RUNS, 2);
+        until_recomputed!(default_lived(1), DEFAULT_RUNS, 2);
         assert!(stored.elapsed() >= Duration::from_secs(1), "expired too early: {:?}", stored.elapsed());
     }
 }

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "memcached")]
 pub mod memcached;
+pub mod modes;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;

@@ -1,0 +1,304 @@
+//! `for_each_mode!`: one test source run as sync functions on threads and as
+//! `async fn`s on tokio tasks, against every backend.
+//!
+//! The body is instantiated in modules `<backend>::sync` and `<backend>::r#async`
+//! (the latter with the `tokio` feature). Inside it:
+//!
+//! - a `fn` carrying `#[cached(..)]` or `#[maybe_async]` (a marker, removed)
+//!   stays a `fn` in sync mode and becomes an `async fn` in async mode, in
+//!   `impl` and `trait` blocks too;
+//! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` whose body
+//!   is bounded by [`TEST_PATIENCE`] in async mode;
+//! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await` (boxed, so that
+//!   recursive async fns compile); `clean!(cache, tags)` and
+//!   `clean_all!(cache)` call `clean`/`clean_all` or their `_async` twins;
+//! - `spawn!({ .. })` runs the block on a new thread or task and `join!(h)`
+//!   gives its `Result` (an `Err` when it panicked); `wait!(barrier)`,
+//!   `sleep!(duration)` and `recv!(receiver, timeout)` (an `Option`) wait
+//!   the mode's way, on `rt::Barrier` and `rt::channel()` (std or tokio);
+//! - `cache(name)`, `cache_with(name, f)` and `new_cache(name)` give caches
+//!   of that backend and that mode: the twins never share counters, tags or
+//!   namespaces.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+use cachetool::{Cache, CacheBuilder};
+
+use super::BackendKind;
+
+/// Bounds a whole async test, so that a twin that hangs fails instead.
+pub const TEST_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Instantiates the items it is given once per backend and mode (see the module docs).
+macro_rules! for_each_mode {
+    ($($body:tt)*) => {
+        $crate::support::for_each_backend! {
+            $crate::support::modes::in_modes! { $($body)* }
+        }
+    };
+}
+
+/// The two mode modules of one backend module.
+macro_rules! in_modes {
+    ($($body:tt)*) => {
+        // Companions that a mode's tests don't call are not dead code worth a warning.
+        #[allow(dead_code)]
+        mod sync {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::support::modes::{
+                blocking as rt, sync_call as call, sync_clean as clean, sync_clean_all as clean_all,
+                sync_join as join, sync_recv as recv, sync_sleep as sleep, sync_spawn as spawn,
+                sync_wait as wait,
+            };
+            $crate::support::modes::mode_caches!("sync");
+            $crate::support::modes::items! { sync [] plain $($body)* }
+        }
+        #[cfg(feature = "tokio")]
+        #[allow(dead_code)]
+        mod r#async {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::support::modes::{
+                tasks as rt, async_call as call, async_clean as clean, async_clean_all as clean_all,
+                async_join as join, async_recv as recv, async_sleep as sleep, async_spawn as spawn,
+                async_wait as wait,
+            };
+            $crate::support::modes::mode_caches!("async");
+            $crate::support::modes::items! { async [] plain $($body)* }
+        }
+    };
+}
+
+/// `cache`, `cache_with` and `new_cache` of one backend (`KIND`) and mode.
+macro_rules! mode_caches {
+    ($mode:literal) => {
+        #[allow(dead_code)]
+        fn cache(name: &'static str) -> &'static ::cachetool::Cache {
+            $crate::support::modes::cache_with(KIND, $mode, name, |builder| builder)
+        }
+        #[allow(dead_code)]
+        fn cache_with(
+            name: &'static str,
+            configure: impl FnOnce(::cachetool::CacheBuilder) -> ::cachetool::CacheBuilder,
+        ) -> &'static ::cachetool::Cache {
+            $crate::support::modes::cache_with(KIND, $mode, name, configure)
+        }
+        #[allow(dead_code)]
+        fn new_cache(name: &str) -> ::cachetool::Cache {
+            $crate::support::new_cache(KIND, &format!("{name}-{}", $mode))
+        }
+    };
+}
+
+/// The item muncher: `items! { mode [attributes so far] flag tokens.. }`,
+/// where the flag says what the attributes seen so far make of the next `fn`:
+/// `plain` (unchanged), `twin` (async in async mode) or `test`.
+macro_rules! items {
+    // `impl` and `trait` blocks: gather the head up to the `{ .. }`, then munch the members.
+    (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] { $($members:tt)* } $($rest:tt)*) => {
+        $($attrs)* $($head)* {
+            $crate::support::modes::items! { $mode [] plain $($members)* }
+        }
+        $crate::support::modes::items! { $mode [] plain $($rest)* }
+    };
+    (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] $next:tt $($rest:tt)*) => {
+        $crate::support::modes::items! { @head $mode [$($attrs)*] [$($head)* $next] $($rest)* }
+    };
+
+    ($mode:tt [] plain) => {};
+
+    // Attributes.
+    ($mode:tt [$($attrs:tt)*] $flag:ident #[test] $($rest:tt)*) => {
+        $crate::support::modes::items! { $mode [$($attrs)*] test $($rest)* }
+    };
+    ($mode:tt [$($attrs:tt)*] $flag:ident #[maybe_async] $($rest:tt)*) => {
+        $crate::support::modes::items! { $mode [$($attrs)*] twin $($rest)* }
+    };
+    ($mode:tt [$($attrs:tt)*] $flag:ident #[cached $($options:tt)*] $($rest:tt)*) => {
+        $crate::support::modes::items! { $mode [$($attrs)* #[cached $($options)*]] twin $($rest)* }
+    };
+    ($mode:tt [$($attrs:tt)*] $flag:ident #[$($attr:tt)*] $($rest:tt)*) => {
+        $crate::support::modes::items! { $mode [$($attrs)* #[$($attr)*]] $flag $($rest)* }
+    };
+
+    // Tests.
+    (sync [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
+        $($attrs)*
+        #[test]
+        fn $name() { $($body)* }
+        $crate::support::modes::items! { sync [] plain $($rest)* }
+    };
+    (async [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
+        $($attrs)*
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            $crate::support::modes::bounded(async move { $($body)* }).await
+        }
+        $crate::support::modes::items! { async [] plain $($rest)* }
+    };
+
+    // Functions and methods: `async` in async mode when cached or marked.
+    (async [$($attrs:tt)*] twin $vis:vis fn $name:ident ($($args:tt)*) $(-> $ret:ty)? { $($body:tt)* } $($rest:tt)*) => {
+        $($attrs)*
+        $vis async fn $name($($args)*) $(-> $ret)? { $($body)* }
+        $crate::support::modes::items! { async [] plain $($rest)* }
+    };
+    ($mode:tt [$($attrs:tt)*] $flag:ident $vis:vis fn $name:ident ($($args:tt)*) $(-> $ret:ty)? { $($body:tt)* } $($rest:tt)*) => {
+        $($attrs)*
+        $vis fn $name($($args)*) $(-> $ret)? { $($body)* }
+        $crate::support::modes::items! { $mode [] plain $($rest)* }
+    };
+
+    ($mode:tt [$($attrs:tt)*] plain impl $($rest:tt)*) => {
+        $crate::support::modes::items! { @head $mode [$($attrs)*] [impl] $($rest)* }
+    };
+    ($mode:tt [$($attrs:tt)*] plain trait $($rest:tt)*) => {
+        $crate::support::modes::items! { @head $mode [$($attrs)*] [trait] $($rest)* }
+    };
+
+    // Any other item, unchanged.
+    ($mode:tt [$($attrs:tt)*] plain $item:item $($rest:tt)*) => {
+        $($attrs)* $item
+        $crate::support::modes::items! { $mode [] plain $($rest)* }
+    };
+}
+
+macro_rules! sync_call {
+    ($call:expr) => {
+        $call
+    };
+}
+macro_rules! async_call {
+    ($call:expr) => {
+        ::std::boxed::Box::pin($call).await
+    };
+}
+macro_rules! sync_clean {
+    ($cache:expr, $tags:expr) => {
+        $cache.clean($tags)
+    };
+}
+macro_rules! async_clean {
+    ($cache:expr, $tags:expr) => {
+        $cache.clean_async($tags).await
+    };
+}
+macro_rules! sync_clean_all {
+    ($cache:expr) => {
+        $cache.clean_all()
+    };
+}
+macro_rules! async_clean_all {
+    ($cache:expr) => {
+        $cache.clean_all_async().await
+    };
+}
+macro_rules! sync_spawn {
+    ($body:block) => {
+        ::std::thread::spawn(move || $body)
+    };
+}
+macro_rules! async_spawn {
+    ($body:block) => {
+        ::tokio::spawn(async move $body)
+    };
+}
+macro_rules! sync_join {
+    ($handle:expr) => {
+        $handle.join()
+    };
+}
+macro_rules! async_join {
+    ($handle:expr) => {
+        $handle.await
+    };
+}
+macro_rules! sync_wait {
+    ($barrier:expr) => {
+        $barrier.wait()
+    };
+}
+macro_rules! async_wait {
+    ($barrier:expr) => {
+        $barrier.wait().await
+    };
+}
+macro_rules! sync_sleep {
+    ($duration:expr) => {
+        ::std::thread::sleep($duration)
+    };
+}
+macro_rules! async_sleep {
+    ($duration:expr) => {
+        ::tokio::time::sleep($duration).await
+    };
+}
+macro_rules! sync_recv {
+    ($receiver:expr, $timeout:expr) => {
+        $receiver.recv_timeout($timeout).ok()
+    };
+}
+macro_rules! async_recv {
+    ($receiver:expr, $timeout:expr) => {{
+        let mut receiver = $receiver;
+        ::tokio::time::timeout($timeout, receiver.recv())
+            .await
+            .ok()
+            .flatten()
+    }};
+}
+
+pub(crate) use {
+    async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
+    async_wait, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean, sync_clean_all,
+    sync_join, sync_recv, sync_sleep, sync_spawn, sync_wait,
+};
+
+/// Threads: what `rt::` names in sync mode.
+pub mod blocking {
+    pub use std::sync::mpsc::{channel, Receiver, Sender};
+    pub use std::sync::Barrier;
+}
+
+/// Tasks: what `rt::` names in async mode.
+pub mod tasks {
+    pub use tokio::sync::mpsc::{
+        unbounded_channel as channel, UnboundedReceiver as Receiver, UnboundedSender as Sender,
+    };
+    pub use tokio::sync::Barrier;
+}
+
+/// Runs an async test body, at most [`TEST_PATIENCE`].
+pub async fn bounded<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_PATIENCE, test)
+        .await
+        .unwrap_or_else(|_| panic!("the test did not finish within {TEST_PATIENCE:?}"))
+}
+
+/// The cache named `name` of `kind`'s backend in `mode`: the same one on
+/// every call, with a prefix of its own. `configure` applies to the first
+/// call only.
+pub fn cache_with(
+    kind: BackendKind,
+    mode: &'static str,
+    name: &'static str,
+    configure: impl FnOnce(CacheBuilder) -> CacheBuilder,
+) -> &'static Cache {
+    type Caches = HashMap<(BackendKind, &'static str, &'static str), &'static Cache>;
+    static CACHES: LazyLock<Mutex<Caches>> = LazyLock::new(Default::default);
+    let mut caches = CACHES.lock().unwrap();
+    caches.entry((kind, mode, name)).or_insert_with(|| {
+        let builder = Cache::builder()
+            .backend(super::backend(kind))
+            .prefix(super::unique_prefix(&format!("{name}-{mode}")));
+        Box::leak(Box::new(
+            configure(builder).build().expect("build a test cache"),
+        ))
+    })
+}
