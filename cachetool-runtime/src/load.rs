@@ -215,14 +215,17 @@ impl Request<'_> {
         let token = fastrand::u64(..);
         let deadline = Instant::now() + inner.lock_timeout;
         let mut pause = FIRST_POLL_PAUSE;
+        // In this process's memory, the flight is the lock: only callers of this
+        // process can compute the key. Elsewhere other processes can too.
+        let shared = !inner.backend.is_local();
         // Ends by the deadline: each turn either breaks, returns, or sleeps toward it.
         let (miss, locked) = loop {
-            let lock = LockRequest {
+            let lock = shared.then_some(LockRequest {
                 key: &lock_key,
                 token,
                 ttl: inner.lock_timeout,
-            };
-            match self.begin_load(driver, Some(lock)).await {
+            });
+            match self.begin_load(driver, lock).await {
                 Err(error) => {
                     self.cache
                         .backend_failed("begin_load", &self.entry_key, &error);
@@ -246,7 +249,7 @@ impl Request<'_> {
                         return Ok(value);
                     }
                     let now = Instant::now();
-                    if start.locked || now >= deadline {
+                    if start.locked || !shared || now >= deadline {
                         let miss = Miss {
                             versions: Some(versions),
                             seen: start.entry,
