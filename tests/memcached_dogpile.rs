@@ -19,7 +19,7 @@ use support::server::{Kind, Server};
 
 const PROCESSES: usize = 4;
 const THREADS: usize = 8;
-/// Set in a child: `{address} {prefix} {start at, Unix ms}`.
+/// Set in a child: `{address} {prefix} {start at, Unix ms} {threads|tasks}`.
 const CHILD_ENV: &str = "CACHETOOL_MEMCACHED_DOGPILE_CHILD";
 
 fn counter_key(prefix: &str) -> String {
@@ -35,6 +35,17 @@ fn unix_ms() -> u64 {
 
 #[test]
 fn four_processes_of_eight_threads_run_the_body_once() {
+    four_processes_run_the_body_once("threads");
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn four_processes_of_eight_async_tasks_run_the_body_once() {
+    four_processes_run_the_body_once("tasks");
+}
+
+/// `mode`: whether each child's callers are threads calling `cold` or tasks awaiting `cold_async`.
+fn four_processes_run_the_body_once(mode: &str) {
     let server = Server::start(Kind::Memcached);
     let address = server.address();
     let prefix = support::unique_prefix("mc-dogpile");
@@ -55,7 +66,7 @@ fn four_processes_of_eight_threads_run_the_body_once() {
                     "--nocapture",
                     "--test-threads=1",
                 ])
-                .env(CHILD_ENV, format!("{address} {prefix} {start_at}"))
+                .env(CHILD_ENV, format!("{address} {prefix} {start_at} {mode}"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -98,18 +109,19 @@ fn four_processes_of_eight_threads_run_the_body_once() {
     );
 }
 
-static CHILD: LazyLock<Option<(String, String, u64)>> = LazyLock::new(|| {
+static CHILD: LazyLock<Option<(String, String, u64, String)>> = LazyLock::new(|| {
     let value = std::env::var(CHILD_ENV).ok()?;
     let mut parts = value.split(' ');
     Some((
         parts.next()?.to_owned(),
         parts.next()?.to_owned(),
         parts.next()?.parse().ok()?,
+        parts.next()?.to_owned(),
     ))
 });
 
 static CHILD_CACHE: LazyLock<Cache> = LazyLock::new(|| {
-    let (address, prefix, _) = CHILD.as_ref().expect("child mode");
+    let (address, prefix, _, _) = CHILD.as_ref().expect("child mode");
     Cache::builder()
         .memcached(&format!("memcache://{address}"))
         .unwrap()
@@ -120,7 +132,7 @@ static CHILD_CACHE: LazyLock<Cache> = LazyLock::new(|| {
 
 #[cached(cache = &*CHILD_CACHE, name = "dogpile.cold")]
 fn cold(n: u64) -> u64 {
-    let (address, prefix, _) = CHILD.as_ref().expect("child mode");
+    let (address, prefix, _, _) = CHILD.as_ref().expect("child mode");
     request(
         address,
         format!("incr {} 1\r\n", counter_key(prefix)).as_bytes(),
@@ -131,15 +143,79 @@ fn cold(n: u64) -> u64 {
     n * 3
 }
 
+/// `cold` as an `async fn`: the same name, so the same key and lock.
+#[cfg(feature = "tokio")]
+#[cached(cache = &*CHILD_CACHE, name = "dogpile.cold")]
+async fn cold_async(n: u64) -> u64 {
+    let (address, prefix, _, _) = CHILD.as_ref().expect("child mode");
+    let (address, counter) = (address.clone(), counter_key(prefix));
+    tokio::task::spawn_blocking(move || {
+        request(
+            &address,
+            format!("incr {counter} 1\r\n").as_bytes(),
+            &[b"\r\n"],
+        )
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    n * 3
+}
+
 /// Child mode only (run by the test above with the environment variable set);
 /// otherwise there is nothing to do.
 #[test]
 fn dogpile_child_process() {
-    let Some((_, _, start_at)) = CHILD.as_ref() else {
+    let Some((_, _, start_at, mode)) = CHILD.as_ref() else {
         return;
     };
+    let results = match mode.as_str() {
+        "threads" => on_threads(*start_at),
+        _ => on_tasks(*start_at),
+    };
+    assert_eq!(results, vec![42; THREADS]);
+    assert_eq!(CHILD_CACHE.stats().errors, 0);
+    println!("CHILD OK {} of {THREADS}", results.len());
+}
+
+#[cfg(not(feature = "tokio"))]
+fn on_tasks(_: u64) -> Vec<u64> {
+    unreachable!("the async mode is started only with the tokio feature")
+}
+
+#[cfg(feature = "tokio")]
+fn on_tasks(start_at: u64) -> Vec<u64> {
+    let _ = &*CHILD_CACHE;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let wait = start_at.saturating_sub(unix_ms());
+        tokio::time::sleep(Duration::from_millis(wait.min(10_000))).await;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(THREADS));
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    cold_async(14).await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            let result = tokio::time::timeout(Duration::from_secs(60), task).await;
+            results.push(result.expect("a task finished in time").unwrap());
+        }
+        results
+    })
+}
+
+fn on_threads(start_at: u64) -> Vec<u64> {
     let barrier = Barrier::new(THREADS);
-    let results: Vec<u64> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|_| {
                 scope.spawn(|| {
@@ -155,8 +231,5 @@ fn dogpile_child_process() {
             .into_iter()
             .map(|handle| handle.join().unwrap())
             .collect()
-    });
-    assert_eq!(results, vec![42; THREADS]);
-    assert_eq!(CHILD_CACHE.stats().errors, 0);
-    println!("CHILD OK {} of {THREADS}", results.len());
+    })
 }

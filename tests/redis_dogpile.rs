@@ -52,14 +52,44 @@ fn cold(n: u64) -> u64 {
     n * 3
 }
 
-/// One of the processes: waits for the common start time, then 8 threads call `cold(7)`.
+/// `cold` as an `async fn`: the same name, so the same key and lock.
+#[cfg(feature = "tokio")]
+#[cached(cache = &CHILD.get().expect("child mode").cache, name = "cold", tags = ["t"])]
+async fn cold_async(n: u64) -> u64 {
+    let child = CHILD.get().expect("child mode");
+    let url = child.url.clone();
+    let runs = format!("{}:runs", child.prefix);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        let _: u64 = redis::cmd("INCR").arg(runs).query(&mut conn).unwrap();
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    n * 3
+}
+
+/// How the callers of one process run: threads calling `cold`, or tasks awaiting `cold_async`.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Threads,
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Tasks,
+}
+
+/// One of the processes: waits for the common start time, then 8 threads (or
+/// 8 tasks on a multi-thread runtime) call `cold(7)`.
 #[test]
 fn dogpile_child() {
     let Ok(setting) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let mut parts = setting.splitn(3, '|');
-    let (url, prefix, start_ms) = (
+    let mut parts = setting.splitn(4, '|');
+    let (mode, url, prefix, start_ms) = (
+        parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
         parts.next().unwrap().to_owned(),
         parts.next().unwrap().parse::<u64>().unwrap(),
@@ -74,8 +104,50 @@ fn dogpile_child() {
     assert!(CHILD.set(Child { url, prefix, cache }).is_ok());
     let wait = start_ms.saturating_sub(unix_ms()).min(10_000);
     std::thread::sleep(Duration::from_millis(wait));
+    let values = match mode.as_str() {
+        "Threads" => on_threads(),
+        _ => on_tasks(),
+    };
+    assert_eq!(values, vec![21; THREADS]);
+    let stats = CHILD.get().unwrap().cache.stats();
+    println!("child {} ({mode}): {stats:?}", std::process::id());
+    assert_eq!(stats.errors, 0);
+}
+
+#[cfg(not(feature = "tokio"))]
+fn on_tasks() -> Vec<u64> {
+    unreachable!("the async mode is started only with the tokio feature")
+}
+
+#[cfg(feature = "tokio")]
+fn on_tasks() -> Vec<u64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(THREADS));
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    cold_async(7).await
+                })
+            })
+            .collect();
+        let mut values = Vec::new();
+        for task in tasks {
+            values.push(tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap());
+        }
+        values
+    })
+}
+
+fn on_threads() -> Vec<u64> {
     let barrier = Barrier::new(THREADS);
-    let values: Vec<u64> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..THREADS)
             .map(|_| {
                 scope.spawn(|| {
@@ -88,15 +160,21 @@ fn dogpile_child() {
             .into_iter()
             .map(|handle| handle.join().unwrap())
             .collect()
-    });
-    assert_eq!(values, vec![21; THREADS]);
-    let stats = CHILD.get().unwrap().cache.stats();
-    println!("child {}: {stats:?}", std::process::id());
-    assert_eq!(stats.errors, 0);
+    })
 }
 
 #[test]
 fn four_processes_of_eight_threads_run_the_body_once() {
+    four_processes_run_the_body_once(Mode::Threads);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn four_processes_of_eight_async_tasks_run_the_body_once() {
+    four_processes_run_the_body_once(Mode::Tasks);
+}
+
+fn four_processes_run_the_body_once(mode: Mode) {
     let server = Server::start(Kind::Redis);
     let prefix = support::unique_prefix("dogpile-processes");
     // Every child starts its threads at the same moment, after its own startup.
@@ -112,7 +190,10 @@ fn four_processes_of_eight_threads_run_the_body_once() {
                     "--test-threads",
                     "1",
                 ])
-                .env(CHILD_ENV, format!("{}|{prefix}|{start_ms}", server.url()))
+                .env(
+                    CHILD_ENV,
+                    format!("{mode:?}|{}|{prefix}|{start_ms}", server.url()),
+                )
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -158,7 +239,7 @@ fn four_processes_of_eight_threads_run_the_body_once() {
         .unwrap();
     assert_eq!(
         runs, 1,
-        "the body ran once in {PROCESSES} processes x {THREADS} threads"
+        "the body ran once in {PROCESSES} processes x {THREADS} {mode:?}"
     );
 }
 
