@@ -306,6 +306,18 @@ impl MemcachedBackend {
         }
     }
 
+    /// One `gets` of one key on `server`: the item (with its cas id), if it is there.
+    fn gets_one(&self, server: usize, wire: &str) -> Result<Option<Item>> {
+        let asked = [wire];
+        let mut items = self.round_trip(
+            server,
+            "gets",
+            |out| push_gets(out, asked),
+            |conn| read_gets(conn, &asked),
+        )?;
+        Ok(items.pop().flatten())
+    }
+
     /// Counts a value over the server's item size limit, and says so with an
     /// error of kind `TooLarge`, which a `Cache` counts in `Stats::oversized`.
     fn not_stored_oversized(&self, key: &str, server: usize, len: usize) -> Error {
@@ -423,16 +435,7 @@ impl MemcachedBackend {
                     Some(cas) => cas,
                     // Not noted (evicted from the notes, or not an entry): read it again.
                     None => {
-                        let asked = [&*wire];
-                        let item = self
-                            .round_trip(
-                                server,
-                                "gets",
-                                |out| push_gets(out, asked),
-                                |conn| read_gets(conn, &asked),
-                            )?
-                            .pop()
-                            .flatten();
+                        let item = self.gets_one(server, &wire)?;
                         match item {
                             Some(item) => {
                                 let cas = item.cas;
@@ -639,16 +642,7 @@ impl Backend for MemcachedBackend {
             Some(cas) => cas,
             None => {
                 // Taken by another instance, or the note was lost: check the token first.
-                let asked = [&*wire];
-                let item = self
-                    .round_trip(
-                        server,
-                        "gets",
-                        |out| push_gets(out, asked),
-                        |conn| read_gets(conn, &asked),
-                    )?
-                    .pop()
-                    .flatten();
+                let item = self.gets_one(server, &wire)?;
                 match item {
                     Some(item) if item.data == token_bytes(token) => item.cas,
                     _ => return Ok(()),
