@@ -90,21 +90,8 @@ fn one_backend_serves_runtimes_one_after_another() {
 
 const SHORT: Duration = Duration::from_millis(300);
 
-static RESTART: LazyLock<Mutex<Setup>> = LazyLock::new(|| {
-    let server = support::server::Server::start(support::server::Kind::Redis);
-    let url = server.url();
-    let mut setup = Setup::on(server, "async-restart", |builder| builder);
-    // A cache on the URL itself (its own backend), with short timeouts.
-    setup.cache = Cache::builder()
-        .redis(&url)
-        .unwrap()
-        .prefix(support::unique_prefix("async-restart"))
-        .connect_timeout(SHORT)
-        .io_timeout(SHORT)
-        .build()
-        .unwrap();
-    Mutex::new(setup)
-});
+static RESTART: LazyLock<Mutex<Setup>> =
+    LazyLock::new(|| Mutex::new(Setup::with_url_cache("async-restart", SHORT)));
 static RESTART_CACHE: LazyLock<Cache> = LazyLock::new(|| RESTART.lock().unwrap().cache.clone());
 static RESTART_RUNS: AtomicUsize = AtomicUsize::new(0);
 

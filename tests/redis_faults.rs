@@ -21,21 +21,8 @@ fn short_timeouts(builder: cachetool::CacheBuilder) -> cachetool::CacheBuilder {
     builder.connect_timeout(SHORT).io_timeout(SHORT)
 }
 
-static RESTART: LazyLock<Mutex<Setup>> = LazyLock::new(|| {
-    let server = support::server::Server::start(support::server::Kind::Redis);
-    let url = server.url();
-    let mut setup = Setup::on(server, "fault-restart", |builder| builder);
-    // A cache on the URL itself, with short timeouts.
-    setup.cache = Cache::builder()
-        .redis(&url)
-        .unwrap()
-        .prefix(support::unique_prefix("fault-restart"))
-        .connect_timeout(SHORT)
-        .io_timeout(SHORT)
-        .build()
-        .unwrap();
-    Mutex::new(setup)
-});
+static RESTART: LazyLock<Mutex<Setup>> =
+    LazyLock::new(|| Mutex::new(Setup::with_url_cache("fault-restart", SHORT)));
 static RESTART_CACHE: LazyLock<Cache> = LazyLock::new(|| RESTART.lock().unwrap().cache.clone());
 static RESTART_RUNS: AtomicUsize = AtomicUsize::new(0);
 

@@ -164,6 +164,24 @@ impl Setup {
         }
     }
 
+    /// A new redis-server whose cache is built from its URL (so it has its own
+    /// backend and connections) with `timeout` for connecting and for each
+    /// command: for tests that stop and restart the server.
+    pub fn with_url_cache(name: &str, timeout: std::time::Duration) -> Setup {
+        let server = Server::start(Kind::Redis);
+        let url = server.url();
+        let mut setup = Setup::on(server, name, |builder| builder);
+        setup.cache = cachetool::Cache::builder()
+            .redis(&url)
+            .expect("a redis URL")
+            .prefix(super::unique_prefix(name))
+            .connect_timeout(timeout)
+            .io_timeout(timeout)
+            .build()
+            .expect("build a redis cache");
+        setup
+    }
+
     /// A plain client connection to this setup's server.
     pub fn raw(&self) -> redis::Connection {
         raw_connection(&self.server)

@@ -17,7 +17,9 @@ use redis::{FromRedisValue, RedisResult, Value as Reply};
 use super::aio_conn::AsyncConn;
 use super::begin::{get_cmd, is_ok, lock_cmd, version_cmd, BeginLoad};
 use super::scripts::{self, Script};
-use super::{bytes_of, is_noscript, keys, redis_keys, replies, to_value, ttl_ms, RedisBackend};
+use super::{
+    is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend,
+};
 use crate::backend::{AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
 
@@ -114,13 +116,7 @@ impl RedisBackend {
     }
 
     async fn set_async(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-        let bytes = bytes_of(&value)?;
-        let key = keys::redis_key(key);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key.as_ref()).arg(&bytes[..]);
-        if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(ttl_ms(ttl));
-        }
+        let cmd = set_cmd(key, &value, ttl)?;
         self.run_async(
             "SET",
             |conn| async move { query::<Reply>(conn, &cmd).await },
@@ -137,19 +133,22 @@ impl RedisBackend {
         ttl: Option<Duration>,
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
-        let bytes = bytes_of(&value)?;
-        let seen = seen.map(bytes_of).transpose()?;
-        let (mode, seen, seen_len) = scripts::seen_args(seen);
-        let ttl = ttl.map_or(0, ttl_ms).to_string();
-        let entry_key = keys::redis_key(key);
-        let args: [&[u8]; 5] = [mode, seen, seen_len.as_bytes(), bytes, ttl.as_bytes()];
+        let (entry_key, same_call, args) = replace_if_parts(
+            key,
+            seen,
+            &value,
+            ttl,
+            release,
+            self.connections.is_cluster(),
+        )?;
+        let args = args.args();
         let script = &scripts::REPLACE_IF;
-        let stored = match release {
-            None => {
+        let stored = match (release, same_call) {
+            (None, _) => {
                 self.eval_async("replace_if", script, &[&entry_key], &args)
                     .await?
             }
-            Some(lock) if self.connections.is_cluster() => {
+            (Some(lock), None) => {
                 // Another slot: the release (an EVAL, never NOSCRIPT) goes alongside.
                 let lock_key = keys::redis_key(lock.key);
                 let token = lock.token.to_string();
@@ -179,14 +178,9 @@ impl RedisBackend {
                 }
             }
             // On one server, the lock goes in the same script call.
-            Some(lock) => {
-                let lock_key = keys::redis_key(lock.key);
-                let token = lock.token.to_string();
-                let mut with_token = args.to_vec();
-                with_token.push(token.as_bytes());
+            (Some(_), Some(lock_key)) => {
                 let keys = [entry_key.as_ref(), lock_key.as_ref()];
-                self.eval_async("replace_if", script, &keys, &with_token)
-                    .await?
+                self.eval_async("replace_if", script, &keys, &args).await?
             }
         };
         Ok(stored == 1)

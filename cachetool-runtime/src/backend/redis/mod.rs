@@ -172,6 +172,45 @@ fn bytes_of(value: &Value) -> Result<&Bytes> {
 }
 
 /// A TTL in whole milliseconds for `PX`: at least 1 (0 is an error in Redis).
+/// What a `replace_if` call sends, the same for the sync and the async side:
+/// the entry's key, the lock's key when the lock goes in the same script call
+/// (one server; on a cluster it is in another slot), and the script's `ARGV`.
+fn replace_if_parts<'a>(
+    key: &'a str,
+    seen: Option<&'a Value>,
+    value: &'a Value,
+    ttl: Option<Duration>,
+    release: Option<HeldLock<'a>>,
+    cluster: bool,
+) -> Result<(
+    Cow<'a, str>,
+    Option<Cow<'a, str>>,
+    scripts::ReplaceIfArgs<'a>,
+)> {
+    let bytes = bytes_of(value)?;
+    let seen = seen.map(bytes_of).transpose()?;
+    let same_call = release.filter(|_| !cluster);
+    let args = scripts::ReplaceIfArgs::new(
+        seen,
+        bytes,
+        ttl.map_or(0, ttl_ms),
+        same_call.map(|lock| lock.token),
+    );
+    let lock_key = same_call.map(|lock| keys::redis_key(lock.key));
+    Ok((keys::redis_key(key), lock_key, args))
+}
+
+/// `SET key value [PX ttl]`.
+fn set_cmd(key: &str, value: &Value, ttl: Option<Duration>) -> Result<redis::Cmd> {
+    let bytes = bytes_of(value)?;
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(keys::redis_key(key).as_ref()).arg(&bytes[..]);
+    if let Some(ttl) = ttl {
+        cmd.arg("PX").arg(ttl_ms(ttl));
+    }
+    Ok(cmd)
+}
+
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis())
         .unwrap_or(u64::MAX)
@@ -240,13 +279,7 @@ impl Backend for RedisBackend {
     }
 
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-        let bytes = bytes_of(&value)?;
-        let key = keys::redis_key(key);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key.as_ref()).arg(&bytes[..]);
-        if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(ttl_ms(ttl));
-        }
+        let cmd = set_cmd(key, &value, ttl)?;
         self.connections
             .run("SET", |conn| query_cmd::<Reply>(conn, &cmd))
             .map(drop)
@@ -260,30 +293,26 @@ impl Backend for RedisBackend {
         ttl: Option<Duration>,
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
-        let bytes = bytes_of(&value)?;
-        let seen = seen.map(bytes_of).transpose()?;
-        let (mode, seen, seen_len) = scripts::seen_args(seen);
-        let ttl = ttl.map_or(0, ttl_ms).to_string();
-        let entry_key = keys::redis_key(key);
-        let args: [&[u8]; 5] = [mode, seen, seen_len.as_bytes(), bytes, ttl.as_bytes()];
-        let stored = match release {
-            None => self.eval("replace_if", &scripts::REPLACE_IF, &[&entry_key], &args)?,
-            Some(lock) if self.connections.is_cluster() => {
+        let (entry_key, same_call, args) = replace_if_parts(
+            key,
+            seen,
+            &value,
+            ttl,
+            release,
+            self.connections.is_cluster(),
+        )?;
+        let args = args.args();
+        let stored = match (release, same_call) {
+            (None, _) => self.eval("replace_if", &scripts::REPLACE_IF, &[&entry_key], &args)?,
+            (Some(lock), None) => {
                 self.replace_if_releasing_on_cluster(&[&entry_key], &args, lock)?
             }
-            // On one server, the lock goes in the same script call.
-            Some(lock) => {
-                let lock_key = keys::redis_key(lock.key);
-                let token = lock.token.to_string();
-                let mut with_token = args.to_vec();
-                with_token.push(token.as_bytes());
-                self.eval(
-                    "replace_if",
-                    &scripts::REPLACE_IF,
-                    &[&entry_key, &lock_key],
-                    &with_token,
-                )?
-            }
+            (Some(_), Some(lock_key)) => self.eval(
+                "replace_if",
+                &scripts::REPLACE_IF,
+                &[&entry_key, &lock_key],
+                &args,
+            )?,
         };
         Ok(stored == 1)
     }

@@ -105,17 +105,57 @@ const STAMP_PREFIX_LEN: usize = 12;
 /// The smallest envelope: its header.
 const ENVELOPE_HEADER_LEN: usize = 30;
 
-/// The `ARGV` of [`REPLACE_IF`] that describe `seen`: (mode, seen, seen length).
-/// An envelope of ours is compared by its first 12 bytes and length, so a
-/// large value is not sent back to the server; anything else in full.
-pub(crate) fn seen_args(seen: Option<&Bytes>) -> (&'static [u8], &[u8], String) {
-    match seen {
-        None => (b"absent", b"", String::new()),
-        Some(bytes) if bytes.len() >= ENVELOPE_HEADER_LEN && bytes.starts_with(b"CT\x01") => (
-            b"prefix",
-            &bytes[..STAMP_PREFIX_LEN],
-            bytes.len().to_string(),
-        ),
-        Some(bytes) => (b"value", bytes, String::new()),
+/// The `ARGV` of one [`REPLACE_IF`] call, built once for the sync and the
+/// async backend: how to compare with `seen`, the value, its TTL, and the
+/// lock's token when the lock is released in the same call.
+pub(crate) struct ReplaceIfArgs<'a> {
+    mode: &'static [u8],
+    seen: &'a [u8],
+    seen_len: String,
+    value: &'a [u8],
+    ttl_ms: String,
+    token: Option<String>,
+}
+
+impl<'a> ReplaceIfArgs<'a> {
+    /// `ttl_ms` 0 means no expiry; `token` is the lock's, when `KEYS[2]` is the lock.
+    /// An envelope of ours is compared by its first 12 bytes and length, so a
+    /// large value is not sent back to the server; anything else in full.
+    pub(crate) fn new(
+        seen: Option<&'a Bytes>,
+        value: &'a [u8],
+        ttl_ms: u64,
+        token: Option<u64>,
+    ) -> ReplaceIfArgs<'a> {
+        let (mode, seen, seen_len): (&'static [u8], &[u8], String) = match seen {
+            None => (b"absent", b"", String::new()),
+            Some(bytes) if bytes.len() >= ENVELOPE_HEADER_LEN && bytes.starts_with(b"CT\x01") => (
+                b"prefix",
+                &bytes[..STAMP_PREFIX_LEN],
+                bytes.len().to_string(),
+            ),
+            Some(bytes) => (b"value", bytes, String::new()),
+        };
+        ReplaceIfArgs {
+            mode,
+            seen,
+            seen_len,
+            value,
+            ttl_ms: ttl_ms.to_string(),
+            token: token.map(|token| token.to_string()),
+        }
+    }
+
+    /// `ARGV[1..]`, in the script's order.
+    pub(crate) fn args(&self) -> Vec<&[u8]> {
+        let mut args = vec![
+            self.mode,
+            self.seen,
+            self.seen_len.as_bytes(),
+            self.value,
+            self.ttl_ms.as_bytes(),
+        ];
+        args.extend(self.token.as_ref().map(String::as_bytes));
+        args
     }
 }
