@@ -172,8 +172,8 @@ impl LeaderGuard<'_> {
     }
 
     fn end(&self, share: Option<impl FnOnce() -> Shared>) {
-        let hash = xxh3_64(self.key.as_bytes());
-        let shard = &self.flights.shards[hash as usize % SHARDS];
+        // The marker holds the key's hash, taken when the flight was joined.
+        let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
         {
             let mut shard = shard.lock();
             if shard
