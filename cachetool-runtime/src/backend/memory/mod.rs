@@ -1,15 +1,14 @@
 //! The in-process backend: a sharded map with a capacity bound in entries,
 //! least-recently-used eviction in O(1) and per-entry expiry.
 
-use std::hash::{BuildHasherDefault, Hasher};
-use std::time::{Duration, Instant};
+mod shard;
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use hashlink::linked_hash_map::RawEntryMut;
-use hashlink::LinkedHashMap;
 use parking_lot::Mutex;
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
+use self::shard::{Hashed, Shard, Slot};
 use super::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
 
@@ -23,65 +22,6 @@ use crate::Result;
 pub struct MemoryBackend {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
-}
-
-struct Shard {
-    /// In recency order: the front is the least recently used.
-    slots: LinkedHashMap<Box<str>, Slot, BuildHasherDefault<KeyHasher>>,
-    capacity: usize,
-}
-
-/// Hashes a key's bytes with one xxh3 call, so that the hash that picks the
-/// shard is also the one the shard's map uses: each key is hashed once.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    /// `str`'s `Hash` ends with a `0xff` byte; skipping it keeps the map's hash
-    /// equal to `xxh3_64(key)`.
-    fn write_u8(&mut self, _: u8) {}
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A key with its hash.
-#[derive(Clone, Copy)]
-struct Hashed<'a> {
-    key: &'a str,
-    hash: u64,
-}
-
-impl Hashed<'_> {
-    fn new(key: &str) -> Hashed<'_> {
-        Hashed {
-            key,
-            hash: xxh3_64(key.as_bytes()),
-        }
-    }
-}
-
-struct Slot {
-    value: Value,
-    expires_at: Option<Instant>,
-}
-
-impl Slot {
-    fn new(value: Value, ttl: Option<Duration>) -> Slot {
-        Slot {
-            value,
-            expires_at: ttl.map(|ttl| Instant::now() + ttl),
-        }
-    }
-
-    fn is_live(&self) -> bool {
-        self.expires_at.is_none_or(|at| Instant::now() < at)
-    }
 }
 
 /// Below this many entries per shard, fewer shards: small caches keep an exact LRU.
@@ -99,12 +39,7 @@ impl MemoryBackend {
             .min(MAX_SHARDS);
         let per_shard = capacity.div_ceil(shard_count);
         let shards = (0..shard_count)
-            .map(|_| {
-                Mutex::new(Shard {
-                    slots: LinkedHashMap::with_hasher(BuildHasherDefault::default()),
-                    capacity: per_shard,
-                })
-            })
+            .map(|_| Mutex::new(Shard::new(per_shard)))
             .collect();
         MemoryBackend { shards, capacity }
     }
@@ -116,10 +51,7 @@ impl MemoryBackend {
 
     /// How many keys it holds now, expired ones not yet dropped included.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| shard.lock().slots.len())
-            .sum()
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
     }
 
     /// Whether it holds no key.
@@ -133,64 +65,6 @@ impl MemoryBackend {
         // ones. shards.len() is a power of two.
         let index = (key.hash >> 32) as usize & (self.shards.len() - 1);
         self.shards[index].lock()
-    }
-}
-
-impl Shard {
-    /// The live value of `key`, marked as recently used.
-    fn get(&mut self, key: Hashed<'_>) -> Option<&Value> {
-        match self
-            .slots
-            .raw_entry_mut()
-            .from_key_hashed_nocheck(key.hash, key.key)
-        {
-            RawEntryMut::Vacant(_) => None,
-            RawEntryMut::Occupied(entry) if !entry.get().is_live() => {
-                entry.remove();
-                None
-            }
-            RawEntryMut::Occupied(mut entry) => {
-                entry.to_back();
-                Some(&entry.into_mut().value)
-            }
-        }
-    }
-
-    /// The slot of `key` as it is, live or not, without touching its recency.
-    fn peek(&self, key: Hashed<'_>) -> Option<&Slot> {
-        self.slots
-            .raw_entry()
-            .from_key_hashed_nocheck(key.hash, key.key)
-            .map(|(_, slot)| slot)
-    }
-
-    fn insert(&mut self, key: Hashed<'_>, slot: Slot) {
-        match self
-            .slots
-            .raw_entry_mut()
-            .from_key_hashed_nocheck(key.hash, key.key)
-        {
-            RawEntryMut::Occupied(mut entry) => {
-                *entry.get_mut() = slot;
-                entry.to_back();
-            }
-            RawEntryMut::Vacant(entry) => {
-                entry.insert_hashed_nocheck(key.hash, key.key.into(), slot);
-                while self.slots.len() > self.capacity {
-                    self.slots.pop_front();
-                }
-            }
-        }
-    }
-
-    fn remove(&mut self, key: Hashed<'_>) {
-        if let RawEntryMut::Occupied(entry) = self
-            .slots
-            .raw_entry_mut()
-            .from_key_hashed_nocheck(key.hash, key.key)
-        {
-            entry.remove();
-        }
     }
 }
 
