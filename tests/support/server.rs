@@ -117,8 +117,11 @@ impl Server {
     /// Stops the server and waits until it has exited.
     pub fn stop(&mut self) {
         if let Some(mut supervisor) = self.supervisor.take() {
-            // Closing its stdin tells the supervisor to kill the server and wait for it.
-            drop(supervisor.stdin.take());
+            // Closing its stdin tells the supervisor to kill the server and wait for
+            // it; `keep` keeps the directory, for a restart (`Drop` removes it).
+            if let Some(mut stdin) = supervisor.stdin.take() {
+                let _ = stdin.write_all(b"keep\n");
+            }
             let _ = supervisor.wait();
         }
     }
@@ -189,9 +192,11 @@ impl Server {
 
     fn try_start(&mut self) -> Result<(), String> {
         // The server runs in the background of a shell that waits on our stdin: at
-        // its end (a stop, or this process dying) the shell kills the server.
-        let script =
-            r#""$@" >"$CACHETOOL_LOG" 2>&1 & pid=$!; read _; kill $pid 2>/dev/null; wait $pid"#;
+        // its end (a stop, or this process dying) the shell kills the server. A
+        // server kept in a `static` is never dropped: when this process dies
+        // (stdin ends without the `keep` that `stop` sends), the shell also removes
+        // the server's directory.
+        let script = r#""$@" >"$CACHETOOL_LOG" 2>&1 & pid=$!; read command; kill $pid 2>/dev/null; wait $pid; [ "$command" = keep ] || rm -rf "$CACHETOOL_DIR""#;
         let log = self.dir.join("server.log");
         let supervisor = Command::new("sh")
             .arg("-c")
@@ -199,6 +204,7 @@ impl Server {
             .arg("supervisor")
             .args(self.command())
             .env("CACHETOOL_LOG", &log)
+            .env("CACHETOOL_DIR", &self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
