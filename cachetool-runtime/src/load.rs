@@ -21,17 +21,19 @@ use crate::{Error, ErrorKind, Result};
 /// the stack (no allocation on the hit path).
 type Keys<'a> = SmallVec<[&'a str; 6]>;
 type Versions = SmallVec<[u64; 5]>;
+/// The values read for [`Keys`].
+type Values = SmallVec<[Option<Value>; 6]>;
 
-/// What the first read found.
-enum Found<T> {
+/// What a lookup found.
+pub(crate) enum Found<T> {
     Hit(T),
     Miss(Miss),
-    /// The backend failed: compute without storing.
+    /// The backend failed, or the arguments make no key: compute without storing.
     Failed,
 }
 
 /// A miss, with what is needed to store the value computed next.
-struct Miss {
+pub(crate) struct Miss {
     /// The versions of the epoch and each tag, if all exist.
     versions: Option<Versions>,
     /// The entry as read: the store happens only if it is still that.
@@ -47,17 +49,22 @@ const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 impl Request<'_> {
     /// The cached value, or the body's (run at most once), stored for the next call.
+    ///
+    /// `first`: what a first lookup found, if the caller made it. (A sync caller
+    /// does, so that a hit never builds this future.)
     pub(crate) async fn get_or_load<D: Driver, T: Cacheable, E>(
         self,
         driver: &D,
+        mut first: Option<Found<T>>,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        if self.unkeyable.is_some() {
-            return self.load(body).await;
-        }
         let inner = self.inner();
         loop {
-            let miss = match self.lookup::<D, T>(driver).await {
+            let found = match first.take() {
+                Some(found) => found,
+                None => self.lookup(driver).await,
+            };
+            let miss = match found {
                 Found::Hit(value) => return Ok(value),
                 Found::Failed => return self.load(body).await,
                 Found::Miss(miss) => miss,
@@ -127,32 +134,64 @@ impl Request<'_> {
 
     /// One read of the entry and every version it depends on.
     async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
-        let inner = self.inner();
+        if self.unkeyable.is_some() {
+            return Found::Failed;
+        }
+        let keys = self.lookup_keys();
+        let values = driver.get_many(&self.inner().backend, &keys).await;
+        self.found(keys.len(), values.as_deref())
+    }
+
+    /// [`lookup`](Request::lookup), for a caller that blocks on the backend.
+    pub(crate) fn lookup_now<T: Cacheable>(&self) -> Found<T> {
+        if self.unkeyable.is_some() {
+            return Found::Failed;
+        }
+        let keys = self.lookup_keys();
+        let mut values = Values::new();
+        let read = (self.inner().backend).read_each(&keys, &mut |value| values.push(value));
+        self.found(keys.len(), read.as_ref().map(|()| &values[..]))
+    }
+
+    /// The entry's key, then the epoch's, then each tag's.
+    fn lookup_keys(&self) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
-        keys.push(inner.namespace.epoch_key());
-        keys.extend(self.tag_keys.iter().map(String::as_str));
-        let values = match driver.get_many(&inner.backend, &keys).await {
-            Ok(values) if values.len() == keys.len() => values,
+        keys.push(self.inner().namespace.epoch_key());
+        for tag_key in &self.tag_keys {
+            keys.push(tag_key);
+        }
+        keys
+    }
+
+    /// What the values read for `lookup_keys` (`asked` of them) mean.
+    /// (Borrowed, not moved: the values are a few hundred bytes on the stack.)
+    fn found<T: Cacheable>(
+        &self,
+        asked: usize,
+        values: Result<&[Option<Value>], &Error>,
+    ) -> Found<T> {
+        let inner = self.inner();
+        let (seen, versions) = match values {
+            Ok([seen, versions @ ..]) if versions.len() + 1 == asked => (seen, versions),
             Ok(values) => {
-                let error = wrong_count(inner.backend.name(), keys.len(), values.len());
+                let error = wrong_count(inner.backend.name(), asked, values.len());
                 return self.failed_lookup(&error);
             }
-            Err(error) => return self.failed_lookup(&error),
+            Err(error) => return self.failed_lookup(error),
         };
-        let mut values = values.into_iter();
-        let seen = values.next().flatten();
-        let versions: Option<Versions> = values
-            .map(|value| value.as_ref().map(codec::version_of))
-            .collect();
-        if let (Some(entry), Some(versions)) = (&seen, &versions) {
+        let versions = versions_of(versions);
+        if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
                 inner.counters.hit();
                 return Found::Hit(value);
             }
         }
         inner.counters.miss();
-        Found::Miss(Miss { versions, seen })
+        Found::Miss(Miss {
+            versions,
+            seen: seen.clone(),
+        })
     }
 
     fn failed_lookup<T>(&self, error: &Error) -> Found<T> {
@@ -437,6 +476,16 @@ impl Drop for LockRelease<'_> {
         }
         let _ = self.backend.unlock(self.key, self.token);
     }
+}
+
+/// The version in each value, if every version exists. (A loop: collecting
+/// into an `Option` costs more on the hit path.)
+fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
+    let mut versions = Versions::new();
+    for value in values {
+        versions.push(codec::version_of(value.as_ref()?));
+    }
+    Some(versions)
 }
 
 fn share<T: Cacheable>(value: &T) -> Shared {

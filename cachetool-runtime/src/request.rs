@@ -1,6 +1,7 @@
 //! One call of a cached function: what the generated code builds and calls.
 //! The work itself is in `load.rs`, written once for both kinds of caller.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use crate::__private::Cacheable;
 use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
 use crate::key::{KeyPart, Site};
+use crate::load::Found;
 use crate::Result;
 
 /// Everything one call needs, built before the body runs so that it owns its
@@ -36,11 +38,18 @@ impl<'c> Request<'c> {
     ) -> Request<'c> {
         let namespace = &cache.inner.namespace;
         let self_type = self_type.filter(|self_type| site.keys_self(self_type));
-        let entry_key = namespace.entry_key(site.path(), self_type, generics, &key);
+        let mut entry_key = spare_key();
+        namespace.write_entry_key(&mut entry_key, site.path(), self_type, generics, &key);
+        // (Collecting even no tags costs; most functions have none.)
+        let tag_keys = if tags.is_empty() {
+            Vec::new()
+        } else {
+            tags.iter().map(|tag| namespace.tag_key(tag)).collect()
+        };
         Request {
             cache,
             site,
-            tag_keys: tags.iter().map(|tag| namespace.tag_key(tag)).collect(),
+            tag_keys,
             entry_key,
             ttl: ttl.or(cache.inner.default_ttl),
             unkeyable: match key {
@@ -64,7 +73,10 @@ impl<'c> Request<'c> {
         self,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        run_blocking(self.get_or_load(&Blocking, async { body() }))
+        match self.lookup_now() {
+            Found::Hit(value) => Ok(value),
+            found => run_blocking(self.get_or_load(&Blocking, Some(found), async { body() })),
+        }
     }
 
     /// Runs the body now, stores its value and returns it.
@@ -104,7 +116,7 @@ impl Request<'_> {
         self,
         body: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        self.get_or_load(&crate::driver::Tokio, body).await
+        self.get_or_load(&crate::driver::Tokio, None, body).await
     }
 
     /// Runs the body now, stores its value and returns it.
@@ -129,6 +141,40 @@ impl Request<'_> {
     /// Drops this call's entry, as [`invalidate`](Request::invalidate) does.
     pub async fn invalidate_async(self) -> Result<()> {
         self.drop_entry(&crate::driver::Tokio).await
+    }
+}
+
+thread_local! {
+    /// Entry keys of finished calls, kept for the next calls of this thread, so
+    /// that a hit allocates no key.
+    static SPARE_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keys longer than this are not kept: a rare long `key = ...` shouldn't pin memory.
+const MAX_SPARE_KEY: usize = 1024;
+const MAX_SPARE_KEYS: usize = 8;
+
+fn spare_key() -> String {
+    let spare = SPARE_KEYS.try_with(|spare| spare.try_borrow_mut().ok()?.pop());
+    let mut key = spare.ok().flatten().unwrap_or_default();
+    key.clear();
+    key
+}
+
+impl Drop for Request<'_> {
+    fn drop(&mut self) {
+        let key = std::mem::take(&mut self.entry_key);
+        if key.capacity() > MAX_SPARE_KEY {
+            return;
+        }
+        // At thread exit the spares may be gone already: then the key is just freed.
+        let _ = SPARE_KEYS.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < MAX_SPARE_KEYS {
+                    spare.push(key);
+                }
+            }
+        });
     }
 }
 

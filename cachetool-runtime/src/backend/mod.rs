@@ -189,6 +189,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads `keys`; `None` for a key that is absent or expired.
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>>;
 
+    /// Reads `keys` as [`get_many`](Backend::get_many) does, handing each value
+    /// to `each` in order instead of collecting them: what the hit path calls.
+    /// The default calls `get_many`; a backend in this process overrides it to
+    /// allocate nothing.
+    fn read_each(&self, keys: &[&str], each: &mut dyn FnMut(Option<Value>)) -> Result<()> {
+        self.get_many(keys)?.into_iter().for_each(each);
+        Ok(())
+    }
+
     /// Stores `value` under `key`, for `ttl` or until evicted.
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()>;
 

@@ -95,6 +95,15 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
+    fn read_each(&self, keys: &[&str], each: &mut dyn FnMut(Option<Value>)) -> Result<()> {
+        for key in keys {
+            let key = Hashed::new(key);
+            let value = self.lock(key).get(key).cloned();
+            each(value);
+        }
+        Ok(())
+    }
+
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
         let key = Hashed::new(key);
         self.lock(key).insert(key, Slot::new(value, ttl));
