@@ -15,7 +15,7 @@ use futures_util::future::{join, join3, join_all};
 use redis::{FromRedisValue, RedisResult, Value as Reply};
 
 use super::aio_conn::AsyncConn;
-use super::begin::{get_cmd, is_ok, lock_cmd, version_cmd, BeginLoad};
+use super::begin::{get_cmd, is_ok, lock_cmd, mget_cmd, version_cmd, BeginLoad};
 use super::scripts::{self, Script};
 use super::{
     is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend,
@@ -96,10 +96,7 @@ impl RedisBackend {
             .run_async("MGET", |conn| async move {
                 match conn {
                     AsyncConn::Single(_) => {
-                        let mut cmd = redis::cmd("MGET");
-                        for key in keys {
-                            cmd.arg(key.as_ref());
-                        }
+                        let cmd = mget_cmd(keys.iter().map(|key| key.as_ref()));
                         query(conn, &cmd).await
                     }
                     AsyncConn::Cluster(_) => {

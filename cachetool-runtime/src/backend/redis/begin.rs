@@ -56,11 +56,8 @@ impl<'a> BeginLoad<'a> {
             cmds.push(version_cmd(key, candidate));
         }
         if single {
-            let mut cmd = redis::cmd("MGET");
-            for key in versions.iter().chain(std::iter::once(&entry)) {
-                cmd.arg(key.as_ref());
-            }
-            cmds.push(cmd);
+            let keys = versions.iter().chain(std::iter::once(&entry));
+            cmds.push(mget_cmd(keys.map(|key| key.as_ref())));
         } else {
             for key in versions.iter().chain(std::iter::once(&entry)) {
                 cmds.push(get_cmd(key));
@@ -147,6 +144,20 @@ pub(super) fn lock_cmd(key: &str, lock: &LockRequest<'_>) -> redis::Cmd {
 pub(super) fn version_cmd(key: &str, candidate: &Bytes) -> redis::Cmd {
     let mut cmd = redis::cmd("SET");
     cmd.arg(key).arg(&candidate[..]).arg("NX");
+    cmd
+}
+
+/// `MGET key...`, its buffers sized up front: growing them cost more than the
+/// rest of the command on every hit.
+pub(super) fn mget_cmd<'k>(keys: impl Iterator<Item = &'k str> + Clone) -> redis::Cmd {
+    let (count, bytes) = keys
+        .clone()
+        .fold((1, 4), |(count, bytes), key| (count + 1, bytes + key.len()));
+    let mut cmd = redis::Cmd::with_capacity(count, bytes);
+    cmd.arg("MGET");
+    for key in keys {
+        cmd.arg(key);
+    }
     cmd
 }
 

@@ -23,7 +23,8 @@ const MAX_HEAD_LEN: usize = 64;
 
 /// The Redis key of `key`.
 pub(crate) fn redis_key(key: &str) -> Cow<'_, str> {
-    let first_colon = key.find(':');
+    // (A byte scan: `find(':')` costs several times more, on every key of every call.)
+    let first_colon = key.bytes().position(|byte| byte == b':');
     let looks_hashed = first_colon.is_some_and(|at| key[at..].starts_with(MARKER));
     if key.len() <= MAX_KEY_LEN && !looks_hashed {
         return Cow::Borrowed(key);

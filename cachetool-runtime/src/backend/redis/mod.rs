@@ -30,7 +30,7 @@ use redis::cluster::cluster_pipe;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::Value as Reply;
 
-use self::begin::BeginLoad;
+use self::begin::{mget_cmd, BeginLoad};
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
 use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
@@ -259,11 +259,7 @@ impl Backend for RedisBackend {
         let keys = redis_keys(keys);
         let reply = self.connections.run("MGET", |conn| match conn {
             Conn::Single(conn) => {
-                let mut cmd = redis::cmd("MGET");
-                for key in &keys {
-                    cmd.arg(key.as_ref());
-                }
-                cmd.query::<Reply>(conn)
+                mget_cmd(keys.iter().map(|key| key.as_ref())).query::<Reply>(conn)
             }
             Conn::Cluster(conn) => {
                 let mut pipe = cluster_pipe();
