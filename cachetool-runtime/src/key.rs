@@ -5,7 +5,6 @@
 //! `:` after `entry:` ends it and a user's `key = ...` can hold anything
 //! without two different functions or arguments ever sharing a key.
 
-use std::cell::RefCell;
 use std::fmt::{self, Display, Write as _};
 use std::sync::OnceLock;
 
@@ -13,6 +12,7 @@ use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::canonical;
+use crate::key_cbor::{self, KeyBuffer, Written};
 
 /// Where a `#[cached]` function lives: its identity in keys, and its options
 /// that are fixed at compile time. One `static` per generated function.
@@ -117,96 +117,77 @@ pub enum KeyPart {
     Unkeyable(String),
 }
 
-thread_local! {
-    /// Reused encoding buffer: hashing a key allocates nothing once warm.
-    static KEY_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Encodes key arguments one by one into exactly the CBOR of their tuple, so
 /// that each argument's `Serialize` bound is checked once, at that argument.
 pub struct KeyArgs {
-    buffer: Vec<u8>,
-    failure: Option<String>,
+    buffer: KeyBuffer,
+    /// Why an argument could not be encoded.
+    failure: Option<Box<str>>,
+    /// Arguments announced by [`KeyArgs::new`] and not yet given: 0 when the
+    /// encoding is one complete array, anything else when the caller gave
+    /// more (it wraps around) or fewer.
+    args_left: usize,
+    /// Whether every argument is known to hold no map, so the encoding is
+    /// already canonical and the map search can be skipped.
+    map_free: bool,
 }
 
 impl KeyArgs {
     /// Starts the CBOR array of `count` arguments.
+    // `new`, `arg` and `finish` are inlined so that a generated
+    // `new(..).arg(..).finish()` chain becomes one body: `KeyArgs`, inline
+    // buffer included, then moves through registers rather than `memcpy`.
+    #[inline]
     pub fn new(count: usize) -> KeyArgs {
-        // Borrow the thread's buffer; a nested call (a Serialize impl calling a
-        // cached function) finds it taken and uses a fresh one.
-        let mut buffer = KEY_BUFFER
-            .with(|buffer| {
-                buffer
-                    .try_borrow_mut()
-                    .map(|mut buffer| std::mem::take(&mut *buffer))
-            })
-            .unwrap_or_default();
-        buffer.clear();
-        write_array_header(&mut buffer, count as u64);
+        let mut buffer = KeyBuffer::new();
+        key_cbor::write_array_header(&mut buffer, count);
         KeyArgs {
             buffer,
             failure: None,
+            args_left: count,
+            map_free: true,
         }
     }
 
     /// Appends one argument.
+    #[inline]
     pub fn arg<T: Serialize + ?Sized>(mut self, arg: &T) -> KeyArgs {
+        self.args_left = self.args_left.wrapping_sub(1);
         if self.failure.is_none() {
-            if let Err(error) = ciborium::into_writer(arg, &mut self.buffer) {
-                self.failure = Some(error.to_string());
+            match key_cbor::write(arg, &mut self.buffer) {
+                Written::NoMap => {}
+                Written::MaybeMap => self.map_free = false,
+                Written::Failed(failure) => self.failure = Some(failure.into()),
             }
         }
         self
     }
 
     /// The key part: xxh3-128 of the (canonical) encoding.
+    #[inline]
     pub fn finish(self) -> KeyPart {
-        let KeyArgs { buffer, failure } = self;
-        let part = match failure {
-            Some(failure) => KeyPart::Unkeyable(failure),
-            None => hash_encoding(&buffer),
-        };
-        KEY_BUFFER.with(|slot| {
-            if let Ok(mut slot) = slot.try_borrow_mut() {
-                if slot.capacity() < buffer.capacity() {
-                    *slot = buffer;
-                }
-            }
-        });
-        part
+        if let Some(failure) = self.failure {
+            return KeyPart::Unkeyable(failure.into());
+        }
+        let encoding = self.buffer.as_bytes();
+        // With a wrong argument count the bytes are not one CBOR item; the
+        // full check treats them as it always has.
+        if self.map_free && self.args_left == 0 {
+            return KeyPart::Hash(xxh3_128(encoding));
+        }
+        hash_encoding(encoding)
     }
 }
 
 /// xxh3-128 of a CBOR encoding, with map entries in canonical order: stable
 /// across processes, builds and machines, and equal for equal maps.
-fn hash_encoding(encoding: &[u8]) -> KeyPart {
+pub(crate) fn hash_encoding(encoding: &[u8]) -> KeyPart {
     if !canonical::has_map(encoding) {
         return KeyPart::Hash(xxh3_128(encoding));
     }
     match canonical::canonicalize(encoding) {
         Ok(canonical) => KeyPart::Hash(xxh3_128(&canonical)),
         Err(error) => KeyPart::Unkeyable(error),
-    }
-}
-
-/// A CBOR array header (major type 4) of `count` items, as ciborium writes it.
-fn write_array_header(buffer: &mut Vec<u8>, count: u64) {
-    const ARRAY: u8 = 4 << 5;
-    match count {
-        0..=23 => buffer.push(ARRAY | count as u8),
-        24..=0xff => buffer.extend_from_slice(&[ARRAY | 24, count as u8]),
-        0x100..=0xffff => {
-            buffer.push(ARRAY | 25);
-            buffer.extend_from_slice(&(count as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            buffer.push(ARRAY | 26);
-            buffer.extend_from_slice(&(count as u32).to_be_bytes());
-        }
-        _ => {
-            buffer.push(ARRAY | 27);
-            buffer.extend_from_slice(&count.to_be_bytes());
-        }
     }
 }
 

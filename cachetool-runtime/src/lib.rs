@@ -15,6 +15,7 @@ mod error;
 mod flight;
 mod global;
 mod key;
+mod key_cbor;
 mod load;
 mod request;
 mod stats;
