@@ -113,9 +113,9 @@ impl Segment {
         }
     }
 
-    /// The hash of the least recently used key.
-    pub(super) fn front_hash(&self) -> Option<u64> {
-        self.slots.front().map(|(key, _)| key.hash)
+    /// The least recently used key, untouched.
+    pub(super) fn front(&self) -> Option<(&StoredKey, &Slot)> {
+        self.slots.front()
     }
 
     /// Takes out the least recently used key.

@@ -188,8 +188,12 @@ impl Shard {
 
     /// The window's least recently used key, pushed out of the window: into
     /// main if main has room, else in place of main's victim if the sketch says
-    /// the candidate was used more often lately, else dropped.
+    /// the candidate was used more often lately (or the victim has expired),
+    /// else dropped. An expired candidate is dropped.
     fn admit(&mut self, candidate: StoredKey, slot: Slot) {
+        if !slot.is_live() {
+            return;
+        }
         let main_capacity = self.capacity - self.window_capacity;
         if self.probation.len() + self.protected.len() < main_capacity {
             self.probation.push_back(candidate, slot);
@@ -201,14 +205,18 @@ impl Shard {
         } else {
             &mut self.protected
         };
-        let Some(victim) = victims.front_hash() else {
+        let Some((victim, victim_slot)) = victims.front() else {
             return; // No main at all (a capacity of 1): the window is the shard.
         };
+        // An expired key (a lock whose holder never released it, an entry past its
+        // TTL) is worth nothing, however often it was read.
+        let admitted = !victim_slot.is_live()
         // A tie goes to the incumbent, as in Caffeine: on the Zipf workload of the
         // peer bench, ties to the candidate cost 0.45 points of hit ratio (one-off
         // keys then churn through probation). A brand-new key that is read on every
         // call is protected by the window instead (see `MIN_WINDOW`).
-        if self.sketch.frequency(candidate.hash()) > self.sketch.frequency(victim) {
+            || self.sketch.frequency(candidate.hash()) > self.sketch.frequency(victim.hash());
+        if admitted {
             victims.pop_front();
             self.probation.push_back(candidate, slot);
         }
@@ -368,6 +376,45 @@ mod tests {
         }
         assert_eq!(segment_of(&shard, "new17"), Some("probation"));
         assert_eq!(segment_of(&shard, "p0"), None);
+    }
+
+    #[test]
+    fn an_expired_victim_or_candidate_never_wins_admission() {
+        // A full shard of 10 (window 3, main 7), whose probation victim "v" is
+        // read often but expired (replaced so once in probation: a replacement
+        // keeps its place).
+        let mut shard = Shard::new(10);
+        for key in ["v", "k0", "k1", "k2"] {
+            put(&mut shard, key);
+        }
+        let expired = Slot::new(Value::Bytes(Bytes::from_static(b"v")), Some(Duration::ZERO));
+        shard.insert(Hashed::new("v"), expired);
+        for index in 3..9 {
+            put(&mut shard, &format!("k{index}"));
+        }
+        for _ in 0..10 {
+            shard.sketch.increment(Hashed::new("v").hash);
+        }
+        assert_eq!(shard.len(), 10);
+        assert_eq!(
+            shard.probation.front().unwrap().0.hash(),
+            Hashed::new("v").hash
+        );
+        // "k6" leaves the window, used once: it still takes the expired key's place.
+        put(&mut shard, "new");
+        assert_eq!(segment_of(&shard, "v"), None);
+        assert_eq!(segment_of(&shard, "k6"), Some("probation"));
+        // An expired candidate, however often used, is dropped on leaving the window.
+        let expired = Slot::new(Value::Bytes(Bytes::from_static(b"e")), Some(Duration::ZERO));
+        shard.insert(Hashed::new("e"), expired);
+        for _ in 0..10 {
+            shard.sketch.increment(Hashed::new("e").hash);
+        }
+        for index in 0..3 {
+            put(&mut shard, &format!("later{index}"));
+        }
+        assert_eq!(segment_of(&shard, "e"), None);
+        assert_eq!(shard.len(), 10);
     }
 
     #[test]
