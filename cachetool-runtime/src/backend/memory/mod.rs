@@ -1,7 +1,9 @@
 //! The in-process backend: a sharded map with a capacity bound in entries,
 //! least-recently-used eviction in O(1) and per-entry expiry.
 
+mod segment;
 mod shard;
+mod sketch;
 
 use std::time::Duration;
 
@@ -216,16 +218,60 @@ mod tests {
     }
 
     #[test]
-    fn evicts_the_least_recently_used_key_at_capacity() {
+    fn at_capacity_a_key_used_again_outlives_keys_used_once() {
+        // One shard of 2: a window of one key and a main of one.
         let backend = MemoryBackend::new(2);
         backend.set("a", bytes("1"), None).unwrap();
-        backend.set("b", bytes("2"), None).unwrap();
-        assert!(read(&backend, "a").is_some()); // a is now more recent than b
-        backend.set("c", bytes("3"), None).unwrap();
+        backend.set("b", bytes("2"), None).unwrap(); // a leaves the window for main
+        assert!(read(&backend, "a").is_some()); // a is now used twice
+        backend.set("c", bytes("3"), None).unwrap(); // b (used once) is not admitted
         assert_eq!(backend.len(), 2);
         assert_eq!(read(&backend, "b"), None);
         assert_eq!(read(&backend, "a").as_deref(), Some(&b"1"[..]));
         assert_eq!(read(&backend, "c").as_deref(), Some(&b"3"[..]));
+        // Keys used once keep coming: a, read again now and then, stays.
+        for index in 0..300 {
+            backend
+                .set(&format!("once{index}"), bytes("x"), None)
+                .unwrap();
+            if index % 3 == 0 {
+                assert_eq!(read(&backend, "a").as_deref(), Some(&b"1"[..]), "{index}");
+            }
+        }
+        assert_eq!(backend.len(), 2);
+    }
+
+    #[test]
+    fn a_key_read_on_every_call_survives_a_stream_of_new_keys() {
+        // As the namespace epoch: read by every lookup, hit or miss, while the
+        // lookups store new entries and take and release lock keys.
+        let backend = MemoryBackend::new(10_000);
+        backend.set("app:epoch", bytes("e"), None).unwrap();
+        let lock = |index| LockRequest {
+            key: "app:lock",
+            token: index,
+            ttl: Duration::from_secs(60),
+        };
+        for index in 0..30_000 {
+            let entry = format!("app:entry{index}");
+            let start = backend
+                .begin_load(Some(lock(index)), &["app:epoch"], &[bytes("new")], &entry)
+                .unwrap();
+            assert_eq!(start.versions[0].as_bytes(), Some(&b"e"[..]), "{index}");
+            backend
+                .replace_if(
+                    &entry,
+                    None,
+                    bytes("v"),
+                    None,
+                    Some(HeldLock {
+                        key: "app:lock",
+                        token: index,
+                    }),
+                )
+                .unwrap();
+        }
+        assert!(backend.len() <= 10_000 + backend.shards.len());
     }
 
     #[test]
