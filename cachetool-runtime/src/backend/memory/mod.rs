@@ -1,5 +1,5 @@
 //! The in-process backend: a sharded map with a capacity bound in entries,
-//! least-recently-used eviction in O(1) and per-entry expiry.
+//! W-TinyLFU eviction in O(1) (see `shard.rs`) and per-entry expiry.
 
 mod segment;
 mod shard;
@@ -18,15 +18,17 @@ use crate::Result;
 /// and neither serializes nor deserializes.
 ///
 /// Keys are spread over shards, each behind its own lock, so that callers of
-/// different keys rarely wait for each other. Each shard evicts its least
-/// recently used key when full; expired keys are never returned and are
-/// dropped when read or evicted.
+/// different keys rarely wait for each other. A full shard evicts as W-TinyLFU
+/// does (as moka and Caffeine): a new key is kept only if it was used more
+/// often lately than the key it would replace, so a burst of keys used once
+/// does not push out keys used again and again. Expired keys are never
+/// returned and are dropped when read or evicted.
 pub struct MemoryBackend {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
 }
 
-/// Below this many entries per shard, fewer shards: small caches keep an exact LRU.
+/// Below this many entries per shard, fewer shards: a small cache keeps one policy over all its keys.
 const ENTRIES_PER_SHARD: usize = 256;
 const MAX_SHARDS: usize = 64;
 
