@@ -1,5 +1,6 @@
 //! [`CacheBuilder`]: the settings of a new [`Cache`].
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Inner};
 use crate::flight::Flights;
 use crate::key::Namespace;
+use crate::local_epoch::LocalEpoch;
 use crate::stats::Counters;
 use crate::{Error, Result};
 
@@ -202,11 +204,18 @@ impl CacheBuilder {
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };
+        let namespace = Namespace::new(&self.prefix);
+        let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
+        let local_epoch = any
+            .downcast::<MemoryBackend>()
+            .ok()
+            .map(|memory| LocalEpoch::new(memory, namespace.epoch_key()));
         Ok(Cache {
             inner: Arc::new(Inner {
                 objects: backend.stores_objects(),
                 backend,
-                namespace: Namespace::new(&self.prefix),
+                local_epoch,
+                namespace,
                 default_ttl: self.ttl,
                 lock_timeout: self.lock_timeout,
                 max_value_size: self.max_value_size,

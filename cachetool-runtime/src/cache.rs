@@ -9,6 +9,7 @@ use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
 use crate::flight::Flights;
 use crate::key::Namespace;
+use crate::local_epoch::LocalEpoch;
 use crate::stats::{Counters, Stats};
 use crate::{CacheBuilder, Error, Result};
 
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) max_value_size: usize,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
     pub(crate) objects: bool,
+    /// The epoch, read without a lookup: with the memory backend only.
+    pub(crate) local_epoch: Option<LocalEpoch>,
     pub(crate) counters: Counters,
     pub(crate) flights: Flights,
 }

@@ -17,6 +17,7 @@ mod global;
 mod key;
 mod key_cbor;
 mod load;
+mod local_epoch;
 mod request;
 mod stats;
 

@@ -137,9 +137,10 @@ impl Request<'_> {
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let keys = self.lookup_keys();
+        let epoch = self.local_epoch();
+        let keys = self.lookup_keys(epoch);
         let values = driver.get_many(&self.inner().backend, &keys).await;
-        self.found(keys.len(), values.as_deref())
+        self.found(epoch, keys.len(), values.as_deref())
     }
 
     /// [`lookup`](Request::lookup), for a caller that blocks on the backend.
@@ -147,27 +148,39 @@ impl Request<'_> {
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let keys = self.lookup_keys();
+        let epoch = self.local_epoch();
+        let keys = self.lookup_keys(epoch);
         let mut values = Values::new();
         let read = (self.inner().backend).read_each(&keys, &mut |value| values.push(value));
-        self.found(keys.len(), read.as_ref().map(|()| &values[..]))
+        self.found(epoch, keys.len(), read.as_ref().map(|()| &values[..]))
     }
 
-    /// The entry's key, then the epoch's, then each tag's.
-    fn lookup_keys(&self) -> Keys<'_> {
+    /// The epoch's version, when the backend is this process's memory and it
+    /// can be known without a lookup.
+    fn local_epoch(&self) -> Option<u64> {
+        let inner = self.inner();
+        let local = inner.local_epoch.as_ref()?;
+        local.version(inner.namespace.epoch_key())
+    }
+
+    /// The entry's key, then the epoch's (unless its version is known), then each tag's.
+    fn lookup_keys(&self, epoch: Option<u64>) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
-        keys.push(self.inner().namespace.epoch_key());
+        if epoch.is_none() {
+            keys.push(self.inner().namespace.epoch_key());
+        }
         for tag_key in &self.tag_keys {
             keys.push(tag_key);
         }
         keys
     }
 
-    /// What the values read for `lookup_keys` (`asked` of them) mean.
+    /// What the values read for `lookup_keys(epoch)` (`asked` of them) mean.
     /// (Borrowed, not moved: the values are a few hundred bytes on the stack.)
     fn found<T: Cacheable>(
         &self,
+        epoch: Option<u64>,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
     ) -> Found<T> {
@@ -180,7 +193,7 @@ impl Request<'_> {
             }
             Err(error) => return self.failed_lookup(error),
         };
-        let versions = versions_of(versions);
+        let versions = versions_of(epoch, versions);
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
                 inner.counters.hit();
@@ -189,7 +202,12 @@ impl Request<'_> {
         }
         inner.counters.miss();
         Found::Miss(Miss {
-            versions,
+            // With the epoch known without a lookup, a miss reads the versions
+            // again before its store (`versions_now`): that read counts as a use
+            // of the epoch key, which the eviction policy needs to see before
+            // the store adds a key, or it might evict the epoch, and with it
+            // every entry of the cache.
+            versions: versions.filter(|_| epoch.is_none()),
             seen: seen.clone(),
         })
     }
@@ -478,10 +496,11 @@ impl Drop for LockRelease<'_> {
     }
 }
 
-/// The version in each value, if every version exists. (A loop: collecting
-/// into an `Option` costs more on the hit path.)
-fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
+/// The version in each value (after `first`, if given), if every version
+/// exists. (A loop: collecting into an `Option` costs more on the hit path.)
+fn versions_of(first: Option<u64>, values: &[Option<Value>]) -> Option<Versions> {
     let mut versions = Versions::new();
+    versions.extend(first);
     for value in values {
         versions.push(codec::version_of(value.as_ref()?));
     }

@@ -15,6 +15,7 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use memcached::MemcachedBackend;
 pub use memory::MemoryBackend;
+pub(crate) use memory::ShardIndex;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisBackend;
@@ -163,7 +164,7 @@ pub struct LoadStart {
 /// Every method is one round trip on a remote store, except where its
 /// documentation allows more. Implementations must be safe to call from many
 /// threads at once.
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// A short name for logs and errors, such as `"memory"` or `"redis"`.
     fn name(&self) -> &str;
 

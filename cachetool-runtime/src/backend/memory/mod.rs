@@ -5,10 +5,11 @@ mod segment;
 mod shard;
 mod sketch;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use self::shard::{Hashed, Shard, Slot};
 use super::{Backend, HeldLock, LoadStart, LockRequest, Value};
@@ -24,9 +25,23 @@ use crate::Result;
 /// does not push out keys used again and again. Expired keys are never
 /// returned and are dropped when read or evicted.
 pub struct MemoryBackend {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Locked]>,
     capacity: usize,
 }
+
+/// A shard behind its lock, with a count of its writes.
+struct Locked {
+    shard: Mutex<Shard>,
+    /// Bumped, under the lock, by every call that may change or remove a key of
+    /// the shard (a store, a delete, an eviction). While it stays the same, a
+    /// value read from the shard earlier is still its value: see
+    /// [`MemoryBackend::generation`].
+    generation: AtomicU64,
+}
+
+/// Which shard holds a key: a key's place, for [`MemoryBackend::generation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShardIndex(usize);
 
 /// Below this many entries per shard, fewer shards: a small cache keeps one policy over all its keys.
 const ENTRIES_PER_SHARD: usize = 256;
@@ -43,7 +58,10 @@ impl MemoryBackend {
             .min(MAX_SHARDS);
         let per_shard = capacity.div_ceil(shard_count);
         let shards = (0..shard_count)
-            .map(|_| Mutex::new(Shard::new(per_shard)))
+            .map(|_| Locked {
+                shard: Mutex::new(Shard::new(per_shard)),
+                generation: AtomicU64::new(0),
+            })
             .collect();
         MemoryBackend { shards, capacity }
     }
@@ -55,7 +73,10 @@ impl MemoryBackend {
 
     /// How many keys it holds now, expired ones not yet dropped included.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().len()).sum()
+        self.shards
+            .iter()
+            .map(|locked| locked.shard.lock().len())
+            .sum()
     }
 
     /// Whether it holds no key.
@@ -63,12 +84,54 @@ impl MemoryBackend {
         self.len() == 0
     }
 
-    /// The shard of `key`, locked.
-    fn lock(&self, key: Hashed<'_>) -> parking_lot::MutexGuard<'_, Shard> {
+    fn index(&self, key: Hashed<'_>) -> usize {
         // The map inside uses the low bits of the same hash; the shard takes the high
         // ones. shards.len() is a power of two.
-        let index = (key.hash >> 32) as usize & (self.shards.len() - 1);
-        self.shards[index].lock()
+        (key.hash >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    /// The shard of `key`, locked, to read.
+    fn lock(&self, key: Hashed<'_>) -> MutexGuard<'_, Shard> {
+        self.shards[self.index(key)].shard.lock()
+    }
+
+    /// The shard of `key`, locked, to write: its generation moves on.
+    fn lock_to_write(&self, key: Hashed<'_>) -> MutexGuard<'_, Shard> {
+        let locked = &self.shards[self.index(key)];
+        let shard = locked.shard.lock();
+        locked.generation.fetch_add(1, Ordering::Release);
+        shard
+    }
+
+    /// The shard that holds `key`.
+    pub(crate) fn shard_of(&self, key: &str) -> ShardIndex {
+        ShardIndex(self.index(Hashed::new(key)))
+    }
+
+    /// How many writes the shard has had: while this stays the same, no key of
+    /// the shard has changed, so a value read with [`read_version`] is still
+    /// the key's value. One atomic load, no lock: what lets every call check
+    /// the namespace epoch without all threads taking the epoch's shard lock.
+    ///
+    /// [`read_version`]: MemoryBackend::read_version
+    pub(crate) fn generation(&self, shard: ShardIndex) -> u64 {
+        self.shards[shard.0].generation.load(Ordering::Acquire)
+    }
+
+    /// The value of `key` (counted as a use) with its shard's generation at
+    /// the time, if the key holds a value that never expires: one that stays
+    /// the key's value for as long as the generation stays the same.
+    pub(crate) fn read_version(&self, key: &str) -> Option<(u64, Value)> {
+        let hashed = Hashed::new(key);
+        let locked = &self.shards[self.index(hashed)];
+        let mut shard = locked.shard.lock();
+        // Writes bump it under this lock: it can't move while the lock is held.
+        let generation = locked.generation.load(Ordering::Relaxed);
+        let value = shard.get(hashed)?.clone();
+        shard
+            .peek(hashed)
+            .is_some_and(Slot::never_expires)
+            .then_some((generation, value))
     }
 }
 
@@ -110,7 +173,7 @@ impl Backend for MemoryBackend {
 
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
         let key = Hashed::new(key);
-        self.lock(key).insert(key, Slot::new(value, ttl));
+        self.lock_to_write(key).insert(key, Slot::new(value, ttl));
         Ok(())
     }
 
@@ -124,7 +187,7 @@ impl Backend for MemoryBackend {
     ) -> Result<bool> {
         let unchanged = {
             let key = Hashed::new(key);
-            let mut shard = self.lock(key);
+            let mut shard = self.lock_to_write(key);
             // Compared with the raw slot, expired or not: a value that expired after it
             // was read has not been replaced by anyone.
             let unchanged = match (shard.peek(key), seen) {
@@ -149,14 +212,14 @@ impl Backend for MemoryBackend {
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
         for key in keys {
             let key = Hashed::new(key);
-            self.lock(key).remove(key);
+            self.lock_to_write(key).remove(key);
         }
         Ok(())
     }
 
     fn unlock(&self, key: &str, token: u64) -> Result<()> {
         let key = Hashed::new(key);
-        let mut shard = self.lock(key);
+        let mut shard = self.lock_to_write(key);
         let held = shard
             .peek(key)
             .is_some_and(|slot| slot.value.is_same(&lock_token(token)));
@@ -175,7 +238,7 @@ impl Backend for MemoryBackend {
     ) -> Result<LoadStart> {
         let locked = lock.is_some_and(|lock| {
             let key = Hashed::new(lock.key);
-            let mut shard = self.lock(key);
+            let mut shard = self.lock_to_write(key);
             let free = shard.get(key).is_none();
             if free {
                 shard.insert(key, Slot::new(lock_token(lock.token), Some(lock.ttl)));
@@ -187,7 +250,7 @@ impl Backend for MemoryBackend {
             .zip(new_versions)
             .map(|(key, candidate)| {
                 let key = Hashed::new(key);
-                let mut shard = self.lock(key);
+                let mut shard = self.lock_to_write(key);
                 if let Some(existing) = shard.get(key) {
                     return existing.clone();
                 }

@@ -69,6 +69,11 @@ impl Slot {
     pub(super) fn is_live(&self) -> bool {
         self.expires_at.is_none_or(|at| Instant::now() < at)
     }
+
+    /// Whether it was stored without a TTL.
+    pub(super) fn never_expires(&self) -> bool {
+        self.expires_at.is_none()
+    }
 }
 
 /// The fewest keys the window holds (but at most half a tiny shard).
