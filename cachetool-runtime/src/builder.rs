@@ -8,7 +8,7 @@ use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Inner};
 use crate::flight::Flights;
 use crate::key::Namespace;
-use crate::local_epoch::LocalEpoch;
+use crate::local_versions::LocalVersions;
 use crate::stats::Counters;
 use crate::{Error, Result};
 
@@ -206,15 +206,15 @@ impl CacheBuilder {
         };
         let namespace = Namespace::new(&self.prefix);
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
-        let local_epoch = any
+        let local_versions = any
             .downcast::<MemoryBackend>()
             .ok()
-            .map(|memory| LocalEpoch::new(memory, namespace.epoch_key()));
+            .map(|memory| LocalVersions::new(memory, namespace.epoch_key()));
         Ok(Cache {
             inner: Arc::new(Inner {
                 objects: backend.stores_objects(),
                 backend,
-                local_epoch,
+                local_versions,
                 namespace,
                 default_ttl: self.ttl,
                 lock_timeout: self.lock_timeout,

@@ -9,7 +9,7 @@ use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
 use crate::flight::Flights;
 use crate::key::Namespace;
-use crate::local_epoch::LocalEpoch;
+use crate::local_versions::LocalVersions;
 use crate::stats::{Counters, Stats};
 use crate::{CacheBuilder, Error, Result};
 
@@ -31,8 +31,8 @@ pub(crate) struct Inner {
     pub(crate) max_value_size: usize,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
     pub(crate) objects: bool,
-    /// The epoch, read without a lookup: with the memory backend only.
-    pub(crate) local_epoch: Option<LocalEpoch>,
+    /// The epoch's and tags' versions, read without a lookup: with the memory backend only.
+    pub(crate) local_versions: Option<LocalVersions>,
     pub(crate) counters: Counters,
     pub(crate) flights: Flights,
 }

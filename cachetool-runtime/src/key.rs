@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
+use smallvec::SmallVec;
+
 use crate::canonical;
 use crate::key_cbor::{self, KeyBuffer, Written};
 
@@ -315,11 +317,17 @@ impl Namespace {
 
     /// `{prefix}:tag:{name}`.
     pub(crate) fn tag_key(&self, tag: &str) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + 5 + tag.len());
+        let mut key = String::new();
+        self.write_tag_key(&mut key, tag);
+        key
+    }
+
+    /// Appends the tag key (see [`tag_key`](Namespace::tag_key)) to `key`.
+    fn write_tag_key(&self, key: &mut String, tag: &str) {
+        key.reserve(self.prefix.len() + 5 + tag.len());
         key.push_str(&self.prefix);
         key.push_str(":tag:");
         key.push_str(tag);
-        key
     }
 
     /// `{prefix}:lock:{entry key without the prefix}`.
@@ -329,6 +337,45 @@ impl Namespace {
             .and_then(|rest| rest.strip_prefix(":entry:"))
             .unwrap_or(entry_key);
         format!("{}:lock:{rest}", self.prefix)
+    }
+}
+
+/// The tag keys of one call, one after the other in one string: a call with
+/// tags allocates no string per tag (the string itself is reused, see
+/// `request.rs`).
+pub(crate) struct TagKeys {
+    text: String,
+    /// Where each key ends in `text`.
+    ends: SmallVec<[usize; 4]>,
+}
+
+impl TagKeys {
+    /// The keys of `tags`, written into `text` (cleared first).
+    pub(crate) fn new(mut text: String, namespace: &Namespace, tags: &[&str]) -> TagKeys {
+        let mut ends = SmallVec::new();
+        if tags.is_empty() {
+            return TagKeys { text, ends };
+        }
+        text.clear();
+        for tag in tags {
+            namespace.write_tag_key(&mut text, tag);
+            ends.push(text.len());
+        }
+        TagKeys { text, ends }
+    }
+
+    /// Each tag's key, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
+    }
+
+    /// The string they are written in, to reuse.
+    pub(crate) fn take_text(&mut self) -> String {
+        self.ends.clear();
+        std::mem::take(&mut self.text)
     }
 }
 
@@ -420,6 +467,13 @@ mod tests {
             "app:lock:m.f<alloc.string.String>:a:b c"
         );
         assert_eq!(namespace.tag_key("user:7"), "app:tag:user:7");
+        let tags = TagKeys::new("old".into(), &namespace, &["a", "user:7", ""]);
+        let keys: Vec<&str> = tags.iter().collect();
+        assert_eq!(keys, ["app:tag:a", "app:tag:user:7", "app:tag:"]);
+        assert_eq!(
+            TagKeys::new(String::new(), &namespace, &[]).iter().count(),
+            0
+        );
         assert_eq!(namespace.epoch_key(), "app:epoch");
         let method =
             namespace.entry_key("m.W<_>.get", Some("m::W<u8>"), &["u16"], &KeyPart::Hash(0));

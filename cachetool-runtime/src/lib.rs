@@ -17,7 +17,7 @@ mod global;
 mod key;
 mod key_cbor;
 mod load;
-mod local_epoch;
+mod local_versions;
 mod request;
 mod stats;
 

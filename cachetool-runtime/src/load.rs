@@ -128,7 +128,7 @@ impl Request<'_> {
     fn version_keys(&self) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.inner().namespace.epoch_key());
-        keys.extend(self.tag_keys.iter().map(String::as_str));
+        keys.extend(self.tag_keys.iter());
         keys
     }
 
@@ -137,10 +137,10 @@ impl Request<'_> {
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let epoch = self.local_epoch();
-        let keys = self.lookup_keys(epoch);
+        let known = self.local_versions();
+        let keys = self.lookup_keys(known.is_some());
         let values = driver.get_many(&self.inner().backend, &keys).await;
-        self.found(epoch, keys.len(), values.as_deref())
+        self.found(known, keys.len(), values.as_deref())
     }
 
     /// [`lookup`](Request::lookup), for a caller that blocks on the backend.
@@ -148,39 +148,43 @@ impl Request<'_> {
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let epoch = self.local_epoch();
-        let keys = self.lookup_keys(epoch);
+        let known = self.local_versions();
+        let keys = self.lookup_keys(known.is_some());
         let mut values = Values::new();
         let read = (self.inner().backend).read_each(&keys, &mut |value| values.push(value));
-        self.found(epoch, keys.len(), read.as_ref().map(|()| &values[..]))
+        self.found(known, keys.len(), read.as_ref().map(|()| &values[..]))
     }
 
-    /// The epoch's version, when the backend is this process's memory and it
-    /// can be known without a lookup.
-    fn local_epoch(&self) -> Option<u64> {
+    /// The versions of the epoch and every tag, when the backend is this
+    /// process's memory and they can all be known without a lookup.
+    fn local_versions(&self) -> Option<Versions> {
         let inner = self.inner();
-        let local = inner.local_epoch.as_ref()?;
-        local.version(inner.namespace.epoch_key())
+        let local = inner.local_versions.as_ref()?;
+        let mut versions = Versions::new();
+        versions.push(local.epoch_version(inner.namespace.epoch_key())?);
+        for tag_key in self.tag_keys.iter() {
+            versions.push(local.version(tag_key)?);
+        }
+        Some(versions)
     }
 
-    /// The entry's key, then the epoch's (unless its version is known), then each tag's.
-    fn lookup_keys(&self, epoch: Option<u64>) -> Keys<'_> {
+    /// The entry's key, then (unless the versions are `known`) the epoch's and each tag's.
+    fn lookup_keys(&self, known: bool) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
-        if epoch.is_none() {
+        if !known {
             keys.push(self.inner().namespace.epoch_key());
-        }
-        for tag_key in &self.tag_keys {
-            keys.push(tag_key);
+            keys.extend(self.tag_keys.iter());
         }
         keys
     }
 
-    /// What the values read for `lookup_keys(epoch)` (`asked` of them) mean.
-    /// (Borrowed, not moved: the values are a few hundred bytes on the stack.)
+    /// What the values read for `lookup_keys` (`asked` of them) mean, with the
+    /// versions if they are `known` without a lookup. (Borrowed, not moved: the
+    /// values are a few hundred bytes on the stack.)
     fn found<T: Cacheable>(
         &self,
-        epoch: Option<u64>,
+        known: Option<Versions>,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
     ) -> Found<T> {
@@ -193,7 +197,8 @@ impl Request<'_> {
             }
             Err(error) => return self.failed_lookup(error),
         };
-        let versions = versions_of(epoch, versions);
+        let from_lookup = known.is_none();
+        let versions = known.or_else(|| versions_of(versions));
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
                 inner.counters.hit();
@@ -202,12 +207,12 @@ impl Request<'_> {
         }
         inner.counters.miss();
         Found::Miss(Miss {
-            // With the epoch known without a lookup, a miss reads the versions
-            // again before its store (`versions_now`): that read counts as a use
-            // of the epoch key, which the eviction policy needs to see before
-            // the store adds a key, or it might evict the epoch, and with it
-            // every entry of the cache.
-            versions: versions.filter(|_| epoch.is_none()),
+            // With the versions known without a lookup, a miss reads them again
+            // before its store (`versions_now`): that read counts as a use of the
+            // epoch and tag keys, which the eviction policy must see before the
+            // store adds a key, or it might evict the epoch, and with it every
+            // entry of the cache.
+            versions: versions.filter(|_| from_lookup),
             seen: seen.clone(),
         })
     }
@@ -496,11 +501,10 @@ impl Drop for LockRelease<'_> {
     }
 }
 
-/// The version in each value (after `first`, if given), if every version
-/// exists. (A loop: collecting into an `Option` costs more on the hit path.)
-fn versions_of(first: Option<u64>, values: &[Option<Value>]) -> Option<Versions> {
+/// The version in each value, if every version exists. (A loop: collecting
+/// into an `Option` costs more on the hit path.)
+fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     let mut versions = Versions::new();
-    versions.extend(first);
     for value in values {
         versions.push(codec::version_of(value.as_ref()?));
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::__private::Cacheable;
 use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
-use crate::key::{KeyPart, Site};
+use crate::key::{KeyPart, Site, TagKeys};
 use crate::load::Found;
 use crate::Result;
 
@@ -18,7 +18,7 @@ pub struct Request<'c> {
     pub(crate) cache: &'c Cache,
     pub(crate) site: &'static Site,
     pub(crate) entry_key: String,
-    pub(crate) tag_keys: Vec<String>,
+    pub(crate) tag_keys: TagKeys,
     pub(crate) ttl: Option<Duration>,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
@@ -40,12 +40,13 @@ impl<'c> Request<'c> {
         let self_type = self_type.filter(|self_type| site.keys_self(self_type));
         let mut entry_key = spare_key();
         namespace.write_entry_key(&mut entry_key, site.path(), self_type, generics, &key);
-        // (Collecting even no tags costs; most functions have none.)
-        let tag_keys = if tags.is_empty() {
-            Vec::new()
+        // Most functions have no tags: no spare string for them.
+        let tag_text = if tags.is_empty() {
+            String::new()
         } else {
-            tags.iter().map(|tag| namespace.tag_key(tag)).collect()
+            spare_key()
         };
+        let tag_keys = TagKeys::new(tag_text, namespace, tags);
         Request {
             cache,
             site,
@@ -105,10 +106,11 @@ impl Request<'_> {
         self,
         body: impl std::future::Future<Output = R>,
     ) -> R {
-        never_fails(
-            self.get_or_compute_ok_async(async { Ok::<R, Infallible>(body.await) })
-                .await,
-        )
+        // Not through `get_or_compute_ok_async`: one async layer less per call
+        // (in a debug build each layer's frame holds its callee's future, and
+        // deep recursion of cached async fns runs out of stack).
+        let body = async { Ok::<R, Infallible>(body.await) };
+        never_fails(self.get_or_load(&crate::driver::Tokio, None, body).await)
     }
 
     /// The same for a body returning `Result`: only `Ok` is stored.
@@ -161,20 +163,27 @@ fn spare_key() -> String {
     key
 }
 
+fn keep_spare(key: String) {
+    if key.capacity() == 0 || key.capacity() > MAX_SPARE_KEY {
+        return;
+    }
+    // At thread exit the spares may be gone already: then the key is just freed.
+    let _ = SPARE_KEYS.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            if spare.len() < MAX_SPARE_KEYS {
+                spare.push(key);
+            }
+        }
+    });
+}
+
 impl Drop for Request<'_> {
     fn drop(&mut self) {
-        let key = std::mem::take(&mut self.entry_key);
-        if key.capacity() > MAX_SPARE_KEY {
-            return;
+        keep_spare(std::mem::take(&mut self.entry_key));
+        let tag_text = self.tag_keys.take_text();
+        if tag_text.capacity() > 0 {
+            keep_spare(tag_text);
         }
-        // At thread exit the spares may be gone already: then the key is just freed.
-        let _ = SPARE_KEYS.try_with(|spare| {
-            if let Ok(mut spare) = spare.try_borrow_mut() {
-                if spare.len() < MAX_SPARE_KEYS {
-                    spare.push(key);
-                }
-            }
-        });
     }
 }
 

@@ -15,7 +15,7 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use memcached::MemcachedBackend;
 pub use memory::MemoryBackend;
-pub(crate) use memory::ShardIndex;
+pub(crate) use memory::Place;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisBackend;

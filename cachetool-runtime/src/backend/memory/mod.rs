@@ -39,9 +39,25 @@ struct Locked {
     generation: AtomicU64,
 }
 
-/// Which shard holds a key: a key's place, for [`MemoryBackend::generation`].
+/// Where a key is: its hash and its shard, for [`MemoryBackend::generation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ShardIndex(usize);
+pub(crate) struct Place {
+    hash: u64,
+    shard: usize,
+}
+
+impl Place {
+    /// The key's hash (xxh3-64 of its bytes).
+    pub(crate) fn hash(self) -> u64 {
+        self.hash
+    }
+
+    /// The index of the key's shard.
+    #[cfg(test)]
+    pub(crate) fn shard(self) -> usize {
+        self.shard
+    }
+}
 
 /// Below this many entries per shard, fewer shards: a small cache keeps one policy over all its keys.
 const ENTRIES_PER_SHARD: usize = 256;
@@ -103,9 +119,13 @@ impl MemoryBackend {
         shard
     }
 
-    /// The shard that holds `key`.
-    pub(crate) fn shard_of(&self, key: &str) -> ShardIndex {
-        ShardIndex(self.index(Hashed::new(key)))
+    /// Where `key` is.
+    pub(crate) fn place_of(&self, key: &str) -> Place {
+        let hashed = Hashed::new(key);
+        Place {
+            hash: hashed.hash,
+            shard: self.index(hashed),
+        }
     }
 
     /// How many writes the shard has had: while this stays the same, no key of
@@ -114,8 +134,8 @@ impl MemoryBackend {
     /// the namespace epoch without all threads taking the epoch's shard lock.
     ///
     /// [`read_version`]: MemoryBackend::read_version
-    pub(crate) fn generation(&self, shard: ShardIndex) -> u64 {
-        self.shards[shard.0].generation.load(Ordering::Acquire)
+    pub(crate) fn generation(&self, place: Place) -> u64 {
+        self.shards[place.shard].generation.load(Ordering::Acquire)
     }
 
     /// The value of `key` (counted as a use) with its shard's generation at
