@@ -190,7 +190,7 @@ impl Conn {
         let mut searched = 0;
         loop {
             let from = self.start + searched;
-            if let Some(at) = self.buffer[from..self.end].iter().position(|&b| b == b'\n') {
+            if let Some(at) = memchr::memchr(b'\n', &self.buffer[from..self.end]) {
                 let newline = from + at;
                 let line_start = self.start;
                 self.start = newline + 1;
@@ -330,18 +330,30 @@ struct ValueLine<'a> {
     cas: u64,
 }
 
-/// `VALUE {key} {flags} {bytes} {cas}`.
+/// `VALUE {key} {flags} {bytes} {cas}`. (Read on every hit, once per key:
+/// one search for the end of the key, then the digits as they come.)
 fn parse_value_line(line: &[u8]) -> io::Result<ValueLine<'_>> {
-    let mut fields = line.split(|&b| b == b' ');
-    if fields.next() != Some(b"VALUE") {
-        return Err(unexpected(line));
-    }
-    let key = fields.next().ok_or_else(|| unexpected(line))?;
-    let mut number =
-        || -> io::Result<u64> { parse_u64(fields.next().ok_or_else(|| unexpected(line))?) };
+    let rest = line
+        .strip_prefix(b"VALUE ")
+        .ok_or_else(|| unexpected(line))?;
+    let key_end = memchr::memchr(b' ', rest).ok_or_else(|| unexpected(line))?;
+    let (key, mut rest) = (&rest[..key_end], &rest[key_end..]);
+    let mut number = || -> io::Result<u64> {
+        let field = rest.strip_prefix(b" ").ok_or_else(|| unexpected(line))?;
+        // A few digits: a plain scan beats memchr's setup.
+        let end = field
+            .iter()
+            .position(|&byte| byte == b' ')
+            .unwrap_or(field.len());
+        rest = &field[end..];
+        parse_u64(&field[..end])
+    };
     let flags = u32::try_from(number()?).map_err(|_| unexpected(line))?;
     let len = usize::try_from(number()?).map_err(|_| unexpected(line))?;
     let cas = number()?;
+    if !rest.is_empty() {
+        return Err(unexpected(line));
+    }
     Ok(ValueLine {
         key,
         flags,
@@ -350,11 +362,22 @@ fn parse_value_line(line: &[u8]) -> io::Result<ValueLine<'_>> {
     })
 }
 
+/// A decimal number of up to 20 digits, as Memcached writes them.
 pub(super) fn parse_u64(text: &[u8]) -> io::Result<u64> {
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| protocol("a number was expected"))
+    let number = || protocol("a number was expected");
+    if text.is_empty() || text.len() > 20 {
+        return Err(number());
+    }
+    text.iter().try_fold(0u64, |value, &byte| {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(number());
+        }
+        value
+            .checked_mul(10)
+            .and_then(|value| value.checked_add(u64::from(digit)))
+            .ok_or_else(number)
+    })
 }
 
 /// What a storage command answered.
@@ -454,5 +477,24 @@ mod tests {
         );
         assert!(parse_value_line(b"VALUE a 1").is_err());
         assert!(parse_value_line(b"SERVER_ERROR x").is_err());
+        let max = format!("VALUE k 4294967295 0 {}", u64::MAX);
+        assert_eq!(parse_value_line(max.as_bytes()).unwrap().cas, u64::MAX);
+        for bad in [
+            &b"VALUE k 1 2 3 4"[..],
+            b"VALUE k 1 2 ",
+            b"VALUE k 1  2 3",
+            b"VALUE k 1 2 -3",
+            b"VALUE k 1 2 3x",
+            b"VALUE k 4294967296 2 3",
+            b"VALUE k 1 2 18446744073709551616",
+            b"VALUE k",
+            b"VALUE ",
+        ] {
+            assert!(
+                parse_value_line(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }
