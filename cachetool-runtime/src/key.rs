@@ -336,7 +336,11 @@ impl Namespace {
             .strip_prefix(&*self.prefix)
             .and_then(|rest| rest.strip_prefix(":entry:"))
             .unwrap_or(entry_key);
-        format!("{}:lock:{rest}", self.prefix)
+        let mut key = String::with_capacity(self.prefix.len() + 6 + rest.len());
+        key.push_str(&self.prefix);
+        key.push_str(":lock:");
+        key.push_str(rest);
+        key
     }
 }
 

@@ -273,13 +273,16 @@ impl Request<'_> {
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let inner = self.inner();
-        let lock_key = inner.namespace.lock_key(&self.entry_key);
-        let token = fastrand::u64(..);
-        let deadline = Instant::now() + inner.lock_timeout;
-        let mut pause = FIRST_POLL_PAUSE;
         // In this process's memory, the flight is the lock: only callers of this
         // process can compute the key. Elsewhere other processes can too.
         let shared = !inner.backend.is_local();
+        let lock_key = match shared {
+            true => inner.namespace.lock_key(&self.entry_key),
+            false => String::new(),
+        };
+        let token = fastrand::u64(..);
+        let deadline = Instant::now() + inner.lock_timeout;
+        let mut pause = FIRST_POLL_PAUSE;
         // Ends by the deadline: each turn either breaks, returns, or sleeps toward it.
         let (miss, locked) = loop {
             let lock = shared.then_some(LockRequest {

@@ -106,11 +106,15 @@ impl Request<'_> {
         self,
         body: impl std::future::Future<Output = R>,
     ) -> R {
+        let first = match self.lookup_if_local() {
+            Some(Found::Hit(value)) => return value,
+            first => first,
+        };
         // Not through `get_or_compute_ok_async`: one async layer less per call
         // (in a debug build each layer's frame holds its callee's future, and
         // deep recursion of cached async fns runs out of stack).
         let body = async { Ok::<R, Infallible>(body.await) };
-        never_fails(self.get_or_load(&crate::driver::Tokio, None, body).await)
+        never_fails(self.get_or_load(&crate::driver::Tokio, first, body).await)
     }
 
     /// The same for a body returning `Result`: only `Ok` is stored.
@@ -118,7 +122,17 @@ impl Request<'_> {
         self,
         body: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        self.get_or_load(&crate::driver::Tokio, None, body).await
+        let first = match self.lookup_if_local() {
+            Some(Found::Hit(value)) => return Ok(value),
+            first => first,
+        };
+        self.get_or_load(&crate::driver::Tokio, first, body).await
+    }
+
+    /// With an in-process backend (which never waits), the first lookup made
+    /// at once: a hit returns before the miss path's future is even built.
+    fn lookup_if_local<T: Cacheable>(&self) -> Option<Found<T>> {
+        self.inner().backend.is_local().then(|| self.lookup_now())
     }
 
     /// Runs the body now, stores its value and returns it.
