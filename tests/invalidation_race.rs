@@ -119,6 +119,63 @@ support::modes::for_each_mode! {
         assert_eq!(call!(by_epoch(1)), "1:1");
     }
 
+    static WAITER_DATA: AtomicUsize = AtomicUsize::new(0);
+    static WAITER_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+    #[cached(cache = cache("race-waiter"))]
+    fn waited_for(n: u32) -> String {
+        let value = format!("{n}:{}", WAITER_DATA.load(SeqCst));
+        call!(Pause::take_and_wait(&WAITER_PAUSE));
+        value
+    }
+
+    /// A call that starts after the invalidation returned, while the overtaken
+    /// computation still runs, waits for that computation: it must not be
+    /// handed its value.
+    #[test]
+    fn a_call_arriving_after_an_invalidation_is_not_handed_the_overtaken_value() {
+        let pause = Pause::new();
+        *WAITER_PAUSE.lock().unwrap() = Some(pause.clone());
+        let computing = spawn!({ call!(waited_for(1)) });
+        wait!(pause.started);
+        WAITER_DATA.fetch_add(1, SeqCst);
+        call!(waited_for_invalidate(1)).expect("invalidate");
+        let arriving = spawn!({ call!(waited_for(1)) });
+        // Time for the newcomer to find the computation running and wait for it.
+        sleep!(std::time::Duration::from_millis(200));
+        wait!(pause.resume);
+        assert_eq!(join!(computing).unwrap(), "1:0");
+        assert_eq!(join!(arriving).unwrap(), "1:1", "not the overtaken value");
+        assert_eq!(call!(waited_for(1)), "1:1");
+    }
+
+    static CLEAN_WAITER_DATA: AtomicUsize = AtomicUsize::new(0);
+    static CLEAN_WAITER_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+    #[cached(cache = cache("race-clean-waiter"), tags = ["race-waiter"])]
+    fn tagged_waited_for(n: u32) -> String {
+        let value = format!("{n}:{}", CLEAN_WAITER_DATA.load(SeqCst));
+        call!(Pause::take_and_wait(&CLEAN_WAITER_PAUSE));
+        value
+    }
+
+    /// The same after a `clean` of the computation's tag.
+    #[test]
+    fn a_call_arriving_after_a_clean_is_not_handed_the_overtaken_value() {
+        let pause = Pause::new();
+        *CLEAN_WAITER_PAUSE.lock().unwrap() = Some(pause.clone());
+        let computing = spawn!({ call!(tagged_waited_for(1)) });
+        wait!(pause.started);
+        CLEAN_WAITER_DATA.fetch_add(1, SeqCst);
+        clean!(cache("race-clean-waiter"), &["race-waiter"]).expect("clean");
+        let arriving = spawn!({ call!(tagged_waited_for(1)) });
+        sleep!(std::time::Duration::from_millis(200));
+        wait!(pause.resume);
+        assert_eq!(join!(computing).unwrap(), "1:0");
+        assert_eq!(join!(arriving).unwrap(), "1:1", "not the overtaken value");
+        assert_eq!(call!(tagged_waited_for(1)), "1:1");
+    }
+
     static REFRESH_DATA: AtomicUsize = AtomicUsize::new(0);
     static REFRESH_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
 

@@ -1,5 +1,5 @@
 //! In memory, a call knows the namespace epoch without a lookup while the
-//! epoch's shard is unwritten (`local_epoch.rs`). These check that it never
+//! epoch's shard is unwritten (`local_versions.rs`). These check that it never
 //! serves an entry from before a `clean_all`, whoever made it, and that the
 //! epoch is not evicted by a flood of new keys.
 

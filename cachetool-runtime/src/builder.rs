@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Inner};
 use crate::flight::Flights;
+use crate::invalidations::Invalidations;
 use crate::key::Namespace;
 use crate::local_versions::LocalVersions;
 use crate::stats::Counters;
@@ -221,6 +222,7 @@ impl CacheBuilder {
                 max_value_size: self.max_value_size,
                 counters: Counters::default(),
                 flights: Flights::new(),
+                invalidations: Invalidations::new(),
             }),
         })
     }

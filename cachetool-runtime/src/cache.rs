@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
 use crate::flight::Flights;
+use crate::invalidations::Invalidations;
 use crate::key::Namespace;
 use crate::local_versions::LocalVersions;
 use crate::stats::{Counters, Stats};
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) local_versions: Option<LocalVersions>,
     pub(crate) counters: Counters,
     pub(crate) flights: Flights,
+    pub(crate) invalidations: Invalidations,
 }
 
 impl Cache {
@@ -99,14 +101,18 @@ impl Cache {
             .map(|tag| self.inner.namespace.tag_key(tag.as_ref()))
             .collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        driver.delete_many(&self.inner.backend, &keys).await
+        let outcome = driver.delete_many(&self.inner.backend, &keys).await;
+        self.inner.invalidations.cleaned();
+        outcome
     }
 
     async fn clean_all_with<D: Driver>(&self, driver: &D) -> Result<()> {
         let epoch_key = self.inner.namespace.epoch_key();
-        driver
+        let outcome = driver
             .set(&self.inner.backend, epoch_key, codec::new_version(), None)
-            .await
+            .await;
+        self.inner.invalidations.cleaned();
+        outcome
     }
 
     /// The counters since this cache was built.

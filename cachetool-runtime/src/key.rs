@@ -198,6 +198,15 @@ impl KeyPart {
     pub fn custom<K: Display + ?Sized>(key: &K) -> KeyPart {
         KeyPart::Custom(key.to_string())
     }
+
+    /// A hash of the part, to spread calls over stripes (not stored anywhere).
+    pub(crate) fn stripe_hash(&self) -> u64 {
+        match self {
+            KeyPart::Hash(hash) => *hash as u64,
+            KeyPart::Custom(text) => xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+            KeyPart::Unkeyable(_) => 0,
+        }
+    }
 }
 
 impl Display for KeyPart {

@@ -14,6 +14,7 @@ mod driver;
 mod error;
 mod flight;
 mod global;
+mod invalidations;
 mod key;
 mod key_cbor;
 mod load;

@@ -3,7 +3,7 @@
 //! across processes), store it and hand it on.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,7 +73,7 @@ impl Request<'_> {
                 return self.load_and_store(driver, miss, body).await;
             }
             match inner.flights.join(&self.entry_key, D::PER_THREAD) {
-                Joined::Leader(flight) => return self.lead(driver, flight, body).await,
+                Joined::Leader(flight) => return self.lead_boxed(driver, flight, body).await,
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
@@ -119,9 +119,15 @@ impl Request<'_> {
         let inner = self.inner();
         let ttl = self.ttl.map_or(TOMBSTONE_TTL, |ttl| ttl.min(TOMBSTONE_TTL));
         let tombstone = codec::tombstone(inner.objects);
-        driver
+        if inner.backend.is_local() {
+            let write = || inner.backend.set(&self.entry_key, tombstone, Some(ttl));
+            return inner.invalidations.invalidate_locally(self.mark, write);
+        }
+        let outcome = driver
             .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
-            .await
+            .await;
+        inner.invalidations.invalidated(self.mark);
+        outcome
     }
 
     /// The epoch's key, then each tag's.
@@ -264,6 +270,19 @@ impl Request<'_> {
         }
     }
 
+    /// [`lead`](Request::lead), on the heap and built in a frame of its own: in
+    /// a debug build, the frame of `get_or_load` would otherwise reserve room
+    /// for the whole computation's future, and a recursion of cached async fns
+    /// keeps one such frame per level on the stack.
+    fn lead_boxed<'s, D: Driver, T: Cacheable, E: 's>(
+        &'s self,
+        driver: &'s D,
+        flight: LeaderGuard<'s>,
+        body: impl Future<Output = Result<T, E>> + 's,
+    ) -> Pin<Box<impl Future<Output = Result<T, E>> + 's>> {
+        Box::pin(self.lead(driver, flight, body))
+    }
+
     /// The one caller of this process computing the key: take the shared lock
     /// (or wait for the process holding it), compute, store, hand on.
     async fn lead<D: Driver, T: Cacheable, E>(
@@ -340,6 +359,7 @@ impl Request<'_> {
             key: &lock_key,
             token,
         });
+        let computed_under = miss.versions.clone();
         let body = flight.leading(body);
         let (outcome, released) = self.compute_and_store(driver, miss, body, held).await;
         if let Some(release) = release.take() {
@@ -348,10 +368,35 @@ impl Request<'_> {
                 self.unlock(driver, &lock_key, token).await;
             }
         }
+        // Overtaken by an invalidation or a clean, the value goes to this caller
+        // only: the waiters look again (dropping the guard abandons the flight).
         if let Ok(value) = &outcome {
-            flight.finish(|| share(value));
+            if self.still_current(driver, computed_under).await {
+                flight.finish(|| share(value));
+            }
         }
         outcome
+    }
+
+    /// Whether a value computed under `versions` (if known) since this call
+    /// started is still current: no invalidation of its stripe since, and the
+    /// versions unchanged if there was a clean (read again only then).
+    async fn still_current<D: Driver>(&self, driver: &D, versions: Option<Versions>) -> bool {
+        let invalidations = &self.inner().invalidations;
+        if !invalidations.unchanged_since(self.mark) {
+            return false;
+        }
+        if invalidations.not_cleaned_since(self.mark) {
+            return true;
+        }
+        let Some(versions) = versions else {
+            return false;
+        };
+        let keys = self.version_keys();
+        match driver.get_many(&self.inner().backend, &keys).await {
+            Ok(now) => versions_of(&now).is_some_and(|now| now == versions),
+            Err(_) => false,
+        }
     }
 
     async fn load_and_store<D: Driver, T: Cacheable, E>(
@@ -436,9 +481,20 @@ impl Request<'_> {
                 return false;
             }
         }
-        let stored = driver
-            .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
-            .await;
+        let stored = if inner.backend.is_local() {
+            let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, self.ttl, held);
+            match inner.invalidations.store_locally(self.mark, store) {
+                Some(stored) => stored,
+                None => return false,
+            }
+        } else {
+            if !inner.invalidations.unchanged_since(self.mark) {
+                return false;
+            }
+            driver
+                .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
+                .await
+        };
         match stored {
             Ok(_) => held.is_some(),
             Err(error) if error.kind() == ErrorKind::TooLarge => {

@@ -11,6 +11,7 @@
 //! version is still the key's. A call then reads a few atomics that only a
 //! write of that shard changes.
 
+use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -34,7 +35,10 @@ const SLOTS: usize = 512;
 /// One version as read: the key's hash, the shard's generation at the time,
 /// and the version, under a sequence lock (odd while being written, so that
 /// a reader never pairs one write's generation with another's version).
+/// Alone on its cache line: the epoch's slot is read by every call, and
+/// should not share a line with a slot being rewritten.
 #[derive(Default)]
+#[repr(align(64))]
 struct KeptVersion {
     sequence: AtomicU64,
     key_hash: AtomicU64,
@@ -68,8 +72,10 @@ impl LocalVersions {
         // the slot takes bits in between.
         let slot = &self.slots[(place.hash() >> 16) as usize % SLOTS];
         let generation = self.backend.generation(place);
-        if let Some(version) = slot.kept(place.hash(), generation) {
-            return Some(version);
+        if !time_to_touch() {
+            if let Some(version) = slot.kept(place.hash(), generation) {
+                return Some(version);
+            }
         }
         let (generation, value) = self.backend.read_version(key)?;
         let version = codec::version_of(&value);
@@ -77,6 +83,26 @@ impl LocalVersions {
         Some(version)
     }
 }
+
+/// Whether this call should read its versions from the backend although it
+/// keeps them: one call in [`TOUCH_EVERY`] of each thread does. A read counts
+/// as a use of the key for the eviction policy, which otherwise would see a
+/// busy tag or epoch as unused (its readers use the kept version) and might
+/// evict it, and with it every entry that depends on it.
+fn time_to_touch() -> bool {
+    thread_local! {
+        static CALLS: Cell<u32> = const { Cell::new(0) };
+    }
+    CALLS
+        .try_with(|calls| {
+            let next = calls.get().wrapping_add(1);
+            calls.set(next);
+            next % TOUCH_EVERY == 0
+        })
+        .unwrap_or(true)
+}
+
+const TOUCH_EVERY: u32 = 64;
 
 impl KeptVersion {
     /// A slot that no read matches: no shard ever has `u64::MAX` writes.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::__private::Cacheable;
 use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
+use crate::invalidations::Mark;
 use crate::key::{KeyPart, Site, TagKeys};
 use crate::load::Found;
 use crate::Result;
@@ -22,6 +23,9 @@ pub struct Request<'c> {
     pub(crate) ttl: Option<Duration>,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
+    /// The invalidation counts when the call started: a store or hand-over is
+    /// made only if no invalidation overtook the computation (see `invalidations.rs`).
+    pub(crate) mark: Mark,
 }
 
 impl<'c> Request<'c> {
@@ -47,7 +51,9 @@ impl<'c> Request<'c> {
             spare_key()
         };
         let tag_keys = TagKeys::new(tag_text, namespace, tags);
+        let mark = cache.inner.invalidations.mark(key.stripe_hash());
         Request {
+            mark,
             cache,
             site,
             tag_keys,

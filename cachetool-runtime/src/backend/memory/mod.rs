@@ -39,6 +39,31 @@ struct Locked {
     generation: AtomicU64,
 }
 
+/// A shard locked to write.
+struct Writing<'a> {
+    shard: MutexGuard<'a, Shard>,
+    generation: &'a AtomicU64,
+}
+
+impl Writing<'_> {
+    /// The shard, to change: its generation moves on (under its lock, so a
+    /// reader holding the lock sees a generation and values that go together).
+    fn changed(&mut self) -> &mut Shard {
+        self.generation.fetch_add(1, Ordering::Release);
+        &mut self.shard
+    }
+
+    /// The shard, to read.
+    fn peek(&self, key: Hashed<'_>) -> Option<&Slot> {
+        self.shard.peek(key)
+    }
+
+    /// The shard, to read and count a use (not a change of any value).
+    fn get(&mut self, key: Hashed<'_>) -> Option<&Value> {
+        self.shard.get(key)
+    }
+}
+
 /// Where a key is: its hash and its shard, for [`MemoryBackend::generation`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Place {
@@ -111,12 +136,14 @@ impl MemoryBackend {
         self.shards[self.index(key)].shard.lock()
     }
 
-    /// The shard of `key`, locked, to write: its generation moves on.
-    fn lock_to_write(&self, key: Hashed<'_>) -> MutexGuard<'_, Shard> {
+    /// The shard of `key`, locked, to write: [`Writing::changed`] moves its
+    /// generation on, before any change.
+    fn lock_to_write(&self, key: Hashed<'_>) -> Writing<'_> {
         let locked = &self.shards[self.index(key)];
-        let shard = locked.shard.lock();
-        locked.generation.fetch_add(1, Ordering::Release);
-        shard
+        Writing {
+            shard: locked.shard.lock(),
+            generation: &locked.generation,
+        }
     }
 
     /// Where `key` is.
@@ -193,7 +220,8 @@ impl Backend for MemoryBackend {
 
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
         let key = Hashed::new(key);
-        self.lock_to_write(key).insert(key, Slot::new(value, ttl));
+        let mut shard = self.lock_to_write(key);
+        shard.changed().insert(key, Slot::new(value, ttl));
         Ok(())
     }
 
@@ -216,7 +244,7 @@ impl Backend for MemoryBackend {
                 (None, seen) => seen.is_none(),
             };
             if unchanged {
-                shard.insert(key, Slot::new(value, ttl));
+                shard.changed().insert(key, Slot::new(value, ttl));
             }
             unchanged
         };
@@ -232,7 +260,10 @@ impl Backend for MemoryBackend {
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
         for key in keys {
             let key = Hashed::new(key);
-            self.lock_to_write(key).remove(key);
+            let mut shard = self.lock_to_write(key);
+            if shard.peek(key).is_some() {
+                shard.changed().remove(key);
+            }
         }
         Ok(())
     }
@@ -244,7 +275,7 @@ impl Backend for MemoryBackend {
             .peek(key)
             .is_some_and(|slot| slot.value.is_same(&lock_token(token)));
         if held {
-            shard.remove(key);
+            shard.changed().remove(key);
         }
         Ok(())
     }
@@ -261,7 +292,8 @@ impl Backend for MemoryBackend {
             let mut shard = self.lock_to_write(key);
             let free = shard.get(key).is_none();
             if free {
-                shard.insert(key, Slot::new(lock_token(lock.token), Some(lock.ttl)));
+                let lock_slot = Slot::new(lock_token(lock.token), Some(lock.ttl));
+                shard.changed().insert(key, lock_slot);
             }
             free
         });
@@ -274,7 +306,9 @@ impl Backend for MemoryBackend {
                 if let Some(existing) = shard.get(key) {
                     return existing.clone();
                 }
-                shard.insert(key, Slot::new(candidate.clone(), None));
+                shard
+                    .changed()
+                    .insert(key, Slot::new(candidate.clone(), None));
                 candidate.clone()
             })
             .collect();
@@ -373,6 +407,17 @@ mod tests {
             backend.len()
         );
         assert!(backend.len() >= 900, "{}", backend.len());
+    }
+
+    #[test]
+    fn an_unbounded_capacity_allocates_only_for_what_it_holds() {
+        // Sized up front, the frequency sketches alone would be 32 GiB.
+        let backend = MemoryBackend::new(usize::MAX);
+        for index in 0..2000 {
+            backend.set(&format!("k{index}"), bytes("v"), None).unwrap();
+        }
+        assert_eq!(backend.len(), 2000);
+        assert_eq!(read(&backend, "k1999").as_deref(), Some(&b"v"[..]));
     }
 
     #[test]

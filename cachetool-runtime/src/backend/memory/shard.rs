@@ -89,6 +89,10 @@ impl Slot {
 /// of 1% of the whole cache (100 keys) gives. Hit ratio on Zipf is unchanged.
 const MIN_WINDOW: usize = 3;
 
+/// How many keys a new shard's frequency sketch is sized for; it doubles as
+/// the shard fills, up to the shard's capacity.
+const FIRST_SKETCH_SIZE: usize = 256;
+
 impl Shard {
     /// An empty shard that holds at most `capacity` keys.
     pub(super) fn new(capacity: usize) -> Shard {
@@ -98,12 +102,14 @@ impl Shard {
             window: Segment::new(),
             probation: Segment::new(),
             protected: Segment::new(),
-            sketch: FrequencySketch::new(capacity),
+            // Sized for the keys held, growing with them: sized for the capacity
+            // at once, `capacity(usize::MAX)` would allocate gigabytes.
+            sketch: FrequencySketch::new(capacity.min(FIRST_SKETCH_SIZE)),
             capacity,
             window_capacity,
             // At least one, so that a key read again in a tiny main is promoted
             // and stays there rather than going back to probation at once.
-            protected_capacity: (main_capacity * 4 / 5).max(1),
+            protected_capacity: ((main_capacity as u128 * 4 / 5) as usize).max(1),
         }
     }
 
@@ -175,6 +181,11 @@ impl Shard {
             }
         }
         self.window.push_back(StoredKey::new(key), slot);
+        let sized_for = self.sketch.sized_for();
+        if self.len() > sized_for && sized_for < self.capacity {
+            // Counts start again: a few times while a shard fills, never after.
+            self.sketch = FrequencySketch::new(sized_for.saturating_mul(2).min(self.capacity));
+        }
         if self.window.len() > self.window_capacity {
             if let Some((candidate, slot)) = self.window.pop_front() {
                 self.admit(candidate, slot);

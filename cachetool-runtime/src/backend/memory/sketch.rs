@@ -18,6 +18,8 @@ pub(super) struct FrequencySketch {
     additions: usize,
     /// When `additions` reaches this, every counter is halved.
     sample_size: usize,
+    /// How many keys it was sized for.
+    sized_for: usize,
 }
 
 /// The highest value of a 4-bit counter.
@@ -54,7 +56,13 @@ impl FrequencySketch {
             table: vec![Block::default(); blocks].into_boxed_slice(),
             additions: 0,
             sample_size: capacity.max(1).saturating_mul(10),
+            sized_for: capacity,
         }
+    }
+
+    /// How many keys it was sized for.
+    pub(super) fn sized_for(&self) -> usize {
+        self.sized_for
     }
 
     /// The estimated number of uses of the key with this hash: never fewer
