@@ -182,12 +182,13 @@ impl LeaderGuard<'_> {
     }
 
     /// Ends the flight, handing the value `share` makes to the waiters; `share`
-    /// runs only if someone waits.
-    pub(crate) fn finish(self, share: impl FnOnce() -> Shared) {
+    /// runs only if someone waits, once no one can join any more (so a check
+    /// it makes holds for every waiter); `None` from it abandons the flight.
+    pub(crate) fn finish(self, share: impl FnOnce() -> Option<Shared>) {
         self.end(Some(share));
     }
 
-    fn end(&self, share: Option<impl FnOnce() -> Shared>) {
+    fn end(&self, share: Option<impl FnOnce() -> Option<Shared>>) {
         // The marker holds the key's hash, taken when the flight was joined.
         let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
         {
@@ -202,9 +203,9 @@ impl LeaderGuard<'_> {
         // Out of the map, the flight gains no waiter: the count below is final.
         let mut state = self.flight.state.lock();
         if let State::Running { waiters } = *state {
-            *state = match share {
-                Some(share) if waiters > 0 => State::Done(share()),
-                Some(_) | None => State::Abandoned,
+            *state = match share.filter(|_| waiters > 0).and_then(|share| share()) {
+                Some(value) => State::Done(value),
+                None => State::Abandoned,
             };
             self.flight.finished.notify(usize::MAX);
         }
@@ -214,7 +215,7 @@ impl LeaderGuard<'_> {
 impl Drop for LeaderGuard<'_> {
     fn drop(&mut self) {
         // After finish() this only ends an already ended flight: a no-op.
-        self.end(None::<fn() -> Shared>);
+        self.end(None::<fn() -> Option<Shared>>);
         if self.per_thread {
             let marker = self.marker;
             LEADING.with(|leading| {
@@ -306,13 +307,32 @@ mod tests {
             while !matches!(*leader.flight.state.lock(), State::Running { waiters: 1 }) {
                 std::thread::yield_now();
             }
-            leader.finish(|| Arc::new(7u32));
+            leader.finish(|| Some(Arc::new(7u32)));
             assert_eq!(waiter.join().unwrap(), 7);
         });
         assert!(
             matches!(flights.join("k", true), Joined::Leader(_)),
             "a finished flight is gone"
         );
+    }
+
+    #[test]
+    fn the_hand_over_decides_once_no_one_can_join_and_may_abandon() {
+        let flights = Flights::new();
+        let Joined::Leader(leader) = flights.join("k", false) else {
+            panic!("first caller must lead")
+        };
+        let waiter = std::thread::scope(|s| s.spawn(|| flights.join("k", false)).join().unwrap());
+        let Joined::Waiter(waiter) = waiter else {
+            panic!("must wait")
+        };
+        leader.finish(|| {
+            // A caller arriving now starts its own flight: the decision below
+            // holds for every waiter this flight will ever have.
+            assert!(matches!(flights.join("k", false), Joined::Leader(_)));
+            None
+        });
+        assert!(matches!(waiter.wait(soon()), Waited::Abandoned));
     }
 
     #[test]

@@ -46,7 +46,7 @@ struct Stripe {
     writing: RwLock<()>,
 }
 
-const STRIPES: usize = 64;
+const STRIPES: usize = 256;
 
 /// The counts a call started under, for its stripe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,13 @@ pub(crate) struct Mark {
     stripe: usize,
     invalidations: u64,
     cleans: u64,
+}
+
+impl Mark {
+    /// The count of cleans when the call started.
+    pub(crate) fn cleans(self) -> u64 {
+        self.cleans
+    }
 }
 
 impl Invalidations {
@@ -64,7 +71,8 @@ impl Invalidations {
         }
     }
 
-    /// The counts now, for a call whose key hashes to `key_hash`.
+    /// The counts now, for a call whose key (function and arguments) hashes
+    /// to `key_hash`.
     pub(crate) fn mark(&self, key_hash: u64) -> Mark {
         let stripe = key_hash as usize % STRIPES;
         Mark {
@@ -82,9 +90,15 @@ impl Invalidations {
             == mark.invalidations
     }
 
-    /// Whether there was no `clean` or `clean_all` since `mark` was taken.
-    pub(crate) fn not_cleaned_since(&self, mark: Mark) -> bool {
-        self.cleans.load(Ordering::Acquire) == mark.cleans
+    /// How many `clean` and `clean_all` calls there have been.
+    pub(crate) fn cleans(&self) -> u64 {
+        self.cleans.load(Ordering::Acquire)
+    }
+
+    /// Whether no key of `mark`'s stripe was invalidated since it was taken,
+    /// and the cleans are still `cleans`.
+    pub(crate) fn still(&self, mark: Mark, cleans: u64) -> bool {
+        self.unchanged_since(mark) && self.cleans() == cleans
     }
 
     /// Runs `write` (an invalidation's tombstone, to a backend in this
@@ -146,7 +160,7 @@ mod tests {
         invalidations.cleaned();
         assert!(marks
             .iter()
-            .all(|&mark| !invalidations.not_cleaned_since(mark)));
+            .all(|&mark| !invalidations.still(mark, mark.cleans())));
         assert!(marks
             .iter()
             .all(|&mark| invalidations.unchanged_since(mark)));

@@ -30,6 +30,8 @@ pub struct Site {
     version: u32,
     lock: bool,
     path: OnceLock<Box<str>>,
+    /// xxh3-64 of `path`.
+    path_hash: OnceLock<u64>,
     /// Whether `Self` must be part of the key (see [`Site::keys_self`]).
     keys_self: OnceLock<bool>,
 }
@@ -52,6 +54,7 @@ impl Site {
             version,
             lock,
             path: OnceLock::new(),
+            path_hash: OnceLock::new(),
             keys_self: OnceLock::new(),
         }
     }
@@ -80,6 +83,13 @@ impl Site {
             }
             path.into_boxed_str()
         })
+    }
+
+    /// A hash of [`path`](Site::path): the same for a function and its companions.
+    pub(crate) fn path_hash(&self) -> u64 {
+        *self
+            .path_hash
+            .get_or_init(|| xxhash_rust::xxh3::xxh3_64(self.path().as_bytes()))
     }
 
     /// Whether concurrent misses of one key wait for a single computation.

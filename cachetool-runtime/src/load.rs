@@ -14,6 +14,7 @@ use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::codec;
 use crate::driver::Driver;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
+use crate::local_versions::time_to_touch;
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
 
@@ -166,10 +167,11 @@ impl Request<'_> {
     fn local_versions(&self) -> Option<Versions> {
         let inner = self.inner();
         let local = inner.local_versions.as_ref()?;
+        let touch = time_to_touch();
         let mut versions = Versions::new();
-        versions.push(local.epoch_version(inner.namespace.epoch_key())?);
+        versions.push(local.epoch_version(inner.namespace.epoch_key(), touch)?);
         for tag_key in self.tag_keys.iter() {
-            versions.push(local.version(tag_key)?);
+            versions.push(local.version(tag_key, touch)?);
         }
         Some(versions)
     }
@@ -329,7 +331,15 @@ impl Request<'_> {
                         if start.locked {
                             self.unlock(driver, &lock_key, token).await;
                         }
-                        flight.finish(|| share(&value));
+                        let invalidations = &inner.invalidations;
+                        let mark = self.mark;
+                        // Read since the call started: still current only if nothing
+                        // was invalidated or cleaned since.
+                        flight.finish(|| {
+                            invalidations
+                                .still(mark, mark.cleans())
+                                .then(|| share(&value))
+                        });
                         return Ok(value);
                     }
                     let now = Instant::now();
@@ -369,34 +379,44 @@ impl Request<'_> {
             }
         }
         // Overtaken by an invalidation or a clean, the value goes to this caller
-        // only: the waiters look again (dropping the guard abandons the flight).
+        // only: the waiters look again (dropping the guard, or `None` from
+        // `finish`, abandons the flight).
         if let Ok(value) = &outcome {
-            if self.still_current(driver, computed_under).await {
-                flight.finish(|| share(value));
-            }
+            let current = self.current_through(driver, computed_under).await;
+            let invalidations = &inner.invalidations;
+            let mark = self.mark;
+            // Checked again once no one can join: a caller that joined after an
+            // invalidation or a clean of the meantime finds the counts moved.
+            flight.finish(|| {
+                current
+                    .filter(|&cleans| invalidations.still(mark, cleans))
+                    .map(|_| share(value))
+            });
         }
         outcome
     }
 
     /// Whether a value computed under `versions` (if known) since this call
-    /// started is still current: no invalidation of its stripe since, and the
-    /// versions unchanged if there was a clean (read again only then).
-    async fn still_current<D: Driver>(&self, driver: &D, versions: Option<Versions>) -> bool {
+    /// started is still current: no invalidation of its stripe since, and, if
+    /// there was a clean, the versions unchanged (read again only then). Gives
+    /// the count of cleans it is known current through.
+    async fn current_through<D: Driver>(
+        &self,
+        driver: &D,
+        versions: Option<Versions>,
+    ) -> Option<u64> {
         let invalidations = &self.inner().invalidations;
         if !invalidations.unchanged_since(self.mark) {
-            return false;
+            return None;
         }
-        if invalidations.not_cleaned_since(self.mark) {
-            return true;
+        let cleans = invalidations.cleans();
+        if cleans == self.mark.cleans() {
+            return Some(cleans);
         }
-        let Some(versions) = versions else {
-            return false;
-        };
+        let versions = versions?;
         let keys = self.version_keys();
-        match driver.get_many(&self.inner().backend, &keys).await {
-            Ok(now) => versions_of(&now).is_some_and(|now| now == versions),
-            Err(_) => false,
-        }
+        let now = driver.get_many(&self.inner().backend, &keys).await.ok()?;
+        (versions_of(&now)? == versions).then_some(cleans)
     }
 
     async fn load_and_store<D: Driver, T: Cacheable, E>(

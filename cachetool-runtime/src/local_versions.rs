@@ -56,23 +56,24 @@ impl LocalVersions {
     }
 
     /// The version of the namespace epoch, whose key is `epoch_key`: see [`version`](LocalVersions::version).
-    pub(crate) fn epoch_version(&self, epoch_key: &str) -> Option<u64> {
-        self.version_at(epoch_key, self.epoch)
+    pub(crate) fn epoch_version(&self, epoch_key: &str, touch: bool) -> Option<u64> {
+        self.version_at(epoch_key, self.epoch, touch)
     }
 
     /// The version of `key`: as last read if its shard has not been written
-    /// since, else read again (and kept). `None` if the key is absent or
-    /// expires (then the caller reads it with the entry, as for any backend).
-    pub(crate) fn version(&self, key: &str) -> Option<u64> {
-        self.version_at(key, self.backend.place_of(key))
+    /// since (and not `touch`: see [`time_to_touch`]), else read again (and
+    /// kept). `None` if the key is absent or expires (then the caller reads it
+    /// with the entry, as for any backend).
+    pub(crate) fn version(&self, key: &str, touch: bool) -> Option<u64> {
+        self.version_at(key, self.backend.place_of(key), touch)
     }
 
-    fn version_at(&self, key: &str, place: Place) -> Option<u64> {
+    fn version_at(&self, key: &str, place: Place, touch: bool) -> Option<u64> {
         // The shard index is the hash's bits 32 and up, the map's the low bits:
         // the slot takes bits in between.
         let slot = &self.slots[(place.hash() >> 16) as usize % SLOTS];
         let generation = self.backend.generation(place);
-        if !time_to_touch() {
+        if !touch {
             if let Some(version) = slot.kept(place.hash(), generation) {
                 return Some(version);
             }
@@ -84,12 +85,13 @@ impl LocalVersions {
     }
 }
 
-/// Whether this call should read its versions from the backend although it
-/// keeps them: one call in [`TOUCH_EVERY`] of each thread does. A read counts
+/// Whether this call should read its versions from the backend although they
+/// are kept: one call in [`TOUCH_EVERY`] of each thread does (for all its
+/// versions: deciding per version, a call's tags would fall on the same turns). A read counts
 /// as a use of the key for the eviction policy, which otherwise would see a
 /// busy tag or epoch as unused (its readers use the kept version) and might
 /// evict it, and with it every entry that depends on it.
-fn time_to_touch() -> bool {
+pub(crate) fn time_to_touch() -> bool {
     thread_local! {
         static CALLS: Cell<u32> = const { Cell::new(0) };
     }
@@ -164,15 +166,23 @@ mod tests {
     fn follows_every_write_of_a_version() {
         let backend = Arc::new(MemoryBackend::new(10_000));
         let versions = LocalVersions::new(Arc::clone(&backend), "app:epoch");
-        assert_eq!(versions.epoch_version("app:epoch"), None, "no epoch yet");
+        assert_eq!(
+            versions.epoch_version("app:epoch", false),
+            None,
+            "no epoch yet"
+        );
         backend.set("app:epoch", version("1"), None).unwrap();
-        assert_eq!(versions.epoch_version("app:epoch"), version_of("1"));
-        assert_eq!(versions.epoch_version("app:epoch"), version_of("1"), "kept");
-        assert_eq!(versions.version("app:epoch"), version_of("1"));
+        assert_eq!(versions.epoch_version("app:epoch", false), version_of("1"));
+        assert_eq!(
+            versions.epoch_version("app:epoch", false),
+            version_of("1"),
+            "kept"
+        );
+        assert_eq!(versions.version("app:epoch", false), version_of("1"));
         backend.set("app:epoch", version("2"), None).unwrap();
-        assert_eq!(versions.epoch_version("app:epoch"), version_of("2"));
+        assert_eq!(versions.epoch_version("app:epoch", false), version_of("2"));
         backend.delete_many(&["app:epoch"]).unwrap();
-        assert_eq!(versions.epoch_version("app:epoch"), None, "deleted");
+        assert_eq!(versions.epoch_version("app:epoch", false), None, "deleted");
     }
 
     #[test]
@@ -182,7 +192,7 @@ mod tests {
         backend.set("app:tag:a", version("1"), None).unwrap();
         let place = backend.place_of("app:tag:a");
         let slot = &versions.slots[(place.hash() >> 16) as usize % SLOTS];
-        assert!(versions.version("app:tag:a").is_some());
+        assert!(versions.version("app:tag:a", false).is_some());
         assert!(slot.kept(place.hash(), backend.generation(place)).is_some());
         // A write of another key of the same shard: the kept version is not trusted.
         let neighbour = (0..)
@@ -192,7 +202,7 @@ mod tests {
         backend.set(&neighbour, version("x"), None).unwrap();
         assert!(slot.kept(place.hash(), backend.generation(place)).is_none());
         // Reads are not writes.
-        assert!(versions.version("app:tag:a").is_some());
+        assert!(versions.version("app:tag:a", false).is_some());
         backend.get_many(&[&neighbour, "app:tag:a"]).unwrap();
         assert!(slot.kept(place.hash(), backend.generation(place)).is_some());
     }
@@ -210,8 +220,8 @@ mod tests {
         backend.set(&first, version("first"), None).unwrap();
         backend.set(&second, version("second"), None).unwrap();
         for _ in 0..3 {
-            assert_eq!(versions.version(&first), version_of("first"));
-            assert_eq!(versions.version(&second), version_of("second"));
+            assert_eq!(versions.version(&first, false), version_of("first"));
+            assert_eq!(versions.version(&second, false), version_of("second"));
         }
     }
 
@@ -221,6 +231,6 @@ mod tests {
         let versions = LocalVersions::new(Arc::clone(&backend), "app:epoch");
         let ttl = Some(std::time::Duration::from_secs(60));
         backend.set("app:epoch", version("1"), ttl).unwrap();
-        assert_eq!(versions.version("app:epoch"), None);
+        assert_eq!(versions.version("app:epoch", false), None);
     }
 }

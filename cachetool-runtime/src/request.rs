@@ -51,7 +51,10 @@ impl<'c> Request<'c> {
             spare_key()
         };
         let tag_keys = TagKeys::new(tag_text, namespace, tags);
-        let mark = cache.inner.invalidations.mark(key.stripe_hash());
+        // The function and the arguments: calls of other functions with the
+        // same arguments fall elsewhere.
+        let stripe_hash = site.path_hash() ^ key.stripe_hash();
+        let mark = cache.inner.invalidations.mark(stripe_hash);
         Request {
             mark,
             cache,

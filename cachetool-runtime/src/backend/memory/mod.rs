@@ -32,10 +32,10 @@ pub struct MemoryBackend {
 /// A shard behind its lock, with a count of its writes.
 struct Locked {
     shard: Mutex<Shard>,
-    /// Bumped, under the lock, by every call that may change or remove a key of
-    /// the shard (a store, a delete, an eviction). While it stays the same, a
-    /// value read from the shard earlier is still its value: see
-    /// [`MemoryBackend::generation`].
+    /// Bumped, under the lock, by every change of a value in the shard (a
+    /// store, a delete, an eviction); not by a read that drops an expired key.
+    /// While it stays the same, a value without expiry read from the shard
+    /// earlier is still its value: see [`MemoryBackend::generation`].
     generation: AtomicU64,
 }
 
@@ -58,7 +58,8 @@ impl Writing<'_> {
         self.shard.peek(key)
     }
 
-    /// The shard, to read and count a use (not a change of any value).
+    /// The shard, to read and count a use: not a change (it may drop an expired
+    /// slot, which no kept version is).
     fn get(&mut self, key: Hashed<'_>) -> Option<&Value> {
         self.shard.get(key)
     }
