@@ -24,6 +24,24 @@ macro_rules! race {
     }};
 }
 
+/// As `race!`, with a second call of `$call` that starts after `$invalidate`
+/// returned, while the first is still computing (so it waits for it); gives
+/// what both calls returned.
+macro_rules! race_with_newcomer {
+    ($slot:expr, $call:expr, $invalidate:block) => {{
+        let pause = Pause::new();
+        *$slot.lock().unwrap() = Some(pause.clone());
+        let computing = spawn!({ call!($call) });
+        wait!(pause.started);
+        $invalidate
+        let arriving = spawn!({ call!($call) });
+        // Time for the newcomer to find the computation running and wait for it.
+        sleep!(std::time::Duration::from_millis(200));
+        wait!(pause.resume);
+        (join!(computing).unwrap(), join!(arriving).unwrap())
+    }};
+}
+
 support::modes::for_each_mode! {
     /// The two rendezvous of a body with the test: "I have read the data" and
     /// "you may return now" (std barriers for threads, tokio's for tasks).
@@ -134,18 +152,12 @@ support::modes::for_each_mode! {
     /// handed its value.
     #[test]
     fn a_call_arriving_after_an_invalidation_is_not_handed_the_overtaken_value() {
-        let pause = Pause::new();
-        *WAITER_PAUSE.lock().unwrap() = Some(pause.clone());
-        let computing = spawn!({ call!(waited_for(1)) });
-        wait!(pause.started);
-        WAITER_DATA.fetch_add(1, SeqCst);
-        call!(waited_for_invalidate(1)).expect("invalidate");
-        let arriving = spawn!({ call!(waited_for(1)) });
-        // Time for the newcomer to find the computation running and wait for it.
-        sleep!(std::time::Duration::from_millis(200));
-        wait!(pause.resume);
-        assert_eq!(join!(computing).unwrap(), "1:0");
-        assert_eq!(join!(arriving).unwrap(), "1:1", "not the overtaken value");
+        let (computing, arriving) = race_with_newcomer!(WAITER_PAUSE, waited_for(1), {
+            WAITER_DATA.fetch_add(1, SeqCst);
+            call!(waited_for_invalidate(1)).expect("invalidate");
+        });
+        assert_eq!(computing, "1:0");
+        assert_eq!(arriving, "1:1", "not the overtaken value");
         assert_eq!(call!(waited_for(1)), "1:1");
     }
 
@@ -162,17 +174,12 @@ support::modes::for_each_mode! {
     /// The same after a `clean` of the computation's tag.
     #[test]
     fn a_call_arriving_after_a_clean_is_not_handed_the_overtaken_value() {
-        let pause = Pause::new();
-        *CLEAN_WAITER_PAUSE.lock().unwrap() = Some(pause.clone());
-        let computing = spawn!({ call!(tagged_waited_for(1)) });
-        wait!(pause.started);
-        CLEAN_WAITER_DATA.fetch_add(1, SeqCst);
-        clean!(cache("race-clean-waiter"), &["race-waiter"]).expect("clean");
-        let arriving = spawn!({ call!(tagged_waited_for(1)) });
-        sleep!(std::time::Duration::from_millis(200));
-        wait!(pause.resume);
-        assert_eq!(join!(computing).unwrap(), "1:0");
-        assert_eq!(join!(arriving).unwrap(), "1:1", "not the overtaken value");
+        let (computing, arriving) = race_with_newcomer!(CLEAN_WAITER_PAUSE, tagged_waited_for(1), {
+            CLEAN_WAITER_DATA.fetch_add(1, SeqCst);
+            clean!(cache("race-clean-waiter"), &["race-waiter"]).expect("clean");
+        });
+        assert_eq!(computing, "1:0");
+        assert_eq!(arriving, "1:1", "not the overtaken value");
         assert_eq!(call!(tagged_waited_for(1)), "1:1");
     }
 
