@@ -117,11 +117,9 @@ impl Server {
     /// Stops the server and waits until it has exited.
     pub fn stop(&mut self) {
         if let Some(mut supervisor) = self.supervisor.take() {
-            // Closing its stdin tells the supervisor to kill the server and wait for
-            // it; `keep` keeps the directory, for a restart (`Drop` removes it).
-            if let Some(mut stdin) = supervisor.stdin.take() {
-                let _ = stdin.write_all(b"keep\n");
-            }
+            // Closing its stdin tells the supervisor to kill the server, wait for
+            // it and remove its directory (a restart makes it again).
+            drop(supervisor.stdin.take());
             let _ = supervisor.wait();
         }
     }
@@ -192,11 +190,12 @@ impl Server {
 
     fn try_start(&mut self) -> Result<(), String> {
         // The server runs in the background of a shell that waits on our stdin: at
-        // its end (a stop, or this process dying) the shell kills the server. A
-        // server kept in a `static` is never dropped: when this process dies
-        // (stdin ends without the `keep` that `stop` sends), the shell also removes
-        // the server's directory.
-        let script = r#""$@" >"$CACHETOOL_LOG" 2>&1 & pid=$!; read command; kill $pid 2>/dev/null; wait $pid; [ "$command" = keep ] || rm -rf "$CACHETOOL_DIR""#;
+        // its end (a stop, or this process dying) the shell kills the server and
+        // removes its directory. (A server kept in a `static` is never dropped, nor
+        // is one a test left stopped: the shell is what cleans up after them.)
+        let script = r#""$@" >"$CACHETOOL_LOG" 2>&1 & pid=$!; read _; kill $pid 2>/dev/null; wait $pid; rm -rf "$CACHETOOL_DIR""#;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|error| format!("create {:?}: {error}", self.dir))?;
         let log = self.dir.join("server.log");
         let supervisor = Command::new("sh")
             .arg("-c")
