@@ -181,8 +181,7 @@ impl Request<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
         if !known {
-            keys.push(self.inner().namespace.epoch_key());
-            keys.extend(self.tag_keys.iter());
+            keys.extend(self.version_keys());
         }
         keys
     }
