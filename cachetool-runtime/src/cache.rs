@@ -115,6 +115,14 @@ impl Cache {
         outcome
     }
 
+    /// How many calls have joined another call's computation of the same key
+    /// (in this process) to wait for its value, so far. For tests, which wait
+    /// for a caller to be waiting rather than sleep; not a stable API.
+    #[doc(hidden)]
+    pub fn __flight_joins(&self) -> u64 {
+        self.inner.flights.joins()
+    }
+
     /// The counters since this cache was built.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()

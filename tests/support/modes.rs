@@ -53,7 +53,7 @@ macro_rules! in_modes {
             use $crate::support::modes::{
                 blocking as rt, sync_call as call, sync_clean as clean, sync_clean_all as clean_all,
                 sync_join as join, sync_recv as recv, sync_sleep as sleep, sync_spawn as spawn,
-                sync_wait as wait,
+                sync_until as until, sync_wait as wait,
             };
             $crate::support::modes::mode_caches!("sync");
             $crate::support::modes::items! { sync [] plain $($body)* }
@@ -67,7 +67,7 @@ macro_rules! in_modes {
             use $crate::support::modes::{
                 tasks as rt, async_call as call, async_clean as clean, async_clean_all as clean_all,
                 async_join as join, async_recv as recv, async_sleep as sleep, async_spawn as spawn,
-                async_wait as wait,
+                async_until as until, async_wait as wait,
             };
             $crate::support::modes::mode_caches!("async");
             $crate::support::modes::items! { async [] plain $($body)* }
@@ -92,6 +92,12 @@ macro_rules! mode_caches {
         #[allow(dead_code)]
         fn new_cache(name: &str) -> ::cachetool::Cache {
             $crate::support::new_cache(KIND, &format!("{name}-{}", $mode))
+        }
+        /// A second cache on the backend and prefix of `cache(name)`, with
+        /// counts and flights of its own: what another process's cache is.
+        #[allow(dead_code)]
+        fn twin_cache(name: &'static str) -> &'static ::cachetool::Cache {
+            $crate::support::modes::twin_of(KIND, $mode, name)
         }
     };
 }
@@ -239,6 +245,34 @@ macro_rules! async_sleep {
         ::tokio::time::sleep($duration).await
     };
 }
+/// `until!(condition, "what")`: waits, polling, until `condition` holds;
+/// panics naming `what` if it does not within [`TEST_PATIENCE`].
+macro_rules! sync_until {
+    ($condition:expr, $what:expr) => {{
+        let started = ::std::time::Instant::now();
+        while !$condition {
+            assert!(
+                started.elapsed() < $crate::support::modes::TEST_PATIENCE,
+                "gave up waiting until {}",
+                $what
+            );
+            ::std::thread::sleep(::std::time::Duration::from_millis(1));
+        }
+    }};
+}
+macro_rules! async_until {
+    ($condition:expr, $what:expr) => {{
+        let started = ::std::time::Instant::now();
+        while !$condition {
+            assert!(
+                started.elapsed() < $crate::support::modes::TEST_PATIENCE,
+                "gave up waiting until {}",
+                $what
+            );
+            ::tokio::time::sleep(::std::time::Duration::from_millis(1)).await;
+        }
+    }};
+}
 macro_rules! sync_recv {
     ($receiver:expr, $timeout:expr) => {
         $receiver.recv_timeout($timeout).ok()
@@ -256,8 +290,8 @@ macro_rules! async_recv {
 
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
-    async_wait, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean, sync_clean_all,
-    sync_join, sync_recv, sync_sleep, sync_spawn, sync_wait,
+    async_until, async_wait, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean,
+    sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_until, sync_wait,
 };
 
 /// Threads: what `rt::` names in sync mode.
@@ -300,5 +334,23 @@ pub fn cache_with(
         Box::leak(Box::new(
             configure(builder).build().expect("build a test cache"),
         ))
+    })
+}
+
+/// See `twin_cache` in [`mode_caches!`].
+pub fn twin_of(kind: BackendKind, mode: &'static str, name: &'static str) -> &'static Cache {
+    type Twins = HashMap<(BackendKind, &'static str, &'static str), &'static Cache>;
+    static TWINS: LazyLock<Mutex<Twins>> = LazyLock::new(Default::default);
+    let prefix = cache_with(kind, mode, name, |builder| builder)
+        .prefix()
+        .to_owned();
+    let mut twins = TWINS.lock().unwrap();
+    twins.entry((kind, mode, name)).or_insert_with(|| {
+        let twin = Cache::builder()
+            .backend(super::backend(kind))
+            .prefix(prefix)
+            .build()
+            .expect("build a twin cache");
+        Box::leak(Box::new(twin))
     })
 }
