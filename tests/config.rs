@@ -32,10 +32,14 @@ fn zero_timeouts_are_refused_with_redis() {
 #[cfg(feature = "memcached")]
 #[test]
 fn zero_timeouts_are_refused_with_memcached() {
-    let builder = Cache::builder().memcached("memcache://127.0.0.1:1").unwrap();
+    let builder = Cache::builder()
+        .memcached("memcache://127.0.0.1:1")
+        .unwrap();
     let message = refused(builder.io_timeout(Duration::ZERO));
     assert!(message.contains("io_timeout"), "{message}");
-    let builder = Cache::builder().memcached("memcache://127.0.0.1:1").unwrap();
+    let builder = Cache::builder()
+        .memcached("memcache://127.0.0.1:1")
+        .unwrap();
     let message = refused(builder.connect_timeout(Duration::ZERO));
     assert!(message.contains("connect_timeout"), "{message}");
 }

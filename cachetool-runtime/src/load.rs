@@ -48,7 +48,7 @@ pub(crate) struct Miss {
 
 /// What became of a computed value's store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stored {
+enum StoreOutcome {
     Stored,
     /// The backend refused it: the entry changed since it was read (an
     /// invalidation, or another caller's store, here or in another process).
@@ -60,16 +60,16 @@ enum Stored {
     NotStored,
 }
 
-impl Stored {
+impl StoreOutcome {
     /// Whether the lock handed to the store was released with it.
     fn released_lock(self) -> bool {
-        matches!(self, Stored::Stored | Stored::Refused)
+        matches!(self, StoreOutcome::Stored | StoreOutcome::Refused)
     }
 
     /// Whether the value may go to the callers waiting for it: not when the
     /// entry is known to have changed under the computation.
     fn may_hand_over(self) -> bool {
-        !matches!(self, Stored::Refused | Stored::Overtaken)
+        !matches!(self, StoreOutcome::Refused | StoreOutcome::Overtaken)
     }
 }
 
@@ -493,13 +493,13 @@ impl Request<'_> {
         miss: Miss,
         body: impl Future<Output = Result<T, E>>,
         held: Option<HeldLock<'_>>,
-    ) -> (Result<T, E>, Stored) {
+    ) -> (Result<T, E>, StoreOutcome) {
         let Miss { versions, seen, .. } = match miss.versions {
             Some(_) => miss,
             None => self.versions_now(driver).await,
         };
         let outcome = self.load(body).await;
-        let mut stored = Stored::NotStored;
+        let mut stored = StoreOutcome::NotStored;
         if let (Ok(value), Some(versions)) = (&outcome, versions) {
             stored = self
                 .store(driver, &versions, seen.as_ref(), value, held)
@@ -520,7 +520,7 @@ impl Request<'_> {
 
     /// Stores `value`, computed under `versions`, unless the entry changed since
     /// it was read as `seen` (an invalidation, or another caller's store), and
-    /// releases `held` in the same round trip (see [`Stored::released_lock`]).
+    /// releases `held` in the same round trip (see [`StoreOutcome::released_lock`]).
     async fn store<D: Driver, T: Cacheable>(
         &self,
         driver: &D,
@@ -528,10 +528,10 @@ impl Request<'_> {
         seen: Option<&Value>,
         value: &T,
         held: Option<HeldLock<'_>>,
-    ) -> Stored {
+    ) -> StoreOutcome {
         let inner = self.inner();
         if self.ttl == Some(Duration::ZERO) {
-            return Stored::NotStored;
+            return StoreOutcome::NotStored;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
             Ok(entry) => entry,
@@ -541,7 +541,7 @@ impl Request<'_> {
                     format!("the value could not be encoded: {reason}"),
                 );
                 self.cache.backend_failed("encode", &self.entry_key, &error);
-                return Stored::NotStored;
+                return StoreOutcome::NotStored;
             }
         };
         if let Value::Bytes(bytes) = &entry {
@@ -553,34 +553,34 @@ impl Request<'_> {
                     max = inner.max_value_size,
                     "cachetool: value larger than the maximum value size; not stored"
                 );
-                return Stored::NotStored;
+                return StoreOutcome::NotStored;
             }
         }
         let stored = if inner.backend.is_local() {
             let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, self.ttl, held);
             match inner.invalidations.store_locally(self.mark, store) {
                 Some(stored) => stored,
-                None => return Stored::Overtaken,
+                None => return StoreOutcome::Overtaken,
             }
         } else {
             if !inner.invalidations.unchanged_since(self.mark) {
-                return Stored::Overtaken;
+                return StoreOutcome::Overtaken;
             }
             driver
                 .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
                 .await
         };
         match stored {
-            Ok(true) => Stored::Stored,
-            Ok(false) => Stored::Refused,
+            Ok(true) => StoreOutcome::Stored,
+            Ok(false) => StoreOutcome::Refused,
             Err(error) if error.kind() == ErrorKind::TooLarge => {
                 inner.counters.oversized();
                 tracing::debug!(key = %self.entry_key, %error, "cachetool: value not stored");
-                Stored::NotStored
+                StoreOutcome::NotStored
             }
             Err(error) => {
                 self.cache.backend_failed("store", &self.entry_key, &error);
-                Stored::NotStored
+                StoreOutcome::NotStored
             }
         }
     }
