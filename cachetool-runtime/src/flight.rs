@@ -315,7 +315,12 @@ mod tests {
                     _ => panic!("expected the leader's value"),
                 }
             });
+            // Bounded: a waiter that panicked before joining fails the test
+            // instead of hanging it.
+            let deadline = soon();
             while !matches!(*leader.flight.state.lock(), State::Running { waiters: 1 }) {
+                assert!(Instant::now() < deadline, "the waiter never joined");
+                assert!(!waiter.is_finished(), "the waiter ended without joining");
                 std::thread::yield_now();
             }
             leader.finish(|| Some(Arc::new(7u32)));

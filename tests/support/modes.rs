@@ -7,8 +7,8 @@
 //! - a `fn` carrying `#[cached(..)]` or `#[maybe_async]` (a marker, removed)
 //!   stays a `fn` in sync mode and becomes an `async fn` in async mode, in
 //!   `impl` and `trait` blocks too;
-//! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` whose body
-//!   is bounded by [`TEST_PATIENCE`] in async mode;
+//! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` in async
+//!   mode; in both modes its body is bounded by [`TEST_PATIENCE`];
 //! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await` (boxed, so that
 //!   recursive async fns compile); `clean!(cache, tags)` and
 //!   `clean_all!(cache)` call `clean`/`clean_all` or their `_async` twins;
@@ -137,7 +137,9 @@ macro_rules! items {
     (sync [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
         $($attrs)*
         #[test]
-        fn $name() { $($body)* }
+        fn $name() {
+            $crate::support::modes::bounded_thread(move || { $($body)* })
+        }
         $crate::support::modes::items! { sync [] plain $($rest)* }
     };
     (async [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
@@ -309,6 +311,32 @@ pub mod tasks {
 }
 
 /// Runs an async test body, at most [`TEST_PATIENCE`].
+/// Runs a sync test's body on a thread of its own, so that one that hangs (a
+/// lost wake-up) fails after [`TEST_PATIENCE`] as an async twin does,
+/// instead of hanging the whole run. A panic of the body is the test's.
+pub fn bounded_thread(test: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let name = std::thread::current().name().unwrap_or("test").to_owned();
+    let body = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            test();
+            let _ = done.send(());
+        })
+        .expect("spawn the test's thread");
+    match finished.recv_timeout(TEST_PATIENCE) {
+        Ok(()) => body.join().expect("the test's thread"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match body.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body ended without saying so"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the test did not finish within {TEST_PATIENCE:?}")
+        }
+    }
+}
+
+/// Bounds an async test by [`TEST_PATIENCE`].
 pub async fn bounded<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(TEST_PATIENCE, test)
         .await
