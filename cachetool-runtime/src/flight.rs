@@ -10,25 +10,28 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use event_listener::{Event, EventListener, Listener as _};
-use parking_lot::Mutex;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+// parking_lot's, std's and event-listener's; loom's in the model check.
+use crate::sync::{Event, EventListener, Listener as _, Mutex};
 
 /// A computed value, handed to waiters as it is.
 pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 
-const SHARDS: usize = 16;
+/// (Fewer in the model check, which builds them anew for every interleaving.)
+const SHARDS: usize = if cfg!(cachetool_loom) { 2 } else { 16 };
 
 /// The computations under way in one cache, by entry key.
 pub(crate) struct Flights {
     shards: [Mutex<FlightMap>; SHARDS],
     /// How many callers have joined another's flight to wait for it: an event
     /// that tests wait for, instead of sleeping while a caller gets there.
-    joins: AtomicU64,
+    /// (std's even in the model check: no part of the decision.)
+    joins: std::sync::atomic::AtomicU64,
 }
 
 type FlightMap = HashMap<Box<str>, Arc<Flight>, BuildHasherDefault<KeyHasher>>;
@@ -79,7 +82,7 @@ pub(crate) enum Waited {
     TimedOut,
 }
 
-thread_local! {
+crate::sync::thread_local! {
     /// The flights this thread leads, as (flights address, key hash).
     static LEADING: RefCell<Vec<(usize, u64)>> = const { RefCell::new(Vec::new()) };
 }
@@ -111,7 +114,7 @@ impl Flights {
     pub(crate) fn new() -> Flights {
         Flights {
             shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
-            joins: AtomicU64::new(0),
+            joins: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -290,7 +293,8 @@ impl Waiter {
     }
 }
 
-#[cfg(test)]
+// Under loom these primitives work only inside a model (`handover_loom.rs`).
+#[cfg(all(test, not(cachetool_loom)))]
 mod tests {
     use super::*;
     use std::time::Duration;

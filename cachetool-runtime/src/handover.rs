@@ -53,6 +53,14 @@ pub(crate) struct Handed<T> {
 impl<T> Handed<T> {
     /// Whether a waiter that read `waiter_view` may take this value.
     pub(crate) fn fits(&self, waiter_view: Option<&View>) -> bool {
+        #[cfg(cachetool_loom)]
+        return loom_hooks::taken(self.started_from(waiter_view));
+        #[cfg(not(cachetool_loom))]
+        self.started_from(waiter_view)
+    }
+
+    /// Whether the leader's computation started from what the waiter read.
+    fn started_from(&self, waiter_view: Option<&View>) -> bool {
         match (&self.view, waiter_view) {
             (Some(leader), Some(waiter)) => leader.agrees_with(waiter),
             // The leader could not read: fail open, as it did.
@@ -60,6 +68,38 @@ impl<T> Handed<T> {
             // The waiter could not read but the leader could: look again.
             (Some(_), None) => false,
         }
+    }
+}
+
+/// What the model check of the hand-over (`handover_loom.rs`) sees of
+/// [`Handed::fits`] and can change in it, on the thread that runs the check
+/// (loom runs all its threads on that one).
+#[cfg(cachetool_loom)]
+pub(crate) mod loom_hooks {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static CHECK_OFF: Cell<bool> = const { Cell::new(false) };
+        static TAKEN: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Makes every waiter take the value it is handed, whatever it read: the
+    /// bug the check exists for, which the model check must then find.
+    #[cfg(test)]
+    pub(crate) fn turn_check_off(off: bool) {
+        CHECK_OFF.set(off);
+    }
+
+    /// How many values waiters have taken from a leader so far.
+    #[cfg(test)]
+    pub(crate) fn taken_so_far() -> u64 {
+        TAKEN.get()
+    }
+
+    pub(super) fn taken(fits: bool) -> bool {
+        let taken = fits || CHECK_OFF.get();
+        TAKEN.set(TAKEN.get() + u64::from(taken));
+        taken
     }
 }
 

@@ -23,6 +23,11 @@ mod load;
 mod local_versions;
 mod request;
 mod stats;
+mod sync;
+
+// The model check of the hand-over: `RUSTFLAGS="--cfg cachetool_loom"`.
+#[cfg(all(test, cachetool_loom))]
+mod handover_loom;
 
 #[doc(hidden)]
 pub mod __private;
