@@ -5,8 +5,8 @@
 //!
 //! Run it with
 //! `RUSTFLAGS="--cfg cachetool_loom" cargo test -p cachetool-runtime --release --lib loom`
-//! (`scripts/test` does, in a target directory of its own). `LOOM_MAX_PREEMPTIONS=3`
-//! checks deeper, for hours.
+//! (`scripts/test` does, in a target directory of its own).
+//! `LOOM_MAX_PREEMPTIONS=3` checks deeper, 20 to 50 times longer.
 //!
 //! Nothing of the decision is re-implemented here. The callers run the real
 //! `Request::get_or_compute`: lookup, flight, `lead` (lock, store, refused
@@ -26,10 +26,17 @@
 //! invalidation returned; a call reads the published version when it starts,
 //! and the value it gets must be at least that.
 //!
+//! The invariant is about when a call starts, not when it joins a flight: a
+//! call that read the store before another process's invalidation and joins
+//! the flight after it may get the older value, as it may without a flight
+//! (its call overlaps the invalidation), and no process can know of another's
+//! invalidation between its own read and its join.
+//!
 //! Not modelled: time (no TTL expires, no waiter times out: one that does
 //! computes its own value), evictions (a tombstone stays: the counts are
 //! what covers its eviction, and only for this process's invalidations),
-//! failing backends, and panicking bodies.
+//! the other process's own callers (it only invalidates, so the shared lock
+//! is never contended), async callers, failing backends and panicking bodies.
 
 mod store;
 
