@@ -144,6 +144,12 @@ impl Cache {
         self.inner.lock_timeout
     }
 
+    /// The largest encoded value given to a byte backend (Redis, Memcached);
+    /// larger ones are not stored.
+    pub fn max_value_size(&self) -> usize {
+        self.inner.max_value_size
+    }
+
     /// The backend this cache keeps its entries in.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend

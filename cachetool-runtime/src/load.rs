@@ -399,8 +399,9 @@ impl Request<'_> {
                         };
                         break (miss, start.locked);
                     }
-                    let jittered = pause.mul_f64(0.5 + fastrand::f64());
-                    driver.sleep(jittered.min(deadline - now)).await;
+                    driver
+                        .sleep(jittered(pause, fastrand::f64()).min(deadline - now))
+                        .await;
                     pause = (pause * 2).min(MAX_POLL_PAUSE);
                 }
             }
@@ -646,6 +647,12 @@ fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     Some(versions)
 }
 
+/// A poll pause spread over `[pause / 2, pause * 3 / 2)` by `unit` (in
+/// `[0, 1)`), so that processes waiting for one lock do not poll in step.
+fn jittered(pause: Duration, unit: f64) -> Duration {
+    pause.mul_f64(0.5 + unit)
+}
+
 /// The value for the waiters, with the view its computation started from.
 fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
     Arc::new(Handed {
@@ -659,4 +666,25 @@ fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
         ErrorKind::Backend,
         format!("the {backend} backend returned {got} values for {asked} keys"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_pauses_are_jittered_around_the_pause() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let pauses: Vec<Duration> = (0..1000)
+            .map(|_| jittered(MAX_POLL_PAUSE, rng.f64()))
+            .collect();
+        assert!(pauses
+            .iter()
+            .all(|pause| *pause >= MAX_POLL_PAUSE / 2 && *pause < MAX_POLL_PAUSE * 3 / 2));
+        let (low, high) = (pauses.iter().min().unwrap(), pauses.iter().max().unwrap());
+        assert!(
+            *high - *low > MAX_POLL_PAUSE * 9 / 10,
+            "spread: {low:?}..{high:?}"
+        );
+    }
 }
