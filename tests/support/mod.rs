@@ -8,6 +8,7 @@ pub mod modes;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
+pub mod warnings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};

@@ -4,6 +4,12 @@
 //! Commands in order: `SET lock token NX PX ttl` (if a lock is asked for),
 //! `SET version candidate NX` per version key, then the reads of the versions
 //! and the entry: one `MGET` on one server, a `GET` per key on a cluster.
+//!
+//! A version key that reads as nil after its `SET NX` holds another type (a
+//! list, a hash, a set: `SET NX` leaves it, `MGET` reads it as nil) or was
+//! deleted in between: it is mended, one script call per such key (see
+//! `scripts::MEND_VERSION`), so that a key of the wrong type costs one extra
+//! round trip once instead of a miss on every call.
 
 use std::borrow::Cow;
 
@@ -84,7 +90,7 @@ impl<'a> BeginLoad<'a> {
     }
 
     /// Reads the answer: one reply per command, in order.
-    pub(super) fn read(&self, reply: Reply) -> redis::RedisResult<LoadStart> {
+    pub(super) fn read(&self, reply: Reply) -> redis::RedisResult<Found> {
         let mut items = replies(reply, self.cmds.len(), "begin_load")?.into_iter();
         let locked = match self.lock {
             Some(_) => is_ok(items.next()),
@@ -102,24 +108,84 @@ impl<'a> BeginLoad<'a> {
 
     /// What was found, from whether the lock was taken and the reads of the
     /// versions then the entry.
-    pub(super) fn start(&self, locked: bool, reads: Vec<Reply>) -> LoadStart {
+    pub(super) fn start(&self, locked: bool, reads: Vec<Reply>) -> Found {
         let mut reads = reads.into_iter();
         let versions = self
-            .candidates
+            .versions
             .iter()
-            .map(|candidate| {
-                // Absent right after SET NX only if evicted in between: use ours.
-                reads
-                    .next()
-                    .and_then(to_value)
-                    .unwrap_or_else(|| Value::Bytes((*candidate).clone()))
-            })
+            .map(|_| reads.next().and_then(to_value))
             .collect();
         let entry = reads.next().and_then(to_value);
-        LoadStart {
+        Found {
             locked,
             versions,
             entry,
+        }
+    }
+
+    /// The candidate version of version key `index`.
+    pub(super) fn candidate(&self, index: usize) -> &Bytes {
+        self.candidates[index]
+    }
+}
+
+/// What a `begin_load` read, before its unreadable version keys are mended.
+pub(super) struct Found {
+    locked: bool,
+    /// `None`: the key holds no string (see [`Found::unreadable`]).
+    versions: Vec<Option<Value>>,
+    entry: Option<Value>,
+}
+
+impl Found {
+    /// The indices of the version keys that read as nil: they hold another
+    /// type, or were deleted since their `SET NX`.
+    pub(super) fn unreadable(&self) -> Vec<usize> {
+        (0..self.versions.len())
+            .filter(|&index| self.versions[index].is_none())
+            .collect()
+    }
+
+    /// Takes the answer of `MEND_VERSION` for version key `index`: the type
+    /// that was there (`none`: absent) and the version the key holds now.
+    pub(super) fn mended(&mut self, index: usize, reply: Reply) -> redis::RedisResult<String> {
+        let (kind, version) = match reply {
+            Reply::Array(items) if items.len() == 2 => {
+                let mut items = items.into_iter();
+                let kind = items.next().and_then(to_value);
+                let version = items.next().and_then(to_value);
+                (kind, version)
+            }
+            _ => (None, None),
+        };
+        match (kind, version) {
+            (Some(Value::Bytes(kind)), Some(version)) => {
+                self.versions[index] = Some(version);
+                Ok(String::from_utf8_lossy(&kind).into_owned())
+            }
+            _ => Err(redis::RedisError::from((
+                redis::ErrorKind::Parse,
+                "unexpected reply",
+                "a version key's mend: expected its type and its version".to_owned(),
+            ))),
+        }
+    }
+
+    /// What the caller gets: each version key's value, the candidate where
+    /// one is still missing (not mended: it is as good as any).
+    pub(super) fn into_start(self, request: &BeginLoad<'_>) -> LoadStart {
+        let versions = self
+            .versions
+            .into_iter()
+            .enumerate()
+            .map(|(index, version)| {
+                version.unwrap_or_else(|| Value::Bytes(request.candidate(index).clone()))
+            })
+            .collect();
+        LoadStart {
+            locked: self.locked,
+            versions,
+            entry: self.entry,
         }
     }
 }
