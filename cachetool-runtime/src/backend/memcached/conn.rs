@@ -79,7 +79,8 @@ impl Server {
             if Instant::now() < until {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
-                    "the server refused a connection moments ago",
+                    "a connection attempt failed moments ago; \
+                     the next is made 250 ms after that failure",
                 ));
             }
         }
@@ -117,11 +118,15 @@ impl Server {
 
 impl Conn {
     fn connect(address: &str, options: &ConnectOptions) -> io::Result<Conn> {
-        let deadline = Instant::now() + options.connect_timeout;
+        // No deadline for a timeout too long to add to now (`Duration::MAX`): none is reached.
+        let deadline = Instant::now().checked_add(options.connect_timeout);
         let mut last_error = None;
         let mut stream = None;
         for addr in address.to_socket_addrs()? {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => options.connect_timeout,
+            };
             if left.is_zero() {
                 break;
             }
@@ -138,9 +143,10 @@ impl Conn {
                 .unwrap_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
         })?;
         stream.set_nodelay(true)?;
-        let io_timeout = Some(options.io_timeout).filter(|timeout| !timeout.is_zero());
-        stream.set_read_timeout(io_timeout)?;
-        stream.set_write_timeout(io_timeout)?;
+        // Never zero (`ConnectOptions::check`): std refuses `Some(ZERO)`, and
+        // `None` would mean no timeout at all.
+        stream.set_read_timeout(Some(options.io_timeout))?;
+        stream.set_write_timeout(Some(options.io_timeout))?;
         Ok(Conn {
             stream,
             buffer: vec![0; READ_BUFFER].into_boxed_slice(),
