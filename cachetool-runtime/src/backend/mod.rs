@@ -224,6 +224,9 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     }
 
     /// Stores `value` under `key`, for `ttl` or until evicted.
+    ///
+    /// A value larger than the store takes (Memcached's item size limit) is
+    /// not stored: an error of kind [`TooLarge`](crate::ErrorKind::TooLarge).
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()>;
 
     /// Stores `value` under `key` only if the key still holds `seen` (`None`: is
@@ -236,6 +239,13 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// another caller is left alone. A caller that hands its lock here does not
     /// call `unlock` after an `Ok`; after an `Err` the lock may or may not have
     /// been released, and calling `unlock` is safe.
+    ///
+    /// `Ok(false)` means only that the key no longer holds `seen` (an
+    /// invalidation, another caller's store). A value larger than the store
+    /// takes (Memcached's item size limit) is an error of kind
+    /// [`TooLarge`](crate::ErrorKind::TooLarge) instead, which a
+    /// [`Cache`](crate::Cache) counts in
+    /// [`Stats::oversized`](crate::Stats::oversized), not as an error.
     fn replace_if(
         &self,
         key: &str,
