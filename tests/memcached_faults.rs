@@ -363,3 +363,39 @@ fn any_bytes_under_a_version_key_are_just_another_version() {
     }
     assert_eq!(setup.cache.stats().errors, 0);
 }
+
+/// A server that answers any request with `answer` and then closes the connection.
+fn liar(answer: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        listener.set_nonblocking(false).unwrap();
+        // One connection, bounded in time by its read timeout.
+        if let Ok((mut stream, _)) = listener.accept() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(answer);
+        }
+    });
+    format!("memcache://{address}")
+}
+
+#[test]
+fn a_huge_length_in_an_answer_is_an_error_not_a_huge_allocation() {
+    // A foreign or garbled server claims a value of 2^64-1 (or 2^40) bytes and
+    // closes: before, the claim was allocated up front (a capacity overflow
+    // panic in the caller's thread, or an aborting allocation failure).
+    for answer in [
+        &b"VALUE k 0 18446744073709551615 1\r\nabc"[..],
+        &b"VALUE k 0 1099511627776 1\r\nabc"[..],
+    ] {
+        let url = liar(answer);
+        let backend = MemcachedBackend::open(&url, &short_options()).unwrap();
+        let error = backend.get_many(&["k"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Backend, "{error}");
+    }
+}

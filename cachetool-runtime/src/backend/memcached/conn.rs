@@ -21,6 +21,9 @@ const MAX_IDLE: usize = 32;
 const DOWN_PAUSE: Duration = Duration::from_millis(250);
 /// The read buffer; answers longer than it (large values) are read straight into their own buffer.
 const READ_BUFFER: usize = 16 * 1024;
+/// The most allocated for a value before its bytes arrive; a longer one
+/// grows as they do.
+const MAX_PREALLOCATION: usize = 1 << 20;
 /// Longest answer line we accept (a `VALUE` line is at most about 300 bytes).
 const MAX_LINE: usize = 4096;
 
@@ -214,12 +217,18 @@ impl Conn {
     /// A data block of `len` bytes and its `\r\n`.
     pub(super) fn data(&mut self, len: usize) -> io::Result<Bytes> {
         let buffered = (self.end - self.start).min(len);
-        let mut data = Vec::with_capacity(len);
+        // The length is the server's claim: a garbled or foreign answer
+        // (`VALUE k 0 18446744073709551615`) must not allocate it up front.
+        let mut data = Vec::with_capacity(len.min(MAX_PREALLOCATION));
         data.extend_from_slice(&self.buffer[self.start..self.start + buffered]);
         self.start += buffered;
-        if buffered < len {
-            data.resize(len, 0);
-            self.stream.read_exact(&mut data[buffered..])?;
+        while data.len() < len {
+            let at = data.len();
+            data.resize(at + (len - at).min(MAX_PREALLOCATION), 0);
+            self.stream.read_exact(&mut data[at..])?;
+        }
+        if data.capacity() > data.len() {
+            data.shrink_to_fit(); // Grown past 1 MiB by doubling.
         }
         while self.end - self.start < 2 {
             self.fill()?;

@@ -14,6 +14,8 @@
 //! through the `memcache` crate's clients.
 
 mod conn;
+#[cfg(test)]
+mod decode_fuzz;
 mod keys;
 mod notes;
 mod ring;
