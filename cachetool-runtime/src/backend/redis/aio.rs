@@ -15,7 +15,9 @@ use futures_util::future::{join, join3, join_all};
 use redis::{FromRedisValue, RedisResult, Value as Reply};
 
 use super::aio_conn::AsyncConn;
-use super::begin::{get_cmd, is_ok, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found};
+use super::begin::{
+    get_cmd, is_ok, is_wrong_type, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found,
+};
 use super::scripts::{self, Script};
 use super::{
     is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend, MEND,
@@ -37,6 +39,15 @@ async fn query_pipe<T: FromRedisValue>(
     match &mut conn {
         AsyncConn::Single(conn) => pipe.query_async(conn).await,
         AsyncConn::Cluster(conn) => pipe.query_async(conn).await,
+    }
+}
+
+/// The reply of a read, nil for a key of another type (a cluster's reads are
+/// `GET`s, each its own request: see `begin`).
+async fn nil_if_wrong_type(read: impl Future<Output = RedisResult<Reply>>) -> RedisResult<Reply> {
+    match read.await {
+        Err(error) if is_wrong_type(&error) => Ok(Reply::Nil),
+        other => other,
     }
 }
 
@@ -106,7 +117,9 @@ impl RedisBackend {
                     }
                     AsyncConn::Cluster(_) => {
                         let cmds: Vec<redis::Cmd> = keys.iter().map(|key| get_cmd(key)).collect();
-                        let gets = cmds.iter().map(|cmd| query(conn.clone(), cmd));
+                        let gets = cmds
+                            .iter()
+                            .map(|cmd| nil_if_wrong_type(query(conn.clone(), cmd)));
                         all(gets).await.map(Reply::Array)
                     }
                 }
@@ -273,11 +286,13 @@ impl RedisBackend {
                         None => Ok(None),
                     }
                 };
-                let read_versions = all(versions.iter().map(|pipe| async {
-                    let (value,): (Reply,) = query_pipe(conn.clone(), pipe).await?;
-                    Ok(value)
+                let read_versions = all(versions.iter().map(|pipe| {
+                    nil_if_wrong_type(async {
+                        let (value,): (Reply,) = query_pipe(conn.clone(), pipe).await?;
+                        Ok(value)
+                    })
                 }));
-                let read_entry = query::<Reply>(conn.clone(), &entry);
+                let read_entry = nil_if_wrong_type(query::<Reply>(conn.clone(), &entry));
                 let (locked, reads, entry) = join3(take_lock, read_versions, read_entry).await;
                 let locked = is_ok(locked?);
                 let mut reads = reads?;

@@ -10,13 +10,18 @@
 //! deleted in between: it is mended, one script call per such key (see
 //! `scripts::MEND_VERSION`), so that a key of the wrong type costs one extra
 //! round trip once instead of a miss on every call.
+//!
+//! On a cluster the reads are `GET`s, and a `GET` of a key of another type
+//! fails the whole pipeline with `WRONGTYPE`: the reads are then made again
+//! with `scripts::READ_STRING` (nil for such a key), with a `GET` of the lock
+//! to learn whether the first pipeline took it ([`BeginLoad::recovery_cmds`]).
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 use redis::Value as Reply;
 
-use super::{bytes_of, keys, redis_keys, replies, to_value, ttl_ms};
+use super::{bytes_of, keys, redis_keys, replies, scripts, to_value, ttl_ms};
 use crate::backend::{LoadStart, LockRequest, Value};
 use crate::{Error, ErrorKind, Result};
 
@@ -27,8 +32,7 @@ pub(super) struct BeginLoad<'a> {
     pub(super) lock: Option<(Cow<'a, str>, LockRequest<'a>)>,
     pub(super) versions: Vec<Cow<'a, str>>,
     pub(super) candidates: Vec<&'a Bytes>,
-    /// The entry's Redis key (the async cluster side sends its `GET` itself).
-    #[cfg(feature = "tokio")]
+    /// The entry's Redis key.
     pub(super) entry: Cow<'a, str>,
     single: bool,
 }
@@ -74,7 +78,6 @@ impl<'a> BeginLoad<'a> {
             lock,
             versions,
             candidates,
-            #[cfg(feature = "tokio")]
             entry,
             single,
         })
@@ -121,6 +124,37 @@ impl<'a> BeginLoad<'a> {
             versions,
             entry,
         }
+    }
+
+    /// On a cluster, after `WRONGTYPE` failed the pipeline (its `SET`s ran):
+    /// `GET` of the lock (if one was asked for), then the reads again, each
+    /// nil for a key of another type.
+    pub(super) fn recovery_cmds(&self) -> Vec<redis::Cmd> {
+        let lock = self.lock.as_ref().map(|(key, _)| get_cmd(key));
+        let reads = self
+            .versions
+            .iter()
+            .chain(std::iter::once(&self.entry))
+            .map(|key| read_string_cmd(key));
+        lock.into_iter().chain(reads).collect()
+    }
+
+    /// The answer to [`recovery_cmds`](Self::recovery_cmds), in the shape of
+    /// the pipeline's answer: the lock taken if it now holds our token.
+    pub(super) fn recovered(&self, reply: Reply) -> redis::RedisResult<Reply> {
+        let expected = usize::from(self.lock.is_some()) + self.versions.len() + 1;
+        let mut items = replies(reply, expected, "begin_load (reread)")?.into_iter();
+        let mut shaped = Vec::with_capacity(self.cmds.len());
+        if let Some((_, lock)) = &self.lock {
+            let holds = items
+                .next()
+                .and_then(to_value)
+                .is_some_and(|value| value.as_bytes() == Some(lock.token.to_string().as_bytes()));
+            shaped.push(if holds { Reply::Okay } else { Reply::Nil });
+        }
+        shaped.extend(self.versions.iter().map(|_| Reply::Nil));
+        shaped.extend(items);
+        Ok(Reply::Array(shaped))
     }
 
     /// The candidate version of version key `index`.
@@ -232,4 +266,15 @@ pub(super) fn get_cmd(key: &str) -> redis::Cmd {
     let mut cmd = redis::cmd("GET");
     cmd.arg(key);
     cmd
+}
+
+/// `EVAL` of `scripts::READ_STRING`: the key's string, or nil for another type.
+pub(super) fn read_string_cmd(key: &str) -> redis::Cmd {
+    scripts::READ_STRING.call(true, &[key], &[])
+}
+
+/// Whether `error` is (or, for a pipeline, holds) a `WRONGTYPE` answer: a
+/// `GET` of a key that holds a list, a hash, a set...
+pub(super) fn is_wrong_type(error: &redis::RedisError) -> bool {
+    error.code() == Some("WRONGTYPE") || error.to_string().contains("WRONGTYPE")
 }

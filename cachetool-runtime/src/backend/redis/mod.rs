@@ -33,7 +33,7 @@ use redis::cluster::cluster_pipe;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::Value as Reply;
 
-use self::begin::{get_cmd, mget_cmd, BeginLoad, Found};
+use self::begin::{get_cmd, is_wrong_type, mget_cmd, read_string_cmd, BeginLoad, Found};
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
 use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
@@ -331,7 +331,18 @@ impl Backend for RedisBackend {
                 for key in &keys {
                     pipe.add_command(get_cmd(key));
                 }
-                pipe.query::<Reply>(conn)
+                match pipe.query::<Reply>(conn) {
+                    // A key of another type: read again, nil for it (see `begin`).
+                    Err(error) if is_wrong_type(&error) => {
+                        self.connections.count_round_trip();
+                        let mut pipe = cluster_pipe();
+                        for key in &keys {
+                            pipe.add_command(read_string_cmd(key));
+                        }
+                        pipe.query::<Reply>(conn)
+                    }
+                    other => other,
+                }
             }
         })?;
         let values = replies(reply, keys.len(), "MGET")
@@ -426,7 +437,17 @@ impl Backend for RedisBackend {
                 for cmd in &request.cmds {
                     pipe.add_command(cmd.clone());
                 }
-                pipe.query::<Reply>(conn)
+                match pipe.query::<Reply>(conn) {
+                    Err(error) if is_wrong_type(&error) => {
+                        self.connections.count_round_trip();
+                        let mut pipe = cluster_pipe();
+                        for cmd in request.recovery_cmds() {
+                            pipe.add_command(cmd);
+                        }
+                        request.recovered(pipe.query::<Reply>(conn)?)
+                    }
+                    other => other,
+                }
             }
         })?;
         let found = request

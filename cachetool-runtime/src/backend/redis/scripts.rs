@@ -120,6 +120,21 @@ return {kind, redis.call('GET', KEYS[1])}
     )
 });
 
+/// Reads a key as `MGET` does on one server: its string, or nil for a key of
+/// another type, where `GET` answers `WRONGTYPE`. A cluster refuses `MGET` in
+/// a pipeline, and one `WRONGTYPE` fails the whole pipeline: its reads fall
+/// back to this, once, when a key of another type is met. `KEYS[1]`: the key.
+pub(crate) static READ_STRING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  return redis.call('GET', KEYS[1])
+end
+return false
+"#,
+    )
+});
+
 /// Length of the envelope prefix that identifies one write (see `codec`).
 const STAMP_PREFIX_LEN: usize = 12;
 /// The smallest envelope: its header.
