@@ -4,6 +4,8 @@
 //! longest, `Duration::MAX`, works against real servers (no deadline
 //! arithmetic overflows).
 
+#![cfg(any(feature = "redis", feature = "memcached"))]
+
 mod support;
 
 use std::time::Duration;

@@ -93,6 +93,7 @@ impl Backoff {
 
     /// Why not to wait for another caller's attempt, if connecting failed
     /// last time: callers then fail at once instead.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // The async side's.
     pub(super) fn failing(&self) -> Option<Paused> {
         let state = self.state.lock();
         (state.failures > 0).then(|| Paused {
