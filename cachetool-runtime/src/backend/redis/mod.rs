@@ -93,11 +93,14 @@ impl RedisBackend {
 
     /// How many requests this backend has sent since it was opened, by sync
     /// and async calls alike: one per method call that reached the point of
-    /// sending (a blocking call whose connect failed counts none; an async
-    /// call counts even if its connection, opened by its first request, could
-    /// not be made), plus one when a script had to be sent again as `EVAL`
-    /// after a `NOSCRIPT` answer. On a cluster, one call that talks to several
-    /// nodes at once (all requests sent before any answer is read) counts one.
+    /// sending (a call whose connect failed, or that did not try during the
+    /// pause after a failed connect, counts none), plus one when a script had
+    /// to be sent again as `EVAL` after a `NOSCRIPT` answer, one per version
+    /// key of another type replaced (see
+    /// [`replaced_versions`](Self::replaced_versions)), and, on a cluster, one
+    /// when the reads are sent again after a `WRONGTYPE` answer. On a cluster,
+    /// one call that talks to several nodes at once (all requests sent before
+    /// any answer is read) counts one.
     pub fn round_trips(&self) -> u64 {
         self.connections.round_trips()
     }
