@@ -188,7 +188,7 @@ fn seeds() -> Vec<Seed> {
         seed(&[1, 2], &(3u8, "three".to_string())),
         seed(&[5], &Some(vec![9u8; 40])),
         seed(&[5], &None::<Vec<u8>>),
-        seed(&[3], &vec![0u8; 100]),
+        seed(&[3], &vec![0u8; 24]),
         seed(&[4, 4], &"x".repeat(3000)),
         // A tombstone, read as a string: never a value.
         Seed {
