@@ -176,5 +176,6 @@ impl Connections {
             format!("redis {operation} on {} failed", self.server),
             error,
         )
+        .at_server(&self.server, operation)
     }
 }
