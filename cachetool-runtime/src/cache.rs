@@ -167,7 +167,6 @@ impl Cache {
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.inner.backend
     }
-
 }
 
 impl fmt::Debug for Cache {

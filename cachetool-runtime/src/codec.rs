@@ -269,7 +269,10 @@ mod tests {
         let envelope = read_envelope(tombstone.as_bytes().unwrap()).unwrap();
         assert!(envelope.tombstone && envelope.versions.is_empty() && envelope.value.is_empty());
         let bytes = entry.as_bytes().unwrap();
-        assert!(read_envelope(&bytes[..35]).is_none(), "cut inside the versions");
+        assert!(
+            read_envelope(&bytes[..35]).is_none(),
+            "cut inside the versions"
+        );
         assert!(read_envelope(b"not ours at all, not even close").is_none());
     }
 

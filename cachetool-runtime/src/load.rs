@@ -104,6 +104,7 @@ impl Request<'_> {
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
+                    self.waiting();
                     match driver
                         .wait(waiter, Instant::now() + inner.lock_timeout)
                         .await

@@ -98,8 +98,7 @@ pub fn classify<'k>(prefix: &str, key: &'k str) -> KeyKind<'k> {
         KeyKind::Epoch
     } else if let Some(name) = rest.strip_prefix("tag:") {
         KeyKind::Tag { name }
-    } else if let Some((function, part)) = rest.strip_prefix("entry:").and_then(function_and_part)
-    {
+    } else if let Some((function, part)) = rest.strip_prefix("entry:").and_then(function_and_part) {
         KeyKind::Entry { function, part }
     } else if let Some((function, part)) = rest.strip_prefix("lock:").and_then(function_and_part) {
         KeyKind::Lock { function, part }
@@ -154,8 +153,14 @@ mod tests {
                 part: "x"
             }
         );
-        assert_eq!(classify("app", &format!("app:#xxh3-128:{hex}")), KeyKind::Hashed);
-        assert_eq!(classify("app", &format!("app:entry:m.f:ab_c~{hex}")), KeyKind::Hashed);
+        assert_eq!(
+            classify("app", &format!("app:#xxh3-128:{hex}")),
+            KeyKind::Hashed
+        );
+        assert_eq!(
+            classify("app", &format!("app:entry:m.f:ab_c~{hex}")),
+            KeyKind::Hashed
+        );
         assert_eq!(classify("app", "apps:epoch"), KeyKind::Foreign);
         assert_eq!(classify("app", "app:entry:nopart"), KeyKind::Foreign);
         assert_eq!(classify("a:b", "a:b:epoch"), KeyKind::Epoch);
@@ -166,7 +171,10 @@ mod tests {
         let key = entry_key("app", "m::f", &[1u64, 2]).unwrap();
         let part = KeyArgs::new(2).arg(&1u64).arg(&2u64).finish();
         assert_eq!(key, format!("app:entry:m.f:{part}"));
-        assert_eq!(custom_entry_key("app", "m.f", "user:7"), "app:entry:m.f:user:7");
+        assert_eq!(
+            custom_entry_key("app", "m.f", "user:7"),
+            "app:entry:m.f:user:7"
+        );
         assert_eq!(tag_key("app", "users"), "app:tag:users");
     }
 }

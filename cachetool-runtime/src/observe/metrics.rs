@@ -32,7 +32,12 @@ impl FunctionMetrics {
     pub(crate) fn register(function: &'static str, cache: &str) -> FunctionMetrics {
         describe();
         let cache = SharedString::from(cache.to_owned());
-        let labels = || [("function", SharedString::from(function)), ("cache", cache.clone())];
+        let labels = || {
+            [
+                ("function", SharedString::from(function)),
+                ("cache", cache.clone()),
+            ]
+        };
         FunctionMetrics {
             hits: metrics::counter!(HITS, &labels()),
             misses: metrics::counter!(MISSES, &labels()),

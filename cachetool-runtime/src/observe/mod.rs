@@ -85,6 +85,11 @@ impl Request<'_> {
         self.tally(Tally::oversized);
     }
 
+    /// This call waits for another caller of this process computing its key.
+    pub(crate) fn waiting(&self) {
+        tracing::trace!("cachetool: waiting for another caller's computation of this key");
+    }
+
     /// Notes how this call's load ended, where it is not by running the body.
     pub(crate) fn note(&self, outcome: Outcome) {
         self.outcome.set(outcome);

@@ -65,7 +65,9 @@ impl RedisBackend {
         if let Reply::Array(ranges) = reply {
             for range in ranges {
                 // [start, end, [host, port, id, ...], replicas...]
-                let Reply::Array(fields) = range else { continue };
+                let Reply::Array(fields) = range else {
+                    continue;
+                };
                 let Some(Reply::Array(primary)) = fields.get(2) else {
                     continue;
                 };
