@@ -156,6 +156,10 @@ fn operate(url: &str, users: u64) {
     assert_eq!(kinds, BTreeSet::from(["entry", "epoch", "tag"]));
     let human = command.run(&["keys"]);
     assert_eq!(human.code, 0, "{human:?}");
+    assert_eq!(
+        human.stderr, "",
+        "no progress line when stderr is not a terminal"
+    );
     assert!(
         human
             .stdout

@@ -35,6 +35,7 @@ impl Run {
     /// The standard output as JSON, asserting a success first.
     pub fn json(&self) -> serde_json::Value {
         assert_eq!(self.code, 0, "{self:?}");
+        assert_eq!(self.stderr, "", "nothing but JSON, on stdout");
         serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("{error}: {self:?}"))
     }
 }
