@@ -5,6 +5,7 @@
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod modes;
+pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;

@@ -16,7 +16,7 @@ pub(crate) enum Outcome {
     /// This call ran the body, which returned an error.
     Error,
     /// This call waited for another caller of this process computing the same
-    /// key, and was handed its value.
+    /// key, and was handed its value (or found it stored when it looked again).
     Joined,
     /// The value appeared in the backend while this call waited or took the
     /// lock: another process (or a caller that did not share this call's
