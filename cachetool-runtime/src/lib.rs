@@ -5,6 +5,7 @@
 //! with the `#[cached]` attribute.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 mod backend;
 mod builder;
 mod cache;
@@ -21,6 +22,7 @@ mod key;
 mod key_cbor;
 mod load;
 mod local_versions;
+mod observe;
 mod request;
 mod stats;
 
