@@ -2,7 +2,7 @@
 //! updating a user cleans the `user:{id}` tag, so the next read is fresh.
 //!
 //! ```text
-//! cargo run --example axum
+//! cargo run --example axum --features tokio
 //! curl http://127.0.0.1:3000/users/7            # slow the first time, cached after
 //! curl -X POST http://127.0.0.1:3000/users/7 -d 'Ada Lovelace'
 //! curl http://127.0.0.1:3000/users/7            # the new name
