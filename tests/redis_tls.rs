@@ -90,6 +90,7 @@ fn tls_server(name: &str) -> (Server, u16, std::path::PathBuf) {
 /// The error of a sync read, and of an async one, through new backends for `url`.
 fn read_errors(url: &str, options: &ConnectOptions) -> Vec<Error> {
     let backend = RedisBackend::open(url, options).unwrap();
+    #[cfg_attr(not(feature = "tokio"), allow(unused_mut))]
     let mut errors = vec![backend.get_many(&["k"]).unwrap_err()];
     #[cfg(feature = "tokio")]
     {
