@@ -8,6 +8,8 @@ mod attr;
 mod companions;
 mod errors;
 mod expand;
+mod impl_block;
+mod many;
 mod valid;
 
 use proc_macro::TokenStream;

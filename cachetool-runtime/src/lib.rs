@@ -19,8 +19,11 @@ mod key;
 mod key_cbor;
 mod load;
 mod local_versions;
+mod many;
+mod peek;
 mod request;
 mod stats;
+mod unless;
 
 #[doc(hidden)]
 pub mod __private;

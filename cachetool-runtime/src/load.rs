@@ -20,8 +20,8 @@ use crate::{Error, ErrorKind, Result};
 
 /// Keys and versions of one call: a function has few tags, so these stay on
 /// the stack (no allocation on the hit path).
-type Keys<'a> = SmallVec<[&'a str; 6]>;
-type Versions = SmallVec<[u64; 5]>;
+pub(crate) type Keys<'a> = SmallVec<[&'a str; 6]>;
+pub(crate) type Versions = SmallVec<[u64; 5]>;
 /// The values read for [`Keys`].
 type Values = SmallVec<[Option<Value>; 6]>;
 
@@ -164,7 +164,7 @@ impl Request<'_> {
 
     /// The versions of the epoch and every tag, when the backend is this
     /// process's memory and they can all be known without a lookup.
-    fn local_versions(&self) -> Option<Versions> {
+    pub(crate) fn local_versions(&self) -> Option<Versions> {
         let inner = self.inner();
         let local = inner.local_versions.as_ref()?;
         let touch = time_to_touch();
@@ -177,7 +177,7 @@ impl Request<'_> {
     }
 
     /// The entry's key, then (unless the versions are `known`) the epoch's and each tag's.
-    fn lookup_keys(&self, known: bool) -> Keys<'_> {
+    pub(crate) fn lookup_keys(&self, known: bool) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
         if !known {
@@ -189,7 +189,7 @@ impl Request<'_> {
     /// What the values read for `lookup_keys` (`asked` of them) mean, with the
     /// versions if they are `known` without a lookup. (Borrowed, not moved: the
     /// values are a few hundred bytes on the stack.)
-    fn found<T: Cacheable>(
+    pub(crate) fn found<T: Cacheable>(
         &self,
         known: Option<Versions>,
         asked: usize,
@@ -474,7 +474,7 @@ impl Request<'_> {
         held: Option<HeldLock<'_>>,
     ) -> bool {
         let inner = self.inner();
-        if self.ttl == Some(Duration::ZERO) {
+        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return false;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
@@ -581,7 +581,7 @@ impl Drop for LockRelease<'_> {
 
 /// The version in each value, if every version exists. (A loop: collecting
 /// into an `Option` costs more on the hit path.)
-fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
+pub(crate) fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     let mut versions = Versions::new();
     for value in values {
         versions.push(codec::version_of(value.as_ref()?));
@@ -593,7 +593,7 @@ fn share<T: Cacheable>(value: &T) -> Shared {
     Arc::new(value.clone())
 }
 
-fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
+pub(crate) fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
     Error::new(
         ErrorKind::Backend,
         format!("the {backend} backend returned {got} values for {asked} keys"),

@@ -11,6 +11,7 @@ use crate::driver::{run_blocking, Blocking};
 use crate::invalidations::Mark;
 use crate::key::{KeyPart, Site, TagKeys};
 use crate::load::Found;
+use crate::unless::StoreUnless;
 use crate::Result;
 
 /// Everything one call needs, built before the body runs so that it owns its
@@ -26,6 +27,8 @@ pub struct Request<'c> {
     /// The invalidation counts when the call started: a store or hand-over is
     /// made only if no invalidation overtook the computation (see `invalidations.rs`).
     pub(crate) mark: Mark,
+    /// `unless = ...`: values not to store (see `unless.rs`).
+    pub(crate) unless: Option<&'c (dyn StoreUnless + Sync)>,
 }
 
 impl<'c> Request<'c> {
@@ -66,6 +69,7 @@ impl<'c> Request<'c> {
                 KeyPart::Unkeyable(reason) => Some(reason),
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
+            unless: None,
         }
     }
 
