@@ -323,6 +323,8 @@ pub(crate) struct Companions {
     pub(crate) peek: bool,
     /// `{name}_many`.
     pub(crate) many: bool,
+    /// Named in a list, rather than all by `true`.
+    pub(crate) listed: bool,
 }
 
 impl Companions {
@@ -331,12 +333,14 @@ impl Companions {
         refresh: true,
         peek: true,
         many: true,
+        listed: false,
     };
     const NONE: Companions = Companions {
         invalidate: false,
         refresh: false,
         peek: false,
         many: false,
+        listed: false,
     };
 }
 
@@ -353,7 +357,10 @@ impl OptionValue for Companions {
                 Companions::NONE
             }),
             Expr::Array(array) => {
-                let mut companions = Companions::NONE;
+                let mut companions = Companions {
+                    listed: true,
+                    ..Companions::NONE
+                };
                 let mut errors = Errors::default();
                 for elem in array.elems {
                     let elem = ungroup(elem);
@@ -695,6 +702,55 @@ mod tests {
         assert!(errors[0].starts_with("expected an option"));
         let errors = parse_err(quote!(key = f(1 2), lock = 0));
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn unless_companions_and_off() {
+        let options = parse_ok(quote!(unless = |v| v.is_empty(), companions = [peek, many], off));
+        assert_eq!(text(&options.unless.value().unwrap().expr), "| v | v . is_empty ()");
+        let companions = options.companions();
+        assert!(!companions.invalidate && !companions.refresh);
+        assert!(companions.peek && companions.many && companions.listed);
+        assert!(options.off.keyword().is_some());
+        assert!(!parse_ok(quote!(companions = false)).companions().peek);
+        assert!(parse_ok(quote!()).companions().invalidate);
+        let all = parse_ok(quote!(companions = true)).companions();
+        assert!(all.refresh && all.many && !all.listed);
+    }
+
+    #[test]
+    fn bad_unless_companions_and_off() {
+        let errors = parse_err(quote!(
+            unless = 1, companions = [peek, drop, peek], companions = 1, off = true
+        ));
+        assert_eq!(errors.len(), 6, "{errors:?}");
+        assert!(errors[0].starts_with("`unless` takes a closure"));
+        assert!(errors[1].starts_with("unknown companion"));
+        assert_eq!(errors[2], "this companion is listed twice");
+        assert!(errors[3].starts_with("`companions` must be"));
+        assert_eq!(errors[4], "duplicate option `companions`");
+        assert_eq!(errors[5], "`off` takes no value: `#[cached(off)]`");
+    }
+
+    #[test]
+    fn a_methods_options_over_its_blocks() {
+        let block = parse_ok(quote!(ttl = 300, tags = ["repo"], skip(db, conn), version = 2, cache = C));
+        let a: Ident = syn::parse_quote!(db);
+        let method = parse_ok(quote!(ttl = 10, tags = [format!("user:{id}")]));
+        let merged = method.over(&block, &[&a]);
+        assert!(matches!(merged.ttl.value(), Some(Ttl::Secs { secs: 10, .. })));
+        let tags = &merged.tags.value().unwrap().exprs;
+        assert_eq!(text(tags), "\"repo\" , format ! (\"user:{id}\")");
+        let skipped = merged.skipped();
+        assert_eq!(text(quote!(#(#skipped)*)), "db", "only the method's own arguments");
+        assert_eq!(merged.version.value().unwrap().value, 2);
+        assert_eq!(text(merged.cache.value()), "C");
+
+        let own_skip = parse_ok(quote!(skip(conn))).over(&block, &[&a]);
+        let skipped = own_skip.skipped();
+        assert_eq!(text(quote!(#(#skipped)*)), "conn", "a method's skip replaces the block's");
+        let untagged = parse_ok(quote!()).over(&parse_ok(quote!()), &[]);
+        assert!(untagged.tags.value().is_none());
     }
 
     #[test]

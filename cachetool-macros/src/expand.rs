@@ -28,7 +28,7 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
                 Span::call_site(),
                 "#[cached] can only be used on functions and impl blocks",
             );
-            let error = error.into_compile_error();
+            let error = not_an_item(item.clone(), error).into_compile_error();
             return quote!(#item #error);
         }
         Err(error) => {
@@ -60,8 +60,8 @@ pub(crate) fn stand_in(item: impl ToTokens, function: &Function<'_>) -> TokenStr
     quote!(#item #stubs)
 }
 
-/// The error for tokens that are not an item: a trait's method declaration
-/// gets one of its own.
+/// The error for what is neither a function nor an impl block: a trait's
+/// method declaration gets one of its own.
 fn not_an_item(item: TokenStream, error: syn::Error) -> syn::Error {
     match syn::parse2::<syn::TraitItemFn>(item) {
         Ok(declaration) if declaration.default.is_none() => syn::Error::new_spanned(

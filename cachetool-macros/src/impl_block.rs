@@ -188,3 +188,74 @@ fn arg_names(item: &ItemFn) -> Vec<&Ident> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn expand(attr: TokenStream, block: ItemImpl) -> String {
+        cached(attr, block).to_string()
+    }
+
+    #[test]
+    fn which_methods_the_block_caches() {
+        let method: ImplItemFn = parse_quote!(fn f(&self) {});
+        assert!(takes_ref_self(&method));
+        let method: ImplItemFn = parse_quote!(fn f(self: &Self) {});
+        assert!(takes_ref_self(&method));
+        for method in [
+            quote!(fn f(&mut self) {}),
+            quote!(fn f(self) {}),
+            quote!(fn f(self: std::sync::Arc<Self>) {}),
+            quote!(fn f() {}),
+        ] {
+            let method: ImplItemFn = syn::parse2(method).unwrap();
+            assert!(!takes_ref_self(&method), "{}", quote!(#method));
+        }
+    }
+
+    #[test]
+    fn companions_for_the_cached_methods_only() {
+        let out = expand(
+            quote!(ttl = 5),
+            parse_quote! {
+                impl Repo {
+                    fn get(&self, id: u64) -> u64 { id }
+                    #[cached(off)]
+                    fn off(&self, id: u64) -> u64 { id }
+                    fn new() -> Repo { Repo }
+                    fn set(&mut self, id: u64) {}
+                    #[cachetool::cached(companions = [invalidate])]
+                    fn owned(self, id: u64) -> u64 { id }
+                }
+            },
+        );
+        for present in ["fn get_invalidate", "fn get_refresh", "fn get_peek", "fn get_many", "fn owned_invalidate"] {
+            assert!(out.contains(present), "{present} in {out}");
+        }
+        for absent in ["fn off_", "fn new_", "fn set_", "fn owned_refresh", "# [cached", "compile_error"] {
+            assert!(!out.contains(absent), "{absent} in {out}");
+        }
+    }
+
+    #[test]
+    fn a_failing_method_falls_back_alone_with_the_hint() {
+        let out = expand(
+            quote!(),
+            parse_quote! {
+                impl Repo {
+                    fn name(&self) -> &str { "" }
+                    fn get(&self, id: u64) -> u64 { id }
+                }
+            },
+        );
+        assert!(out.contains("mark the method `#[cached(off)]`"), "{out}");
+        assert!(out.contains("fn get_many"), "{out}");
+        // The failing method's stand-ins: no `_refresh` or `_peek` with its broken type.
+        assert!(out.contains("fn name_invalidate"), "{out}");
+        assert!(!out.contains("fn name_peek"), "{out}");
+    }
+}

@@ -52,7 +52,9 @@ fn items_param() -> Ident {
 /// hold one), all alike.
 fn signature(function: &Function<'_>) -> Option<Signature> {
     let items: Vec<&Arg<'_>> = function.item_args().collect();
-    if items.is_empty() {
+    // An `impl Trait` item (possible with `key = ...`) could not be named in
+    // the `Item` type.
+    if items.is_empty() || items.iter().any(|arg| has_impl_trait(&arg.pat_type.ty)) {
         return None;
     }
     let mut sig = companions::signature(function, Call::Many);
@@ -100,6 +102,18 @@ fn is_param_of(arg: &Arg<'_>, param: &syn::PatType) -> bool {
         Role::Wildcard => return false,
     };
     matches!(&*param.pat, Pat::Ident(pat) if pat.ident == *name)
+}
+
+fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'a> syn::visit::Visit<'a> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'a syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
 }
 
 /// Replaces `&T` and `'_` with a named lifetime.

@@ -20,10 +20,30 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
     if let Some((tokens, message)) = output_problem(function) {
         errors.error(tokens, message);
     }
+    check_companions(options, function, errors);
     if let Some(off) = options.off.keyword() {
         errors.error(
             off,
             "`#[cached(off)]` only means something on a method of a `#[cached]` impl block",
+        );
+    }
+}
+
+/// A companion asked for by name must be one the function can have.
+fn check_companions(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let (Some(keyword), Some(companions)) = (options.companions.keyword(), options.companions.value()) else {
+        return;
+    };
+    if companions.listed && companions.many && function.item_args().next().is_none() {
+        errors.error(
+            keyword,
+            "`many` needs key arguments: `_many` takes the key arguments of each call, and this function has none",
+        );
+    }
+    if companions.listed && function.async_trait.is_some() {
+        errors.error(
+            keyword,
+            "an `#[async_trait]` method gets no companions: they would have to be members of the trait",
         );
     }
 }
