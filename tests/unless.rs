@@ -64,7 +64,7 @@ support::modes::for_each_mode! {
     #[cached(cache = cache("unless"), unless = is_none)]
     fn find(id: u64) -> Option<u64> {
         OPTIONAL_RUNS.fetch_add(1, SeqCst);
-        (id % 2 == 0).then_some(id / 2)
+        id.is_multiple_of(2).then_some(id / 2)
     }
 
     #[test]

@@ -417,10 +417,7 @@ impl OptionValue for Off {
 impl Options {
     /// The companions to generate (all unless `companions = ...` says otherwise).
     pub(crate) fn companions(&self) -> Companions {
-        self.companions
-            .value()
-            .copied()
-            .unwrap_or(Companions::ALL)
+        self.companions.value().copied().unwrap_or(Companions::ALL)
     }
 
     /// A method's options in a `#[cached]` impl block (`self`, possibly empty)
@@ -706,8 +703,15 @@ mod tests {
 
     #[test]
     fn unless_companions_and_off() {
-        let options = parse_ok(quote!(unless = |v| v.is_empty(), companions = [peek, many], off));
-        assert_eq!(text(&options.unless.value().unwrap().expr), "| v | v . is_empty ()");
+        let options = parse_ok(quote!(
+            unless = |v| v.is_empty(),
+            companions = [peek, many],
+            off
+        ));
+        assert_eq!(
+            text(&options.unless.value().unwrap().expr),
+            "| v | v . is_empty ()"
+        );
         let companions = options.companions();
         assert!(!companions.invalidate && !companions.refresh);
         assert!(companions.peek && companions.many && companions.listed);
@@ -721,7 +725,10 @@ mod tests {
     #[test]
     fn bad_unless_companions_and_off() {
         let errors = parse_err(quote!(
-            unless = 1, companions = [peek, drop, peek], companions = 1, off = true
+            unless = 1,
+            companions = [peek, drop, peek],
+            companions = 1,
+            off = true
         ));
         assert_eq!(errors.len(), 6, "{errors:?}");
         assert!(errors[0].starts_with("`unless` takes a closure"));
@@ -734,21 +741,38 @@ mod tests {
 
     #[test]
     fn a_methods_options_over_its_blocks() {
-        let block = parse_ok(quote!(ttl = 300, tags = ["repo"], skip(db, conn), version = 2, cache = C));
+        let block = parse_ok(quote!(
+            ttl = 300,
+            tags = ["repo"],
+            skip(db, conn),
+            version = 2,
+            cache = C
+        ));
         let a: Ident = syn::parse_quote!(db);
         let method = parse_ok(quote!(ttl = 10, tags = [format!("user:{id}")]));
         let merged = method.over(&block, &[&a]);
-        assert!(matches!(merged.ttl.value(), Some(Ttl::Secs { secs: 10, .. })));
+        assert!(matches!(
+            merged.ttl.value(),
+            Some(Ttl::Secs { secs: 10, .. })
+        ));
         let tags = &merged.tags.value().unwrap().exprs;
         assert_eq!(text(tags), "\"repo\" , format ! (\"user:{id}\")");
         let skipped = merged.skipped();
-        assert_eq!(text(quote!(#(#skipped)*)), "db", "only the method's own arguments");
+        assert_eq!(
+            text(quote!(#(#skipped)*)),
+            "db",
+            "only the method's own arguments"
+        );
         assert_eq!(merged.version.value().unwrap().value, 2);
         assert_eq!(text(merged.cache.value()), "C");
 
         let own_skip = parse_ok(quote!(skip(conn))).over(&block, &[&a]);
         let skipped = own_skip.skipped();
-        assert_eq!(text(quote!(#(#skipped)*)), "conn", "a method's skip replaces the block's");
+        assert_eq!(
+            text(quote!(#(#skipped)*)),
+            "conn",
+            "a method's skip replaces the block's"
+        );
         let untagged = parse_ok(quote!()).over(&parse_ok(quote!()), &[]);
         assert!(untagged.tags.value().is_none());
     }

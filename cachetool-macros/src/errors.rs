@@ -32,7 +32,11 @@ impl Errors {
     }
 
     /// Runs `check` with `hint` appended to the messages it records.
-    pub(crate) fn with_hint(&mut self, hint: Option<&'static str>, check: impl FnOnce(&mut Errors)) {
+    pub(crate) fn with_hint(
+        &mut self,
+        hint: Option<&'static str>,
+        check: impl FnOnce(&mut Errors),
+    ) {
         let outer = std::mem::replace(&mut self.hint, hint);
         check(self);
         self.hint = outer;

@@ -202,15 +202,27 @@ mod tests {
 
     #[test]
     fn which_methods_the_block_caches() {
-        let method: ImplItemFn = parse_quote!(fn f(&self) {});
+        let method: ImplItemFn = parse_quote!(
+            fn f(&self) {}
+        );
         assert!(takes_ref_self(&method));
-        let method: ImplItemFn = parse_quote!(fn f(self: &Self) {});
+        let method: ImplItemFn = parse_quote!(
+            fn f(self: &Self) {}
+        );
         assert!(takes_ref_self(&method));
         for method in [
-            quote!(fn f(&mut self) {}),
-            quote!(fn f(self) {}),
-            quote!(fn f(self: std::sync::Arc<Self>) {}),
-            quote!(fn f() {}),
+            quote!(
+                fn f(&mut self) {}
+            ),
+            quote!(
+                fn f(self) {}
+            ),
+            quote!(
+                fn f(self: std::sync::Arc<Self>) {}
+            ),
+            quote!(
+                fn f() {}
+            ),
         ] {
             let method: ImplItemFn = syn::parse2(method).unwrap();
             assert!(!takes_ref_self(&method), "{}", quote!(#method));
@@ -233,10 +245,23 @@ mod tests {
                 }
             },
         );
-        for present in ["fn get_invalidate", "fn get_refresh", "fn get_peek", "fn get_many", "fn owned_invalidate"] {
+        for present in [
+            "fn get_invalidate",
+            "fn get_refresh",
+            "fn get_peek",
+            "fn get_many",
+            "fn owned_invalidate",
+        ] {
             assert!(out.contains(present), "{present} in {out}");
         }
-        for absent in ["fn off_", "fn new_", "fn set_", "fn owned_refresh", "# [cached", "compile_error"] {
+        for absent in [
+            "fn off_",
+            "fn new_",
+            "fn set_",
+            "fn owned_refresh",
+            "# [cached",
+            "compile_error",
+        ] {
             assert!(!out.contains(absent), "{absent} in {out}");
         }
     }

@@ -33,9 +33,12 @@ pub(crate) fn many(options: &Options, function: &Function<'_>) -> TokenStream {
 /// Its stand-in, next to errors (see `companions::stubs`).
 pub(crate) fn stub(function: &Function<'_>) -> TokenStream {
     match signature(function) {
-        Some(sig) => {
-            companions::companion(function, Call::Many, &sig, quote!({ ::core::unreachable!() }))
-        }
+        Some(sig) => companions::companion(
+            function,
+            Call::Many,
+            &sig,
+            quote!({ ::core::unreachable!() }),
+        ),
         None => TokenStream::new(),
     }
 }

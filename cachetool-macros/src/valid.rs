@@ -31,7 +31,9 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
 
 /// A companion asked for by name must be one the function can have.
 fn check_companions(options: &Options, function: &Function<'_>, errors: &mut Errors) {
-    let (Some(keyword), Some(companions)) = (options.companions.keyword(), options.companions.value()) else {
+    let (Some(keyword), Some(companions)) =
+        (options.companions.keyword(), options.companions.value())
+    else {
         return;
     };
     if companions.listed && companions.many && function.item_args().next().is_none() {

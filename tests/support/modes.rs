@@ -305,8 +305,8 @@ macro_rules! async_recv {
 
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
-    async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean, sync_clean_all,
-    sync_join, sync_recv, sync_sleep, sync_spawn, sync_wait,
+    async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean,
+    sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_wait,
 };
 
 /// Threads: what `rt::` names in sync mode.
