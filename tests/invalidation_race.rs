@@ -1,6 +1,14 @@
 //! No stale read after an invalidation: a value whose computation started
 //! before `foo_invalidate`, `clean` or `clean_all` returned is never served
 //! after it returned. Barriers force the interleaving.
+//!
+//! Each race runs with the invalidation made through the computing call's own
+//! cache, and through a second `Cache` on the same backend and prefix (its
+//! `twin_cache`), which is what another process does: the twin's
+//! invalidations are not counted by the first cache, so only the backend's
+//! compare-and-set and the hand-over's comparison of what each caller read
+//! keep the overtaken value out. (`cross_process_invalidation.rs` makes the
+//! same race with a real second process.)
 
 mod support;
 
@@ -25,18 +33,22 @@ macro_rules! race {
 }
 
 /// As `race!`, with a second call of `$call` that starts after `$invalidate`
-/// returned, while the first is still computing (so it waits for it); gives
+/// returned, while the first is still computing (so it waits for it: the
+/// test goes on once `$cache` counts it among the callers waiting); gives
 /// what both calls returned.
 macro_rules! race_with_newcomer {
-    ($slot:expr, $call:expr, $invalidate:block) => {{
+    ($cache:expr, $slot:expr, $call:expr, $invalidate:block) => {{
         let pause = Pause::new();
         *$slot.lock().unwrap() = Some(pause.clone());
         let computing = spawn!({ call!($call) });
         wait!(pause.started);
         $invalidate
+        let joins = $cache.__flight_joins();
         let arriving = spawn!({ call!($call) });
-        // Time for the newcomer to find the computation running and wait for it.
-        sleep!(std::time::Duration::from_millis(200));
+        until!(
+            $cache.__flight_joins() > joins,
+            "the newcomer waits for the computation"
+        );
         wait!(pause.resume);
         (join!(computing).unwrap(), join!(arriving).unwrap())
     }};
@@ -152,7 +164,7 @@ support::modes::for_each_mode! {
     /// handed its value.
     #[test]
     fn a_call_arriving_after_an_invalidation_is_not_handed_the_overtaken_value() {
-        let (computing, arriving) = race_with_newcomer!(WAITER_PAUSE, waited_for(1), {
+        let (computing, arriving) = race_with_newcomer!(cache("race-waiter"), WAITER_PAUSE, waited_for(1), {
             WAITER_DATA.fetch_add(1, SeqCst);
             call!(waited_for_invalidate(1)).expect("invalidate");
         });
@@ -174,7 +186,7 @@ support::modes::for_each_mode! {
     /// The same after a `clean` of the computation's tag.
     #[test]
     fn a_call_arriving_after_a_clean_is_not_handed_the_overtaken_value() {
-        let (computing, arriving) = race_with_newcomer!(CLEAN_WAITER_PAUSE, tagged_waited_for(1), {
+        let (computing, arriving) = race_with_newcomer!(cache("race-clean-waiter"), CLEAN_WAITER_PAUSE, tagged_waited_for(1), {
             CLEAN_WAITER_DATA.fetch_add(1, SeqCst);
             clean!(cache("race-clean-waiter"), &["race-waiter"]).expect("clean");
         });
@@ -202,5 +214,77 @@ support::modes::for_each_mode! {
         });
         assert_eq!(stale, "1:0");
         assert_eq!(call!(refreshed(1)), "1:1");
+    }
+
+    // The same races, with the invalidation made through a second cache on the
+    // same backend and prefix: `remote` names the function `twin` has there.
+
+    // Tests run in parallel: each has its own argument `n`, data and pause.
+    static TWIN_DATA: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+    static TWIN_PAUSES: [Mutex<Option<Pause>>; 5] = [const { Mutex::new(None) }; 5];
+
+    #[cached(cache = cache("race-twin"), name = "race-twin", tags = [format!("twin{n}")])]
+    fn twin(n: usize) -> String {
+        let value = format!("{n}:{}", TWIN_DATA[n].load(SeqCst));
+        call!(Pause::take_and_wait(&TWIN_PAUSES[n]));
+        value
+    }
+
+    /// `twin`'s entries, seen from the twin cache: only invalidated here.
+    #[cached(cache = twin_cache("race-twin"), name = "race-twin", tags = [format!("twin{n}")])]
+    fn remote(n: usize) -> String {
+        format!("{n}:not called in these tests")
+    }
+
+    #[test]
+    fn another_caches_invalidate_beats_an_in_flight_computation() {
+        let stale = race!(TWIN_PAUSES[1], twin(1), {
+            TWIN_DATA[1].fetch_add(1, SeqCst);
+            call!(remote_invalidate(1)).expect("invalidate");
+        });
+        assert_eq!(stale, "1:0", "the racing call itself returns what its body computed");
+        assert_eq!(call!(twin(1)), "1:1", "but it was not stored over the invalidation");
+    }
+
+    #[test]
+    fn a_call_arriving_after_another_caches_invalidation_is_not_handed_the_overtaken_value() {
+        let (computing, arriving) = race_with_newcomer!(cache("race-twin"), TWIN_PAUSES[2], twin(2), {
+            TWIN_DATA[2].fetch_add(1, SeqCst);
+            call!(remote_invalidate(2)).expect("invalidate");
+        });
+        assert_eq!(computing, "2:0");
+        assert_eq!(arriving, "2:1", "not the overtaken value");
+        assert_eq!(call!(twin(2)), "2:1");
+    }
+
+    #[test]
+    fn a_call_arriving_after_another_caches_clean_is_not_handed_the_overtaken_value() {
+        let (computing, arriving) = race_with_newcomer!(cache("race-twin"), TWIN_PAUSES[3], twin(3), {
+            TWIN_DATA[3].fetch_add(1, SeqCst);
+            clean!(twin_cache("race-twin"), &["twin3"]).expect("clean");
+        });
+        assert_eq!(computing, "3:0");
+        assert_eq!(arriving, "3:1", "not the overtaken value");
+        assert_eq!(call!(twin(3)), "3:1");
+    }
+
+    #[test]
+    fn a_call_arriving_after_another_caches_clean_all_is_not_handed_the_overtaken_value() {
+        let (computing, arriving) = race_with_newcomer!(cache("race-twin-all"), TWIN_PAUSES[4], twin_all(4), {
+            TWIN_DATA[4].fetch_add(1, SeqCst);
+            clean_all!(twin_cache("race-twin-all")).expect("clean_all");
+        });
+        assert_eq!(computing, "4:0");
+        assert_eq!(arriving, "4:1", "not the overtaken value");
+        assert_eq!(call!(twin_all(4)), "4:1");
+    }
+
+    // `clean_all` drops every entry of its namespace: a cache of its own, so
+    // that the other races' entries stay.
+    #[cached(cache = cache("race-twin-all"), name = "race-twin-all")]
+    fn twin_all(n: usize) -> String {
+        let value = format!("{n}:{}", TWIN_DATA[n].load(SeqCst));
+        call!(Pause::take_and_wait(&TWIN_PAUSES[n]));
+        value
     }
 }

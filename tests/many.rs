@@ -153,11 +153,7 @@ support::modes::for_each_mode! {
         // lookup done: it must wait for that computation (or, if it comes
         // late, take the stored value), never run the body again.
         let batch = spawn!({ call!(gated_many([2, 1])) });
-        let started = std::time::Instant::now();
-        while GATED_RUNS.load(SeqCst) == 0 || SECOND_RUNS.load(SeqCst) == 0 {
-            assert!(started.elapsed() < PATIENCE, "timed out waiting for both bodies to start");
-            sleep!(Duration::from_millis(2));
-        }
+        until!(GATED_RUNS.load(SeqCst) == 1 && SECOND_RUNS.load(SeqCst) == 1, "both bodies started");
         open.send(()).unwrap();
         assert_eq!(join!(single).unwrap(), 3);
         assert_eq!(join!(batch).unwrap(), [6, 3]);

@@ -68,6 +68,7 @@ support::modes::for_each_mode! {
     trait Named {
         #[cached(cache = cache("methods"))]
         fn label(&self, n: u64) -> String {
+            LABEL_RUNS.fetch_add(1, SeqCst);
             format!("{}#{n}", std::any::type_name::<Self>())
         }
     }
@@ -87,11 +88,23 @@ support::modes::for_each_mode! {
         assert_eq!(call!(Wrapper::<u8>(Default::default()).size(10)), 10);
     }
 
+    static LABEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
     #[test]
     fn a_trait_default_method_is_keyed_per_implementor() {
         assert!(call!(First.label(1)).ends_with("First#1"), "{}", call!(First.label(1)));
         assert!(call!(Second.label(1)).ends_with("Second#1"), "{}", call!(Second.label(1)));
+        let runs = LABEL_RUNS.load(SeqCst);
+        assert!(call!(First.label(1)).ends_with("First#1"));
+        assert!(call!(Second.label(1)).ends_with("Second#1"));
+        assert_eq!(LABEL_RUNS.load(SeqCst), runs, "both are hits");
+        // Invalidating First's entry leaves Second's.
         call!(First.label_invalidate(1)).unwrap();
+        assert!(call!(Second.label(1)).ends_with("Second#1"));
+        assert_eq!(LABEL_RUNS.load(SeqCst), runs, "Second's entry is still there");
+        assert!(call!(First.label(1)).ends_with("First#1"));
+        assert_eq!(LABEL_RUNS.load(SeqCst), runs + 1, "First's was dropped");
         assert!(call!(Second.label_refresh(1)).ends_with("Second#1"));
+        assert_eq!(LABEL_RUNS.load(SeqCst), runs + 2);
     }
 }

@@ -140,6 +140,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         Call::Invalidate | Call::Peek | Call::Many => Vec::new(),
     };
     let site = site(options, call);
+    let cache = cache(options);
     let request = request(options, function);
     let unless = unless(options, function);
     if let (Some(future), Call::Compute) = (function.async_trait, call) {
@@ -149,6 +150,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         return quote!({
             #(#inner_attrs)*
             #site
+            #cache
             let __cachetool_request = #request;
             ::std::boxed::Box::pin(async move {
                 #unless
@@ -176,6 +178,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     quote!({
         #(#inner_attrs)*
         #site
+        #cache
         let __cachetool_request = #request;
         #call
     })
@@ -235,9 +238,10 @@ pub(crate) fn site(options: &Options, call: Call) -> TokenStream {
     }
 }
 
-/// `{ cache; key; tags; Request::new(...) }`: every borrow of the arguments
-/// ends here. Tags are borrowed, so that `tags = [name]` doesn't move `name`.
-pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream {
+/// `let __cachetool_cache: &Cache = &(cache);`, in the function's own block
+/// rather than in the request's: a `cache = make_cache()` that gives an owned
+/// `Cache` then lives (by temporary lifetime extension) as long as the call.
+pub(crate) fn cache(options: &Options) -> TokenStream {
     let cache = match options.cache.value() {
         Some(cache) => quote_spanned!(cache.span()=> &(#cache)),
         None => quote!(::cachetool::global()),
@@ -247,6 +251,12 @@ pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream
         Some(keyword) => quote_spanned!(keyword.span()=> &::cachetool::Cache),
         None => quote!(&::cachetool::Cache),
     };
+    quote!(let __cachetool_cache: #cache_type = #cache;)
+}
+
+/// `{ key; tags; Request::new(...) }`: every borrow of the arguments ends
+/// here. Tags are borrowed, so that `tags = [name]` doesn't move `name`.
+pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream {
     let key = key(options, function);
     let tags: Vec<_> = options
         .tags
@@ -287,7 +297,6 @@ pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream
         }
     };
     quote!({
-        let __cachetool_cache: #cache_type = #cache;
         let __cachetool_key = #key;
         #(let #tag_idents = &(#tags);)*
         ::cachetool::__private::Request::new(

@@ -10,8 +10,8 @@
 //! connection among them) for one item at a time, which an async closure
 //! called per item could not.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{parse_quote, FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, Signature, Type};
@@ -192,15 +192,28 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
             quote!(__cachetool_lookups.#method(#closure)),
         )
     };
+    // The cache once for all items (an owned `Cache` from `cache = f()` then
+    // lives through the call), unless its expression uses an item's argument.
+    let cache = expand::cache(options);
+    let per_item = options.cache.value().is_some_and(|expr| {
+        let names: Vec<&Ident> = items.iter().map(|arg| item_name(arg)).collect();
+        mentions(expr.to_token_stream(), &names)
+    });
+    let (cache_once, cache_per_item) = match per_item {
+        true => (TokenStream::new(), cache),
+        false => (cache, TokenStream::new()),
+    };
     let items_param = items_param();
     quote!({
         #(#inner_attrs)*
         #site
         #make_unless
+        #cache_once
         let mut __cachetool_batch = ::cachetool::__private::Batch::new();
         let mut __cachetool_items = ::std::vec::Vec::new();
         for __cachetool_item in ::core::iter::IntoIterator::into_iter(#items_param) {
             let #names = __cachetool_item;
+            #cache_per_item
             let __cachetool_request = #request;
             #apply_unless
             __cachetool_batch.push(__cachetool_request);
@@ -212,6 +225,15 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
             __cachetool_values.push(#value);
         }
         __cachetool_values
+    })
+}
+
+/// Whether `tokens` hold one of `names` (as an identifier, at any depth).
+fn mentions(tokens: TokenStream, names: &[&Ident]) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => names.iter().any(|name| **name == ident),
+        TokenTree::Group(group) => mentions(group.stream(), names),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Inner};
+use crate::durations;
 use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
@@ -68,14 +69,16 @@ impl CacheBuilder {
     }
 
     /// The prefix of every key (default `"cachetool"`), so that applications can
-    /// share a server: `clean_all` only ever drops this prefix's entries.
+    /// share a server: `clean_all` only ever drops this prefix's entries. It
+    /// can't contain `:` (which ends it in keys), spaces or control characters.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
     /// The TTL of entries whose function sets none (default: none, entries stay
-    /// until evicted or invalidated).
+    /// until evicted or invalidated). A TTL of a hundred years or more
+    /// (`Duration::MAX`) is no expiry.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
@@ -91,6 +94,7 @@ impl CacheBuilder {
     /// How long a caller waits for another caller's computation of the same key
     /// before computing by itself (default 30 s). It is also the expiry of the
     /// lock in a shared backend, so a crashed process holds no one up for longer.
+    /// A timeout over a hundred years (`Duration::MAX`) counts as a hundred years.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
@@ -168,14 +172,17 @@ impl CacheBuilder {
     /// The cache, or a [`Config`](crate::ErrorKind::Config) error saying which
     /// setting is wrong.
     pub fn build(self) -> Result<Cache> {
+        // No `:` in a prefix: the first `:` of a key ends its prefix, so that no
+        // key of one prefix is ever a key of another ("a:tag" + ":epoch" would
+        // be prefix "a"'s tag "epoch").
         if self.prefix.is_empty()
             || self
                 .prefix
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
+                .any(|c| c == ':' || c.is_whitespace() || c.is_control())
         {
             return Err(Error::config(format!(
-                "the prefix {:?} must be non-empty, without spaces or control characters",
+                "the prefix {:?} must be non-empty, without `:`, spaces or control characters",
                 self.prefix
             )));
         }
@@ -187,6 +194,7 @@ impl CacheBuilder {
         if self.lock_timeout.is_zero() {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
+        self.connect.check()?;
         let backend: Arc<dyn Backend> = match (self.backend, self.capacity) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
@@ -217,8 +225,9 @@ impl CacheBuilder {
                 backend,
                 local_versions,
                 namespace,
-                default_ttl: self.ttl,
-                lock_timeout: self.lock_timeout,
+                // A TTL or timeout of a century or more (`Duration::MAX`) is "never".
+                default_ttl: durations::finite_ttl(self.ttl),
+                lock_timeout: durations::bounded(self.lock_timeout),
                 max_value_size: self.max_value_size,
                 counters: Counters::default(),
                 flights: Flights::new(),

@@ -115,6 +115,14 @@ impl Cache {
         outcome
     }
 
+    /// How many calls have joined another call's computation of the same key
+    /// (in this process) to wait for its value, so far. For tests, which wait
+    /// for a caller to be waiting rather than sleep; not a stable API.
+    #[doc(hidden)]
+    pub fn __flight_joins(&self) -> u64 {
+        self.inner.flights.joins()
+    }
+
     /// The counters since this cache was built.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
@@ -134,6 +142,12 @@ impl Cache {
     /// computing by itself; also the expiry of the cross-process lock.
     pub fn lock_timeout(&self) -> Duration {
         self.inner.lock_timeout
+    }
+
+    /// The largest encoded value given to a byte backend (Redis, Memcached);
+    /// larger ones are not stored.
+    pub fn max_value_size(&self) -> usize {
+        self.inner.max_value_size
     }
 
     /// The backend this cache keeps its entries in.

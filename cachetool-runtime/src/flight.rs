@@ -10,6 +10,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +26,9 @@ const SHARDS: usize = 16;
 /// The computations under way in one cache, by entry key.
 pub(crate) struct Flights {
     shards: [Mutex<FlightMap>; SHARDS],
+    /// How many callers have joined another's flight to wait for it: an event
+    /// that tests wait for, instead of sleeping while a caller gets there.
+    joins: AtomicU64,
 }
 
 type FlightMap = HashMap<Box<str>, Arc<Flight>, BuildHasherDefault<KeyHasher>>;
@@ -107,7 +111,13 @@ impl Flights {
     pub(crate) fn new() -> Flights {
         Flights {
             shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
+            joins: AtomicU64::new(0),
         }
+    }
+
+    /// How many callers have waited for another's computation so far.
+    pub(crate) fn joins(&self) -> u64 {
+        self.joins.load(Ordering::Acquire)
     }
 
     /// Joins the flight of `key`. A caller whose thread (`per_thread`, sync
@@ -126,6 +136,7 @@ impl Flights {
         if let Some(flight) = shard.get(key) {
             if let State::Running { waiters } = &mut *flight.state.lock() {
                 *waiters += 1;
+                self.joins.fetch_add(1, Ordering::AcqRel);
                 return Joined::Waiter(Waiter(Arc::clone(flight)));
             }
         }
@@ -304,7 +315,12 @@ mod tests {
                     _ => panic!("expected the leader's value"),
                 }
             });
+            // Bounded: a waiter that panicked before joining fails the test
+            // instead of hanging it.
+            let deadline = soon();
             while !matches!(*leader.flight.state.lock(), State::Running { waiters: 1 }) {
+                assert!(Instant::now() < deadline, "the waiter never joined");
+                assert!(!waiter.is_finished(), "the waiter ended without joining");
                 std::thread::yield_now();
             }
             leader.finish(|| Some(Arc::new(7u32)));

@@ -442,11 +442,10 @@ mod tests {
         let mut cbor = Vec::new();
         ciborium::into_writer(&(1u64, "a"), &mut cbor).unwrap();
         assert_eq!(cbor, [0x82, 0x01, 0x61, b'a']);
-        assert_eq!(part, KeyPart::Hash(xxh3_128(&cbor)));
-        assert_eq!(
-            part.to_string(),
-            format!("{:032x}", xxh3_128(&[0x82, 0x01, 0x61, b'a']))
-        );
+        // The hash itself, written out: a change of the encoder, of the hash
+        // function or of its crate shows here.
+        assert_eq!(part.to_string(), "46c7a659de89e99f4e59b3cc51b483c3");
+        assert_eq!(part, KeyPart::Hash(0x46c7a659de89e99f4e59b3cc51b483c3));
         assert_eq!(hex128(0xab), format!("{:032x}", 0xabu128));
         assert_eq!(hex128(u128::MAX), "f".repeat(32));
         let mut rng = fastrand::Rng::with_seed(6);

@@ -13,7 +13,9 @@ use crate::__private::Cacheable;
 use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, Value};
 use crate::codec;
 use crate::driver::Driver;
+use crate::durations::deadline_after;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
+use crate::handover::{Handed, Versions, View};
 use crate::local_versions::time_to_touch;
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
@@ -21,7 +23,6 @@ use crate::{Error, ErrorKind, Result};
 /// Keys and versions of one call: a function has few tags, so these stay on
 /// the stack (no allocation on the hit path).
 pub(crate) type Keys<'a> = SmallVec<[&'a str; 6]>;
-pub(crate) type Versions = SmallVec<[u64; 5]>;
 /// The values read for [`Keys`].
 type Values = SmallVec<[Option<Value>; 6]>;
 
@@ -39,6 +40,37 @@ pub(crate) struct Miss {
     versions: Option<Versions>,
     /// The entry as read: the store happens only if it is still that.
     seen: Option<Value>,
+    /// What this caller's lookup read (the versions even where known without
+    /// a lookup): a leader's value is handed to it only if the leader's
+    /// computation started from the same (see `handover.rs`).
+    view: Option<View>,
+}
+
+/// What became of a computed value's store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreOutcome {
+    Stored,
+    /// The backend refused it: the entry changed since it was read (an
+    /// invalidation, or another caller's store, here or in another process).
+    Refused,
+    /// Not sent: an invalidation made through this cache overtook the computation.
+    Overtaken,
+    /// Not sent, or the backend failed: a zero TTL, an encoding error, an
+    /// oversized value, no versions.
+    NotStored,
+}
+
+impl StoreOutcome {
+    /// Whether the lock handed to the store was released with it.
+    fn released_lock(self) -> bool {
+        matches!(self, StoreOutcome::Stored | StoreOutcome::Refused)
+    }
+
+    /// Whether the value may go to the callers waiting for it: not when the
+    /// entry is known to have changed under the computation.
+    fn may_hand_over(self) -> bool {
+        !matches!(self, StoreOutcome::Refused | StoreOutcome::Overtaken)
+    }
 }
 
 /// Longest pause between two attempts to take another process's lock.
@@ -79,11 +111,16 @@ impl Request<'_> {
                 Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
                     match driver
-                        .wait(waiter, Instant::now() + inner.lock_timeout)
+                        .wait(waiter, deadline_after(Instant::now(), inner.lock_timeout))
                         .await
                     {
-                        Waited::Value(shared) => match shared.downcast_ref::<T>() {
-                            Some(value) => return Ok(value.clone()),
+                        Waited::Value(shared) => match shared.downcast_ref::<Handed<T>>() {
+                            Some(handed) if handed.fits(miss.view.as_ref()) => {
+                                return Ok(handed.value.clone())
+                            }
+                            // Computed from keys as they were before a change
+                            // this caller read: look again.
+                            Some(_) => continue,
                             None => return self.load_and_store(driver, miss, body).await,
                         },
                         // The leader panicked, failed or was cancelled: look again,
@@ -213,6 +250,10 @@ impl Request<'_> {
             }
         }
         inner.counters.miss();
+        let view = View {
+            entry: seen.clone(),
+            versions: versions.clone(),
+        };
         Found::Miss(Miss {
             // With the versions known without a lookup, a miss reads them again
             // before its store (`versions_now`): that read counts as a use of the
@@ -221,6 +262,7 @@ impl Request<'_> {
             // entry of the cache.
             versions: versions.filter(|_| from_lookup),
             seen: seen.clone(),
+            view: Some(view),
         })
     }
 
@@ -259,6 +301,7 @@ impl Request<'_> {
             Ok((start, versions)) => Miss {
                 versions: Some(versions),
                 seen: start.entry,
+                view: None,
             },
             Err(error) => {
                 self.cache
@@ -266,6 +309,7 @@ impl Request<'_> {
                 Miss {
                     versions: None,
                     seen: None,
+                    view: None,
                 }
             }
         }
@@ -301,7 +345,7 @@ impl Request<'_> {
             false => String::new(),
         };
         let token = fastrand::u64(..);
-        let deadline = Instant::now() + inner.lock_timeout;
+        let deadline = deadline_after(Instant::now(), inner.lock_timeout);
         let mut pause = FIRST_POLL_PAUSE;
         // Ends by the deadline: each turn either breaks, returns, or sleeps toward it.
         let (miss, locked) = loop {
@@ -317,6 +361,7 @@ impl Request<'_> {
                     let miss = Miss {
                         versions: None,
                         seen: None,
+                        view: None,
                     };
                     break (miss, false);
                 }
@@ -332,12 +377,16 @@ impl Request<'_> {
                         }
                         let invalidations = &inner.invalidations;
                         let mark = self.mark;
+                        let view = View {
+                            entry: start.entry,
+                            versions: Some(versions),
+                        };
                         // Read since the call started: still current only if nothing
                         // was invalidated or cleaned since.
                         flight.finish(|| {
                             invalidations
                                 .still(mark, mark.cleans())
-                                .then(|| share(&value))
+                                .then(|| share(&value, Some(view)))
                         });
                         return Ok(value);
                     }
@@ -346,11 +395,13 @@ impl Request<'_> {
                         let miss = Miss {
                             versions: Some(versions),
                             seen: start.entry,
+                            view: None,
                         };
                         break (miss, start.locked);
                     }
-                    let jittered = pause.mul_f64(0.5 + fastrand::f64());
-                    driver.sleep(jittered.min(deadline - now)).await;
+                    driver
+                        .sleep(jittered(pause, fastrand::f64()).min(deadline - now))
+                        .await;
                     pause = (pause * 2).min(MAX_POLL_PAUSE);
                 }
             }
@@ -369,18 +420,26 @@ impl Request<'_> {
             token,
         });
         let computed_under = miss.versions.clone();
+        // What the computation started from, for the waiters to compare with
+        // what they read (`None`: the backend could not be read).
+        let view = miss.versions.as_ref().map(|versions| View {
+            entry: miss.seen.clone(),
+            versions: Some(versions.clone()),
+        });
         let body = flight.leading(body);
-        let (outcome, released) = self.compute_and_store(driver, miss, body, held).await;
+        let (outcome, stored) = self.compute_and_store(driver, miss, body, held).await;
         if let Some(release) = release.take() {
             release.disarm();
-            if !released {
+            if !stored.released_lock() {
                 self.unlock(driver, &lock_key, token).await;
             }
         }
         // Overtaken by an invalidation or a clean, the value goes to this caller
         // only: the waiters look again (dropping the guard, or `None` from
-        // `finish`, abandons the flight).
-        if let Ok(value) = &outcome {
+        // `finish`, abandons the flight). So it does when its store was refused:
+        // the entry changed under the computation, perhaps by another process's
+        // invalidation, which the counts below do not know.
+        if let (Ok(value), true) = (&outcome, stored.may_hand_over()) {
             let current = self.current_through(driver, computed_under).await;
             let invalidations = &inner.invalidations;
             let mark = self.mark;
@@ -389,7 +448,7 @@ impl Request<'_> {
             flight.finish(|| {
                 current
                     .filter(|&cleans| invalidations.still(mark, cleans))
-                    .map(|_| share(value))
+                    .map(|_| share(value, view))
             });
         }
         outcome
@@ -428,26 +487,26 @@ impl Request<'_> {
     }
 
     /// Runs the body and stores its value, releasing `held` with the store.
-    /// Also says whether `held` was released (false: the caller must unlock).
+    /// Also says what became of the store (whether `held` was released among it).
     async fn compute_and_store<D: Driver, T: Cacheable, E>(
         &self,
         driver: &D,
         miss: Miss,
         body: impl Future<Output = Result<T, E>>,
         held: Option<HeldLock<'_>>,
-    ) -> (Result<T, E>, bool) {
-        let Miss { versions, seen } = match miss.versions {
+    ) -> (Result<T, E>, StoreOutcome) {
+        let Miss { versions, seen, .. } = match miss.versions {
             Some(_) => miss,
             None => self.versions_now(driver).await,
         };
         let outcome = self.load(body).await;
-        let mut released = false;
+        let mut stored = StoreOutcome::NotStored;
         if let (Ok(value), Some(versions)) = (&outcome, versions) {
-            released = self
+            stored = self
                 .store(driver, &versions, seen.as_ref(), value, held)
                 .await;
         }
-        (outcome, released)
+        (outcome, stored)
     }
 
     /// Runs the body, timing it.
@@ -462,9 +521,7 @@ impl Request<'_> {
 
     /// Stores `value`, computed under `versions`, unless the entry changed since
     /// it was read as `seen` (an invalidation, or another caller's store), and
-    /// releases `held` in the same round trip. Returns whether `held` was
-    /// handed to the backend and released: false when nothing was sent (a zero
-    /// TTL, an encoding error, an oversized value) or the backend failed.
+    /// releases `held` in the same round trip (see [`StoreOutcome::released_lock`]).
     async fn store<D: Driver, T: Cacheable>(
         &self,
         driver: &D,
@@ -472,10 +529,11 @@ impl Request<'_> {
         seen: Option<&Value>,
         value: &T,
         held: Option<HeldLock<'_>>,
-    ) -> bool {
+    ) -> StoreOutcome {
         let inner = self.inner();
+        // A value that `unless` rejects still goes to the waiters.
         if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
-            return false;
+            return StoreOutcome::NotStored;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
             Ok(entry) => entry,
@@ -485,7 +543,7 @@ impl Request<'_> {
                     format!("the value could not be encoded: {reason}"),
                 );
                 self.cache.backend_failed("encode", &self.entry_key, &error);
-                return false;
+                return StoreOutcome::NotStored;
             }
         };
         if let Value::Bytes(bytes) = &entry {
@@ -497,33 +555,34 @@ impl Request<'_> {
                     max = inner.max_value_size,
                     "cachetool: value larger than the maximum value size; not stored"
                 );
-                return false;
+                return StoreOutcome::NotStored;
             }
         }
         let stored = if inner.backend.is_local() {
             let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, self.ttl, held);
             match inner.invalidations.store_locally(self.mark, store) {
                 Some(stored) => stored,
-                None => return false,
+                None => return StoreOutcome::Overtaken,
             }
         } else {
             if !inner.invalidations.unchanged_since(self.mark) {
-                return false;
+                return StoreOutcome::Overtaken;
             }
             driver
                 .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
                 .await
         };
         match stored {
-            Ok(_) => held.is_some(),
+            Ok(true) => StoreOutcome::Stored,
+            Ok(false) => StoreOutcome::Refused,
             Err(error) if error.kind() == ErrorKind::TooLarge => {
                 inner.counters.oversized();
                 tracing::debug!(key = %self.entry_key, %error, "cachetool: value not stored");
-                false
+                StoreOutcome::NotStored
             }
             Err(error) => {
                 self.cache.backend_failed("store", &self.entry_key, &error);
-                false
+                StoreOutcome::NotStored
             }
         }
     }
@@ -589,8 +648,18 @@ pub(crate) fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     Some(versions)
 }
 
-fn share<T: Cacheable>(value: &T) -> Shared {
-    Arc::new(value.clone())
+/// A poll pause spread over `[pause / 2, pause * 3 / 2)` by `unit` (in
+/// `[0, 1)`), so that processes waiting for one lock do not poll in step.
+fn jittered(pause: Duration, unit: f64) -> Duration {
+    pause.mul_f64(0.5 + unit)
+}
+
+/// The value for the waiters, with the view its computation started from.
+fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
+    Arc::new(Handed {
+        value: value.clone(),
+        view,
+    })
 }
 
 pub(crate) fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
@@ -598,4 +667,25 @@ pub(crate) fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
         ErrorKind::Backend,
         format!("the {backend} backend returned {got} values for {asked} keys"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_pauses_are_jittered_around_the_pause() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let pauses: Vec<Duration> = (0..1000)
+            .map(|_| jittered(MAX_POLL_PAUSE, rng.f64()))
+            .collect();
+        assert!(pauses
+            .iter()
+            .all(|pause| *pause >= MAX_POLL_PAUSE / 2 && *pause < MAX_POLL_PAUSE * 3 / 2));
+        let (low, high) = (pauses.iter().min().unwrap(), pauses.iter().max().unwrap());
+        assert!(
+            *high - *low > MAX_POLL_PAUSE * 9 / 10,
+            "spread: {low:?}..{high:?}"
+        );
+    }
 }

@@ -7,7 +7,8 @@ use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
-use crate::load::{versions_of, wrong_count, Versions};
+use crate::handover::Versions;
+use crate::load::{versions_of, wrong_count};
 use crate::request::Request;
 use crate::Result;
 

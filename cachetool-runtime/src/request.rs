@@ -64,7 +64,11 @@ impl<'c> Request<'c> {
             site,
             tag_keys,
             entry_key,
-            ttl: ttl.or(cache.inner.default_ttl),
+            // `ttl = Duration::MAX` and the like: no expiry, even over a default.
+            ttl: match ttl {
+                Some(ttl) => crate::durations::finite_ttl(Some(ttl)),
+                None => cache.inner.default_ttl,
+            },
             unkeyable: match key {
                 KeyPart::Unkeyable(reason) => Some(reason),
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,

@@ -8,8 +8,8 @@
 //!   stays a `fn` in sync mode and becomes an `async fn` in async mode, in
 //!   `impl` and `trait` blocks too (in a `#[cached]` impl block, mark the
 //!   methods it caches without an attribute of their own `#[maybe_async]`);
-//! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` whose body
-//!   is bounded by [`TEST_PATIENCE`] in async mode;
+//! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` in async
+//!   mode; in both modes its body is bounded by [`TEST_PATIENCE`];
 //! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await` (boxed, so that
 //!   recursive async fns compile); `clean!(cache, tags)` and
 //!   `clean_all!(cache)` call `clean`/`clean_all` or their `_async` twins;
@@ -54,7 +54,7 @@ macro_rules! in_modes {
             use $crate::support::modes::{
                 blocking as rt, sync_call as call, sync_clean as clean, sync_clean_all as clean_all,
                 sync_join as join, sync_recv as recv, sync_sleep as sleep, sync_spawn as spawn,
-                sync_wait as wait,
+                sync_until as until, sync_wait as wait,
             };
             $crate::support::modes::mode_caches!("sync");
             $crate::support::modes::items! { sync [] plain $($body)* }
@@ -68,7 +68,7 @@ macro_rules! in_modes {
             use $crate::support::modes::{
                 tasks as rt, async_call as call, async_clean as clean, async_clean_all as clean_all,
                 async_join as join, async_recv as recv, async_sleep as sleep, async_spawn as spawn,
-                async_wait as wait,
+                async_until as until, async_wait as wait,
             };
             $crate::support::modes::mode_caches!("async");
             $crate::support::modes::items! { async [] plain $($body)* }
@@ -93,6 +93,12 @@ macro_rules! mode_caches {
         #[allow(dead_code)]
         fn new_cache(name: &str) -> ::cachetool::Cache {
             $crate::support::new_cache(KIND, &format!("{name}-{}", $mode))
+        }
+        /// A second cache on the backend and prefix of `cache(name)`, with
+        /// counts and flights of its own: what another process's cache is.
+        #[allow(dead_code)]
+        fn twin_cache(name: &'static str) -> &'static ::cachetool::Cache {
+            $crate::support::modes::twin_of(KIND, $mode, name)
         }
     };
 }
@@ -132,7 +138,9 @@ macro_rules! items {
     (sync [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
         $($attrs)*
         #[test]
-        fn $name() { $($body)* }
+        fn $name() {
+            $crate::support::modes::bounded_thread(move || { $($body)* })
+        }
         $crate::support::modes::items! { sync [] plain $($rest)* }
     };
     (async [$($attrs:tt)*] test fn $name:ident () { $($body:tt)* } $($rest:tt)*) => {
@@ -288,6 +296,34 @@ macro_rules! async_sleep {
         ::tokio::time::sleep($duration).await
     };
 }
+/// `until!(condition, "what")`: waits, polling, until `condition` holds;
+/// panics naming `what` if it does not within [`TEST_PATIENCE`].
+macro_rules! sync_until {
+    ($condition:expr, $what:expr) => {{
+        let started = ::std::time::Instant::now();
+        while !$condition {
+            assert!(
+                started.elapsed() < $crate::support::modes::TEST_PATIENCE,
+                "gave up waiting until {}",
+                $what
+            );
+            ::std::thread::sleep(::std::time::Duration::from_millis(1));
+        }
+    }};
+}
+macro_rules! async_until {
+    ($condition:expr, $what:expr) => {{
+        let started = ::std::time::Instant::now();
+        while !$condition {
+            assert!(
+                started.elapsed() < $crate::support::modes::TEST_PATIENCE,
+                "gave up waiting until {}",
+                $what
+            );
+            ::tokio::time::sleep(::std::time::Duration::from_millis(1)).await;
+        }
+    }};
+}
 macro_rules! sync_recv {
     ($receiver:expr, $timeout:expr) => {
         $receiver.recv_timeout($timeout).ok()
@@ -305,8 +341,9 @@ macro_rules! async_recv {
 
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
-    async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean,
-    sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_wait,
+    async_until, async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call,
+    sync_clean, sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_until,
+    sync_wait,
 };
 
 /// Threads: what `rt::` names in sync mode.
@@ -324,6 +361,32 @@ pub mod tasks {
 }
 
 /// Runs an async test body, at most [`TEST_PATIENCE`].
+/// Runs a sync test's body on a thread of its own, so that one that hangs (a
+/// lost wake-up) fails after [`TEST_PATIENCE`] as an async twin does,
+/// instead of hanging the whole run. A panic of the body is the test's.
+pub fn bounded_thread(test: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let name = std::thread::current().name().unwrap_or("test").to_owned();
+    let body = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            test();
+            let _ = done.send(());
+        })
+        .expect("spawn the test's thread");
+    match finished.recv_timeout(TEST_PATIENCE) {
+        Ok(()) => body.join().expect("the test's thread"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match body.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body ended without saying so"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the test did not finish within {TEST_PATIENCE:?}")
+        }
+    }
+}
+
+/// Bounds an async test by [`TEST_PATIENCE`].
 pub async fn bounded<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(TEST_PATIENCE, test)
         .await
@@ -349,5 +412,23 @@ pub fn cache_with(
         Box::leak(Box::new(
             configure(builder).build().expect("build a test cache"),
         ))
+    })
+}
+
+/// See `twin_cache` in [`mode_caches!`].
+pub fn twin_of(kind: BackendKind, mode: &'static str, name: &'static str) -> &'static Cache {
+    type Twins = HashMap<(BackendKind, &'static str, &'static str), &'static Cache>;
+    static TWINS: LazyLock<Mutex<Twins>> = LazyLock::new(Default::default);
+    let prefix = cache_with(kind, mode, name, |builder| builder)
+        .prefix()
+        .to_owned();
+    let mut twins = TWINS.lock().unwrap();
+    twins.entry((kind, mode, name)).or_insert_with(|| {
+        let twin = Cache::builder()
+            .backend(super::backend(kind))
+            .prefix(prefix)
+            .build()
+            .expect("build a twin cache");
+        Box::leak(Box::new(twin))
     })
 }

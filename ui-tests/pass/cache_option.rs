@@ -1,4 +1,5 @@
-// `cache = ...`: a static `LazyLock<Cache>`, a function returning `&Cache`, a field.
+// `cache = ...`: a static `LazyLock<Cache>`, a function returning `&Cache`, a
+// function returning an owned `Cache` (a clone: clones share everything), a field.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
@@ -23,6 +24,16 @@ fn in_static(a: u32) -> u32 {
 fn in_fn(a: u32) -> u32 {
     CALLS.fetch_add(1, Ordering::SeqCst);
     a + 2
+}
+
+fn owned_cache() -> Cache {
+    other_cache().clone()
+}
+
+#[cached(cache = owned_cache(), tags = ["t"])]
+fn in_owned(a: u32) -> u32 {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    a + 4
 }
 
 struct Service {
@@ -65,4 +76,13 @@ fn main() {
     assert_eq!(in_static_refresh(1), 2);
     in_fn_invalidate(1).unwrap();
     assert_eq!(in_fn_refresh(1), 3);
+
+    // An owned cache, made for each call: a clone of other_cache(), so the
+    // second call is a hit.
+    let before = CALLS.load(Ordering::SeqCst);
+    assert_eq!(in_owned(1), 5);
+    assert_eq!(in_owned(1), 5);
+    assert_eq!(CALLS.load(Ordering::SeqCst), before + 1);
+    in_owned_invalidate(1).unwrap();
+    assert_eq!(in_owned_refresh(1), 5);
 }

@@ -59,6 +59,30 @@ async fn fetch(db: &Db, id: u64) -> String {
     format!("{}:{id}", db.name)
 }
 
+static SHARDS: std::sync::LazyLock<[cachetool::Cache; 2]> =
+    std::sync::LazyLock::new(|| [cachetool::Cache::memory(), cachetool::Cache::memory()]);
+
+fn shard_cache(shard: u8) -> &'static cachetool::Cache {
+    &SHARDS[usize::from(shard % 2)]
+}
+
+// A `cache = ...` over an item's argument is evaluated for each item: the
+// items are read from each cache they fall in.
+#[cached(cache = shard_cache(shard))]
+fn sharded(shard: u8, id: u64) -> u64 {
+    u64::from(shard) * 100 + id
+}
+
+fn owned_cache() -> cachetool::Cache {
+    cachetool::global().clone()
+}
+
+// An owned `Cache` is made once for all items.
+#[cached(cache = owned_cache())]
+fn in_owned(id: u64) -> u64 {
+    id
+}
+
 struct Repo {
     base: u64,
 }
@@ -95,6 +119,10 @@ fn main() {
     assert_eq!(parsed[0], Ok(1));
     assert!(parsed[1].is_err());
     assert_eq!(text_many([std::borrow::Cow::Borrowed("a")]), ["a"]);
+
+    assert_eq!(sharded_many([(0, 1), (1, 1), (2, 2)]), [1, 101, 202]);
+    assert_eq!(sharded_peek(1, 1), Some(101));
+    assert_eq!(in_owned_many([1, 2]), [1, 2]);
 
     let repo = Repo { base: 100 };
     assert_eq!(repo.get_many([1, 2]), [101, 102]);

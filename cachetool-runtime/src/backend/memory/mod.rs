@@ -98,10 +98,12 @@ impl MemoryBackend {
             .clamp(1, MAX_SHARDS)
             .next_power_of_two()
             .min(MAX_SHARDS);
-        let per_shard = capacity.div_ceil(shard_count);
+        // The first `capacity % shard_count` shards hold one key more, so the
+        // shards together hold exactly `capacity`.
+        let (per_shard, rest) = (capacity / shard_count, capacity % shard_count);
         let shards = (0..shard_count)
-            .map(|_| Locked {
-                shard: Mutex::new(Shard::new(per_shard)),
+            .map(|index| Locked {
+                shard: Mutex::new(Shard::new(per_shard + usize::from(index < rest))),
                 generation: AtomicU64::new(0),
             })
             .collect();
@@ -391,23 +393,27 @@ mod tests {
                 )
                 .unwrap();
         }
-        assert!(backend.len() <= 10_000 + backend.shards.len());
+        assert!(backend.len() <= 10_000);
     }
 
     #[test]
     fn capacity_holds_across_shards() {
-        let backend = MemoryBackend::new(1000);
-        for index in 0..10_000 {
-            backend
-                .set(&format!("key{index}"), bytes("x"), None)
-                .unwrap();
+        // Capacities that the shards do not divide evenly: the bound is exact.
+        for capacity in [1002, 1001, 16_383, 16_447] {
+            let backend = MemoryBackend::new(capacity);
+            assert!(capacity % backend.shards.len() != 0, "{capacity}");
+            for index in 0..capacity * 4 {
+                backend
+                    .set(&format!("key{index}"), bytes("x"), None)
+                    .unwrap();
+            }
+            assert!(backend.len() <= capacity, "{capacity}: {}", backend.len());
+            assert!(
+                backend.len() >= capacity * 9 / 10,
+                "{capacity}: {}",
+                backend.len()
+            );
         }
-        assert!(
-            backend.len() <= 1000 + backend.shards.len(),
-            "{}",
-            backend.len()
-        );
-        assert!(backend.len() >= 900, "{}", backend.len());
     }
 
     #[test]

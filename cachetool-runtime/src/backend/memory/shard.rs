@@ -62,7 +62,8 @@ impl Slot {
     pub(super) fn new(value: Value, ttl: Option<Duration>) -> Slot {
         Slot {
             value,
-            expires_at: ttl.map(|ttl| Instant::now() + ttl),
+            // A TTL past what the clock can hold is no expiry.
+            expires_at: ttl.and_then(|ttl| crate::durations::expiry_after(Instant::now(), ttl)),
         }
     }
 

@@ -122,8 +122,15 @@ mod tests {
 
     #[test]
     fn errors_hide_the_password() {
-        let error = parse("redis://user:secret@/x:y").err();
-        if let Some(error) = error {
+        // URLs that fail to parse, each with a password in it.
+        for url in [
+            "redis://user:secret@host:notaport/",
+            "redis://user:secret@host/notadb",
+            "redis+cluster://user:secret@127.0.0.1:7000/3",
+        ] {
+            let Err(error) = parse(url) else {
+                panic!("{url} must not parse")
+            };
             assert!(!error.to_string().contains("secret"), "{error}");
         }
         assert_eq!(redacted("redis://u:secret@h:1/"), "redis://u:***@h:1/");
