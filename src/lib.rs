@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub use cachetool_macros::cached;
+pub use cachetool_runtime::admin;
 #[cfg(feature = "memcached")]
 pub use cachetool_runtime::MemcachedBackend;
 #[cfg(feature = "redis")]

@@ -5,6 +5,7 @@
 //! with the `#[cached]` attribute.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 mod backend;
 mod builder;
 mod cache;
@@ -22,6 +23,7 @@ mod key_cbor;
 mod load;
 mod local_versions;
 mod many;
+mod observe;
 mod peek;
 mod request;
 mod stats;

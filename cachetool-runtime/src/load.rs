@@ -17,6 +17,7 @@ use crate::durations::deadline_after;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
 use crate::handover::{Handed, Versions, View};
 use crate::local_versions::time_to_touch;
+use crate::observe::Outcome;
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
 
@@ -78,7 +79,7 @@ const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
 const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
 /// How long a tombstone outlives an invalidation (at most; less with a shorter
 /// entry TTL): it only has to outlast the computations in flight at that time.
-const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 impl Request<'_> {
     /// The cached value, or the body's (run at most once), stored for the next call.
@@ -88,17 +89,42 @@ impl Request<'_> {
     pub(crate) async fn get_or_load<D: Driver, T: Cacheable, E>(
         self,
         driver: &D,
-        mut first: Option<Found<T>>,
+        first: Option<Found<T>>,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let found = match first {
+            Some(found) => found,
+            None => self.lookup(driver).await,
+        };
+        // A hit is not observed (no span); the rest is, on the heap (see `lead_boxed`).
+        let found = match found {
+            Found::Hit(value) => return Ok(value),
+            found => found,
+        };
+        let after_miss = Box::pin(self.after_miss(driver, found, body));
+        self.observed(after_miss).await
+    }
+
+    /// [`get_or_load`](Request::get_or_load) after a first lookup that found no value.
+    async fn after_miss<D: Driver, T: Cacheable, E>(
+        &self,
+        driver: &D,
+        first: Found<T>,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let inner = self.inner();
+        let mut first = Some(first);
         loop {
             let found = match first.take() {
                 Some(found) => found,
                 None => self.lookup(driver).await,
             };
             let miss = match found {
-                Found::Hit(value) => return Ok(value),
+                // Looked up again after waiting for another caller's computation.
+                Found::Hit(value) => {
+                    self.note(Outcome::Joined);
+                    return Ok(value);
+                }
                 Found::Failed => return self.load(body).await,
                 Found::Miss(miss) => miss,
             };
@@ -110,13 +136,15 @@ impl Request<'_> {
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
+                    self.waiting();
                     match driver
                         .wait(waiter, deadline_after(Instant::now(), inner.lock_timeout))
                         .await
                     {
                         Waited::Value(shared) => match shared.downcast_ref::<Handed<T>>() {
                             Some(handed) if handed.fits(miss.view.as_ref()) => {
-                                return Ok(handed.value.clone())
+                                self.note(Outcome::Joined);
+                                return Ok(handed.value.clone());
                             }
                             // Computed from keys as they were before a change
                             // this caller read: look again.
@@ -139,11 +167,14 @@ impl Request<'_> {
         driver: &D,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        if self.unkeyable.is_some() {
-            return self.load(body).await;
-        }
-        let miss = self.versions_now(driver).await;
-        self.load_and_store(driver, miss, body).await
+        self.observed(async {
+            if self.unkeyable.is_some() {
+                return self.load(body).await;
+            }
+            let miss = self.versions_now(driver).await;
+            self.load_and_store(driver, miss, body).await
+        })
+        .await
     }
 
     /// Leaves a tombstone under the entry's key.
@@ -165,6 +196,9 @@ impl Request<'_> {
             .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
             .await;
         inner.invalidations.invalidated(self.mark);
+        if let Err(error) = &outcome {
+            crate::observe::returned_error(self.cache, "invalidate", &self.entry_key, error);
+        }
         outcome
     }
 
@@ -245,11 +279,11 @@ impl Request<'_> {
         let versions = known.or_else(|| versions_of(versions));
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
-                inner.counters.hit();
+                self.count_hit();
                 return Found::Hit(value);
             }
         }
-        inner.counters.miss();
+        self.count_miss();
         let view = View {
             entry: seen.clone(),
             versions: versions.clone(),
@@ -267,8 +301,8 @@ impl Request<'_> {
     }
 
     fn failed_lookup<T>(&self, error: &Error) -> Found<T> {
-        self.cache.backend_failed("get", &self.entry_key, error);
-        self.inner().counters.miss();
+        self.backend_failed("get", &self.entry_key, error);
+        self.count_miss();
         Found::Failed
     }
 
@@ -304,8 +338,7 @@ impl Request<'_> {
                 view: None,
             },
             Err(error) => {
-                self.cache
-                    .backend_failed("begin_load", &self.entry_key, &error);
+                self.backend_failed("begin_load", &self.entry_key, &error);
                 Miss {
                     versions: None,
                     seen: None,
@@ -356,8 +389,7 @@ impl Request<'_> {
             });
             match self.begin_load(driver, lock).await {
                 Err(error) => {
-                    self.cache
-                        .backend_failed("begin_load", &self.entry_key, &error);
+                    self.backend_failed("begin_load", &self.entry_key, &error);
                     let miss = Miss {
                         versions: None,
                         seen: None,
@@ -372,6 +404,7 @@ impl Request<'_> {
                         .as_ref()
                         .and_then(|entry| codec::decode::<T>(entry, &versions));
                     if let Some(value) = stored {
+                        self.note(Outcome::FromAnotherProcess);
                         if start.locked {
                             self.unlock(driver, &lock_key, token).await;
                         }
@@ -513,9 +546,7 @@ impl Request<'_> {
     async fn load<T, E>(&self, body: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let started = Instant::now();
         let outcome = pin!(body).await;
-        self.inner()
-            .counters
-            .load(started.elapsed(), outcome.is_err());
+        self.count_load(started.elapsed(), outcome.is_err());
         outcome
     }
 
@@ -542,13 +573,13 @@ impl Request<'_> {
                     ErrorKind::Codec,
                     format!("the value could not be encoded: {reason}"),
                 );
-                self.cache.backend_failed("encode", &self.entry_key, &error);
+                self.backend_failed("encode", &self.entry_key, &error);
                 return StoreOutcome::NotStored;
             }
         };
         if let Value::Bytes(bytes) = &entry {
             if bytes.len() > inner.max_value_size {
-                inner.counters.oversized();
+                self.count_oversized();
                 tracing::debug!(
                     key = %self.entry_key,
                     size = bytes.len(),
@@ -576,12 +607,12 @@ impl Request<'_> {
             Ok(true) => StoreOutcome::Stored,
             Ok(false) => StoreOutcome::Refused,
             Err(error) if error.kind() == ErrorKind::TooLarge => {
-                inner.counters.oversized();
+                self.count_oversized();
                 tracing::debug!(key = %self.entry_key, %error, "cachetool: value not stored");
                 StoreOutcome::NotStored
             }
             Err(error) => {
-                self.cache.backend_failed("store", &self.entry_key, &error);
+                self.backend_failed("store", &self.entry_key, &error);
                 StoreOutcome::NotStored
             }
         }
@@ -590,7 +621,7 @@ impl Request<'_> {
     async fn unlock<D: Driver>(&self, driver: &D, lock_key: &str, token: u64) {
         let backend = &self.inner().backend;
         if let Err(error) = driver.unlock(backend, lock_key, token).await {
-            self.cache.backend_failed("unlock", lock_key, &error);
+            self.backend_failed("unlock", lock_key, &error);
         }
     }
 }

@@ -153,12 +153,10 @@ fn failed<T>(
 ) {
     if let Some(&first) = indices.first() {
         let request = &requests[first];
-        request
-            .cache
-            .backend_failed("get_many", &request.entry_key, error);
+        request.backend_failed("get_many", &request.entry_key, error);
     }
     for &index in indices {
-        requests[index].inner().counters.miss();
+        requests[index].count_miss();
         found[index] = Some(Found::Failed);
     }
 }

@@ -46,11 +46,11 @@ impl Request<'_> {
             Ok(values) if values.len() == asked => values,
             Ok(values) => {
                 let error = wrong_count(self.inner().backend.name(), asked, values.len());
-                self.cache.backend_failed("peek", &self.entry_key, &error);
+                self.backend_failed("peek", &self.entry_key, &error);
                 return None;
             }
             Err(error) => {
-                self.cache.backend_failed("peek", &self.entry_key, &error);
+                self.backend_failed("peek", &self.entry_key, &error);
                 return None;
             }
         };

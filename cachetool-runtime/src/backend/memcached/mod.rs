@@ -13,6 +13,7 @@
 //! See `docs/memcached.md` for why this speaks the protocol itself rather than
 //! through the `memcache` crate's clients.
 
+mod admin;
 mod conn;
 #[cfg(test)]
 mod decode_fuzz;
@@ -241,6 +242,7 @@ impl MemcachedBackend {
             format!("memcached {address}: {what}: {doing} failed"),
             error,
         )
+        .at_server(address, what)
     }
 
     /// The indices of `keys` that each involved server holds, in order.
@@ -395,7 +397,8 @@ impl MemcachedBackend {
                         "memcached {}: {command} of {key:?} failed: {message}",
                         self.servers[server].address
                     ),
-                ))
+                )
+                .at_server(&self.servers[server].address, command))
             }
             _ => {}
         }

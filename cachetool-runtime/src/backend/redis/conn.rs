@@ -264,7 +264,7 @@ impl Connections {
             Some(why) => format!("redis {operation} on {} failed: {why}", self.server),
             None => format!("redis {operation} on {} failed", self.server),
         };
-        Error::with_source(kind, message, error)
+        Error::with_source(kind, message, error).at_server(&self.server, operation)
     }
 }
 

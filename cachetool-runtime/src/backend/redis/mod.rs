@@ -12,6 +12,7 @@
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 
+mod admin;
 #[cfg(feature = "tokio")]
 mod aio;
 #[cfg(feature = "tokio")]
