@@ -23,9 +23,12 @@ mod key;
 mod key_cbor;
 mod load;
 mod local_versions;
+mod many;
 mod observe;
+mod peek;
 mod request;
 mod stats;
+mod unless;
 
 #[doc(hidden)]
 pub mod __private;

@@ -23,7 +23,7 @@ use crate::{Error, ErrorKind, Result};
 
 /// Keys and versions of one call: a function has few tags, so these stay on
 /// the stack (no allocation on the hit path).
-type Keys<'a> = SmallVec<[&'a str; 6]>;
+pub(crate) type Keys<'a> = SmallVec<[&'a str; 6]>;
 /// The values read for [`Keys`].
 type Values = SmallVec<[Option<Value>; 6]>;
 
@@ -235,7 +235,7 @@ impl Request<'_> {
 
     /// The versions of the epoch and every tag, when the backend is this
     /// process's memory and they can all be known without a lookup.
-    fn local_versions(&self) -> Option<Versions> {
+    pub(crate) fn local_versions(&self) -> Option<Versions> {
         let inner = self.inner();
         let local = inner.local_versions.as_ref()?;
         let touch = time_to_touch();
@@ -248,7 +248,7 @@ impl Request<'_> {
     }
 
     /// The entry's key, then (unless the versions are `known`) the epoch's and each tag's.
-    fn lookup_keys(&self, known: bool) -> Keys<'_> {
+    pub(crate) fn lookup_keys(&self, known: bool) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
         if !known {
@@ -260,7 +260,7 @@ impl Request<'_> {
     /// What the values read for `lookup_keys` (`asked` of them) mean, with the
     /// versions if they are `known` without a lookup. (Borrowed, not moved: the
     /// values are a few hundred bytes on the stack.)
-    fn found<T: Cacheable>(
+    pub(crate) fn found<T: Cacheable>(
         &self,
         known: Option<Versions>,
         asked: usize,
@@ -562,7 +562,8 @@ impl Request<'_> {
         held: Option<HeldLock<'_>>,
     ) -> StoreOutcome {
         let inner = self.inner();
-        if self.ttl == Some(Duration::ZERO) {
+        // A value that `unless` rejects still goes to the waiters.
+        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
@@ -670,7 +671,7 @@ impl Drop for LockRelease<'_> {
 
 /// The version in each value, if every version exists. (A loop: collecting
 /// into an `Option` costs more on the hit path.)
-fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
+pub(crate) fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     let mut versions = Versions::new();
     for value in values {
         versions.push(codec::version_of(value.as_ref()?));
@@ -692,7 +693,7 @@ fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
     })
 }
 
-fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
+pub(crate) fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
     Error::new(
         ErrorKind::Backend,
         format!("the {backend} backend returned {got} values for {asked} keys"),

@@ -12,6 +12,7 @@ use crate::invalidations::Mark;
 use crate::key::{KeyPart, Site, TagKeys};
 use crate::load::Found;
 use crate::observe::OutcomeCell;
+use crate::unless::StoreUnless;
 use crate::Result;
 
 /// Everything one call needs, built before the body runs so that it owns its
@@ -29,6 +30,8 @@ pub struct Request<'c> {
     pub(crate) mark: Mark,
     /// How the load ended, for its span (see `observe/`).
     pub(crate) outcome: OutcomeCell,
+    /// `unless = ...`: values not to store (see `unless.rs`).
+    pub(crate) unless: Option<&'c (dyn StoreUnless + Sync)>,
 }
 
 impl<'c> Request<'c> {
@@ -74,6 +77,7 @@ impl<'c> Request<'c> {
                 KeyPart::Unkeyable(reason) => Some(reason),
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
+            unless: None,
         }
     }
 
