@@ -194,13 +194,7 @@ impl CacheBuilder {
         if self.lock_timeout.is_zero() {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
-        // Zero would mean "fail every call" to one client and "wait forever" to another.
-        if self.connect.connect_timeout.is_zero() {
-            return Err(Error::config("connect_timeout must be more than zero"));
-        }
-        if self.connect.io_timeout.is_zero() {
-            return Err(Error::config("io_timeout must be more than zero"));
-        }
+        self.connect.check()?;
         let backend: Arc<dyn Backend> = match (self.backend, self.capacity) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(

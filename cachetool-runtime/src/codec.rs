@@ -20,6 +20,18 @@
 //! type, computed under the current versions, reads as a miss.
 //!
 //! The in-process backend stores [`TypedEntry`] objects with the same meaning.
+//!
+//! Decoding never trusts a length it has not checked against the bytes it
+//! has: the number of versions against the versions expected, every CBOR
+//! length against the bytes left (see `lengths`), so that a damaged or forged
+//! entry reads as a miss without allocating more than its own size for a
+//! `Vec<u8>` or a `String` (more generally, its size times the size of an
+//! element in memory). `fuzz` feeds the decoder a million random and mutated
+//! envelopes to check it.
+
+#[cfg(test)]
+pub(crate) mod fuzz;
+mod lengths;
 
 use std::any::type_name;
 use std::sync::Arc;
@@ -121,6 +133,9 @@ where
         }
         Value::Bytes(bytes) => {
             let payload = payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
+            if !lengths::lengths_fit(payload) {
+                return None;
+            }
             with_scratch(|scratch| ciborium::de::from_reader_with_buffer(payload, scratch).ok())
         }
     }

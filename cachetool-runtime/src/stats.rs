@@ -24,7 +24,8 @@ pub struct Stats {
     pub load_time: Duration,
     /// Backend operations that failed; the caller still got its function's value.
     pub errors: u64,
-    /// Values not stored because they were larger than the cache's maximum value size.
+    /// Values not stored because they were larger than the cache's maximum value
+    /// size, or than the backend stores (Memcached's item size limit).
     pub oversized: u64,
 }
 

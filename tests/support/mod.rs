@@ -9,6 +9,7 @@ pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
+pub mod warnings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};

@@ -15,6 +15,8 @@
 
 mod admin;
 mod conn;
+#[cfg(test)]
+mod decode_fuzz;
 mod keys;
 mod notes;
 mod ring;
@@ -85,8 +87,11 @@ pub struct MemcachedBackend {
 
 impl MemcachedBackend {
     /// A backend for `url` (`memcache://host:port[,host:port...][?compress_over=BYTES]`).
-    /// Only checks the URL: host names are resolved and connections opened on first use.
+    /// Only checks the URL and `options` (a zero timeout is a
+    /// [`Config`](ErrorKind::Config) error): host names are resolved and
+    /// connections opened on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<MemcachedBackend> {
+        options.check()?;
         let config = url::parse(url)?;
         Ok(MemcachedBackend {
             ring: Ring::new(&config.servers),
