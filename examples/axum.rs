@@ -3,7 +3,7 @@
 //! cache's metrics are served at `/metrics` in Prometheus's text format.
 //!
 //! ```text
-//! cargo run --example axum --features metrics
+//! cargo run --example axum --features tokio,metrics
 //! curl http://127.0.0.1:3000/users/7            # slow the first time, cached after
 //! curl -X POST http://127.0.0.1:3000/users/7 -d 'Ada Lovelace'
 //! curl http://127.0.0.1:3000/users/7            # the new name

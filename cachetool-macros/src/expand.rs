@@ -113,38 +113,55 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     let site = site(options, call);
     let cache = cache(options);
     let request = request(options, function);
-    if let (Some(future), Call::Compute) = (function.async_trait, call) {
+    // The `async` of an async function (or of the `async move` that
+    // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
+    let mut async_span = function.item.sig.asyncness.map(|token| token.span);
+    let run = if let (Some(future), Call::Compute) = (function.async_trait, call) {
         let method = method(function, call, "_async");
-        return quote!({
-            #(#inner_attrs)*
-            #site
-            #cache
-            let __cachetool_request = #request;
-            ::std::boxed::Box::pin(async move { __cachetool_request.#method(#future).await })
-        });
-    }
-    let is_async = function.item.sig.asyncness.is_some();
-    let call = match (call, is_async) {
-        (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
-        (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
-        (Call::Compute | Call::Refresh, false) => {
-            let method = method(function, call, "");
-            let closure = closure(function);
-            quote!(__cachetool_request.#method(#closure))
+        async_span = Some(future.async_token.span);
+        quote!(::std::boxed::Box::pin(async move { __cachetool_request.#method(#future).await }))
+    } else {
+        match (call, async_span.is_some()) {
+            (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
+            (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
+            (Call::Compute | Call::Refresh, false) => {
+                let method = method(function, call, "");
+                let closure = closure(function);
+                quote!(__cachetool_request.#method(#closure))
+            }
+            (Call::Compute | Call::Refresh, true) => {
+                let method = method(function, call, "_async");
+                let future = async_block(function);
+                quote!(__cachetool_request.#method(#future).await)
+            }
         }
-        (Call::Compute | Call::Refresh, true) => {
-            let method = method(function, call, "_async");
-            let future = async_block(function);
-            quote!(__cachetool_request.#method(#future).await)
-        }
+    };
+    let run = quote!({
+        #cache
+        let __cachetool_request = #request;
+        #run
+    });
+    let run = match async_span {
+        Some(span) => needs_tokio(span, call, run),
+        None => run,
     };
     quote!({
         #(#inner_attrs)*
         #site
-        #cache
-        let __cachetool_request = #request;
-        #call
+        #run
     })
+}
+
+/// `run` (a block) handed to the runtime's `async_fn!`, at the span of the
+/// function's `async`: the runtime compiles it only with its `tokio` feature,
+/// which this macro can't see. Without it, the function itself gets one
+/// error naming the feature, pointing at `async`; its companions none more.
+fn needs_tokio(async_span: Span, call: Call, run: TokenStream) -> TokenStream {
+    let role = match call {
+        Call::Compute => quote!(function),
+        Call::Invalidate | Call::Refresh => quote!(companion),
+    };
+    quote_spanned!(async_span=> ::cachetool::__private::async_fn! { #role #run })
 }
 
 /// The marker `fn` whose type name gives the function's path, and the `Site`.

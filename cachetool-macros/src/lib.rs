@@ -58,10 +58,13 @@ use proc_macro::TokenStream;
 /// - `{name}_refresh(...) -> <return type>` runs the body now, stores its
 ///   value and returns it.
 ///
+/// An `async fn` needs cachetool's `tokio` feature; without it, the
+/// attribute is a compile error at the `async` naming the feature.
+///
 /// # Not supported
 ///
-/// `async fn`, `const fn`, `extern` functions, `&mut self` methods, and
-/// return types that borrow or are `impl Trait`.
+/// `const fn`, `extern` functions, `&mut self` methods, and return types
+/// that borrow or are `impl Trait`.
 ///
 /// [`cachetool::Cache`]: https://docs.rs/cachetool/latest/cachetool/struct.Cache.html
 #[proc_macro_attribute]

@@ -86,3 +86,41 @@ pub const fn ttl_secs(secs: u64) -> Duration {
 pub const fn ttl(duration: Duration) -> Duration {
     duration
 }
+
+/// What `#[cached]` wraps the generated body of an `async fn` in (`function`)
+/// and of its companions (`companion`): the body itself, with the `tokio`
+/// feature.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cachetool_async_fn {
+    (function $run:block) => {
+        $run
+    };
+    (companion $run:block) => {
+        $run
+    };
+}
+
+/// Without the `tokio` feature, an `async fn` can't be cached (its waits
+/// would need a runtime this build leaves out): one error naming the feature,
+/// which the macro places on the function's `async`, instead of "no method
+/// `get_or_compute_async`" on each generated function. The bodies become
+/// `unreachable!()` so that nothing else is reported about them.
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cachetool_async_fn {
+    (function $run:block) => {{
+        ::core::compile_error!(
+            "#[cached] on an `async fn` needs the `tokio` feature of cachetool: \
+             `cargo add cachetool --features tokio`"
+        );
+        ::core::unreachable!()
+    }};
+    (companion $run:block) => {
+        ::core::unreachable!()
+    };
+}
+
+pub use crate::__cachetool_async_fn as async_fn;

@@ -14,6 +14,7 @@ mod codec;
 mod driver;
 mod durations;
 mod error;
+mod features;
 mod flight;
 mod global;
 mod handover;

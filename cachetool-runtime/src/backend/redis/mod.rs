@@ -22,7 +22,16 @@ mod begin;
 mod conn;
 mod keys;
 mod scripts;
+#[cfg(feature = "redis-tls")]
 mod tls;
+/// Without `redis-tls` no connection is TLS (`url.rs` refuses `rediss://`),
+/// so no failure is a TLS one.
+#[cfg(not(feature = "redis-tls"))]
+mod tls {
+    pub(super) fn failure(_: &redis::RedisError, _first_exchange: bool) -> Option<&'static str> {
+        None
+    }
+}
 mod url;
 
 use std::borrow::Cow;
