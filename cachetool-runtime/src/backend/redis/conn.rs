@@ -236,6 +236,7 @@ impl Connections {
                 self.server, paused.last_failure
             ),
         )
+        .at_server(&self.server, "connect")
     }
 
     /// A cachetool error for a failed `operation`, naming the server.
