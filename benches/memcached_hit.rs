@@ -3,7 +3,7 @@
 //! memcache crate's clients reading the same value: its default client
 //! (binary protocol, r2d2 pool), its ASCII client, and its experimental meta
 //! client. Same memcached, same run.
-//! `cargo bench --bench memcached_hit` (starts its own memcached on a free port).
+//! `cargo bench --bench memcached_hit --features memcached` (starts its own memcached on a free port).
 
 // `criterion_main!` writes an undocumented `main`.
 #![allow(missing_docs)]

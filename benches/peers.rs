@@ -4,7 +4,7 @@
 //! hand-written cache or client does (a locked `HashMap` keyed by xxh3 of the
 //! arguments; a bare Redis `GET`; a raw-socket Memcached `get`).
 //!
-//! `scripts/bench` runs it (`cargo bench --bench peers`) and writes
+//! `scripts/bench` runs it (`cargo bench --bench peers --features redis,memcached`) and writes
 //! `BENCHMARKS.md` from criterion's estimates and from the exact counts this
 //! bench writes to `$PEERS_COUNTS` (hit ratios, bodies run in a stampede).
 //! It starts its own `redis-server` and `memcached` on free loopback ports.

@@ -1,7 +1,7 @@
 //! A tagged `#[cached]` hit on Redis (one MGET of entry, epoch and 2 tags,
 //! decoded in the client) against a plain redis-crate GET of a value of the
 //! same size, on the same redis-server in the same run.
-//! `cargo bench --bench redis_hit` (starts its own redis-server on a free port).
+//! `cargo bench --bench redis_hit --features redis` (starts its own redis-server on a free port).
 // Criterion's macros make undocumented functions.
 #![allow(missing_docs)]
 

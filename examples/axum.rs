@@ -1,17 +1,19 @@
 //! A small HTTP service on axum whose user handler is a cached `async fn`;
-//! updating a user cleans the `user:{id}` tag, so the next read is fresh.
+//! updating a user cleans the `user:{id}` tag, so the next read is fresh. The
+//! cache's metrics are served at `/metrics` in Prometheus's text format.
 //!
 //! ```text
-//! cargo run --example axum
+//! cargo run --example axum --features tokio,metrics
 //! curl http://127.0.0.1:3000/users/7            # slow the first time, cached after
 //! curl -X POST http://127.0.0.1:3000/users/7 -d 'Ada Lovelace'
 //! curl http://127.0.0.1:3000/users/7            # the new name
 //! curl http://127.0.0.1:3000/stats
+//! curl http://127.0.0.1:3000/metrics            # cachetool_hits_total{function="axum.load_user",cache="cachetool"} 1 ...
 //! ```
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::Path;
@@ -19,6 +21,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use cachetool::cached;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -76,11 +79,30 @@ async fn stats() -> String {
     )
 }
 
+/// The Prometheus recorder, installed as the `metrics` crate's global
+/// recorder on first use: before the first cached call, since each function
+/// registers its counters with the recorder of that moment.
+fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("no other metrics recorder is installed")
+    })
+}
+
+/// `cachetool_hits_total`, `cachetool_load_seconds`... of every cached function.
+async fn metrics() -> String {
+    prometheus().render()
+}
+
 /// The service's routes.
 pub fn app() -> Router {
+    prometheus();
     Router::new()
         .route("/users/{id}", get(get_user).post(update_user))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
 }
 
 #[tokio::main]

@@ -3,8 +3,8 @@
 //!
 //! Start a server first (`apt-get install -y memcached`, then
 //! `memcached -l 127.0.0.1 -p 11211 -u nobody &`), and run
-//! `cargo run --example memcached` (or, for several servers,
-//! `MEMCACHED_URL=memcache://127.0.0.1:11211,127.0.0.1:11212 cargo run --example memcached`).
+//! `cargo run --example memcached --features memcached` (or, for several servers,
+//! `MEMCACHED_URL=memcache://127.0.0.1:11211,127.0.0.1:11212 cargo run --example memcached --features memcached`).
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;

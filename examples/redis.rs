@@ -2,7 +2,7 @@
 //!
 //! Start a server first (`apt-get install -y redis-server`, then
 //! `redis-server --port 6379 --save '' &`), and run
-//! `cargo run --example redis` (or `REDIS_URL=redis://127.0.0.1:6380/ cargo run --example redis`).
+//! `cargo run --example redis --features redis` (or `REDIS_URL=redis://127.0.0.1:6380/ cargo run --example redis --features redis`).
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;

@@ -1,9 +1,13 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use cachetool_macros::cached;
+pub use cachetool_runtime::admin;
 #[cfg(feature = "memcached")]
+#[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use cachetool_runtime::MemcachedBackend;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cachetool_runtime::RedisBackend;
 pub use cachetool_runtime::{
     global, set_global, AsyncBackend, Backend, BackendFuture, Cache, CacheBuilder, ConnectOptions,

@@ -1,6 +1,6 @@
-//! Drives `examples/axum.rs` over loopback HTTP: a cached handler, and an
-//! update that cleans its user's tag.
-#![cfg(feature = "tokio")]
+//! Drives `examples/axum.rs` over loopback HTTP: a cached handler, an update
+//! that cleans its user's tag, and the cache's metrics at `/metrics`.
+#![cfg(all(feature = "tokio", feature = "metrics"))]
 
 #[path = "../examples/axum.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -34,6 +34,19 @@ async fn request(address: SocketAddr, method: &str, path: &str, body: &str) -> (
         .map_or("", |(_, body)| body)
         .to_string();
     (status, body)
+}
+
+/// The value of `name{function=.., cache=..}` on a Prometheus text page.
+fn sample(page: &str, name: &str, function: &str, cache: &str) -> Option<f64> {
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find(|line| {
+            line.split_once('{')
+                .is_some_and(|(metric, _)| metric == name)
+                && line.contains(&format!("function=\"{function}\""))
+                && line.contains(&format!("cache=\"{cache}\""))
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +93,20 @@ async fn a_cached_handler_is_cleaned_by_an_update() {
         assert_eq!(
             request(address, "GET", "/stats", "").await.1,
             "database_reads=4 hits=3 misses=4"
+        );
+
+        let (status, page) = request(address, "GET", "/metrics", "").await;
+        assert_eq!(status, 200);
+        let metric =
+            |name: &str| sample(&page, name, "axum_service.service.load_user", "cachetool");
+        assert_eq!(metric("cachetool_hits_total"), Some(3.0), "{page}");
+        assert_eq!(metric("cachetool_misses_total"), Some(4.0), "{page}");
+        assert_eq!(metric("cachetool_loads_total"), Some(4.0), "{page}");
+        assert_eq!(metric("cachetool_load_errors_total"), Some(0.0), "{page}");
+        assert_eq!(metric("cachetool_load_seconds_count"), Some(4.0), "{page}");
+        assert!(
+            metric("cachetool_load_seconds_sum").is_some_and(|sum| sum > 0.0),
+            "{page}"
         );
     };
     tokio::time::timeout(Duration::from_secs(30), run)

@@ -133,6 +133,7 @@ fn a_failing_backend_never_fails_a_call() {
     );
 }
 
+#[cfg(feature = "tokio")]
 static ASYNC_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(feature = "tokio")]

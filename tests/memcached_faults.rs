@@ -311,3 +311,91 @@ fn another_clients_value_under_our_key_is_a_miss_and_is_overwritten() {
     assert_eq!(GARBAGE_RUNS.load(SeqCst), 5);
     assert_eq!(setup.cache.stats().errors, 0);
 }
+
+static VERSION_GARBAGE: LazyLock<Setup> =
+    LazyLock::new(|| Setup::new("mc-version-garbage", 1, &[], |builder| builder));
+static VERSION_GARBAGE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &VERSION_GARBAGE.cache, name = "versioned", key = format!("k{n}"), tags = ["t"])]
+fn versioned(n: u64) -> String {
+    VERSION_GARBAGE_RUNS.fetch_add(1, SeqCst);
+    format!("value {n}")
+}
+
+#[test]
+fn any_bytes_under_a_version_key_are_just_another_version() {
+    // Memcached has no types: whatever another program leaves under a tag or
+    // epoch key (binary, line breaks, empty, a "compressed" flag on junk) is
+    // bytes, and any bytes are a version: the next call misses once (as after
+    // a clean), stores under that version, and the one after hits.
+    let setup = &*VERSION_GARBAGE;
+    let address = &setup.addresses()[0];
+    let prefix = setup.cache.prefix();
+    assert_eq!(versioned(1), "value 1");
+    assert_eq!(versioned(1), "value 1");
+    assert_eq!(VERSION_GARBAGE_RUNS.load(SeqCst), 1);
+    let (tag_key, epoch_key) = (format!("{prefix}:tag:t"), format!("{prefix}:epoch"));
+    let junk: [(&str, u32, &[u8]); 5] = [
+        (&tag_key, 0, b"\x00\xff\r\nEND\r\n\x80 binary"),
+        (&epoch_key, 0, b""),
+        (&tag_key, 1 << 16, b"\xff\xff\xff\x7fnot lz4 at all"),
+        (&epoch_key, 3, &[0xc3; 3000]),
+        (&tag_key, 0, b"CT\x01\x00 an envelope's magic"),
+    ];
+    for (round, (key, flags, bytes)) in junk.into_iter().enumerate() {
+        assert!(
+            raw_get(address, key).is_some(),
+            "{key} holds a version before it is replaced"
+        );
+        let mut command = format!("set {key} {flags} 0 {}\r\n", bytes.len()).into_bytes();
+        command.extend_from_slice(bytes);
+        command.extend_from_slice(b"\r\n");
+        request(address, &command, &[b"STORED\r\n"]);
+        assert_eq!(versioned(1), "value 1", "a miss");
+        assert_eq!(VERSION_GARBAGE_RUNS.load(SeqCst), round + 2);
+        assert_eq!(versioned(1), "value 1", "then a hit");
+        assert_eq!(VERSION_GARBAGE_RUNS.load(SeqCst), round + 2);
+        assert_eq!(
+            raw_get(address, key).as_deref(),
+            Some(bytes),
+            "the junk itself is the version"
+        );
+    }
+    assert_eq!(setup.cache.stats().errors, 0);
+}
+
+/// A server that answers any request with `answer` and then closes the connection.
+fn liar(answer: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        listener.set_nonblocking(false).unwrap();
+        // One connection, bounded in time by its read timeout.
+        if let Ok((mut stream, _)) = listener.accept() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(answer);
+        }
+    });
+    format!("memcache://{address}")
+}
+
+#[test]
+fn a_huge_length_in_an_answer_is_an_error_not_a_huge_allocation() {
+    // A foreign or garbled server claims a value of 2^64-1 (or 2^40) bytes and
+    // closes: before, the claim was allocated up front (a capacity overflow
+    // panic in the caller's thread, or an aborting allocation failure).
+    for answer in [
+        &b"VALUE k 0 18446744073709551615 1\r\nabc"[..],
+        &b"VALUE k 0 1099511627776 1\r\nabc"[..],
+    ] {
+        let url = liar(answer);
+        let backend = MemcachedBackend::open(&url, &short_options()).unwrap();
+        let error = backend.get_many(&["k"]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Backend, "{error}");
+    }
+}

@@ -1,7 +1,8 @@
 //! Memcached's limits, each against a real server: values over the item size
 //! limit (read from the server's `stats settings`) are not stored but counted
 //! and still returned; compression lets large values fit; TTLs over 30 days
-//! become Unix times and sub-second TTLs round up to 1 s, never to 0.
+//! become Unix times and sub-second TTLs round up to 1 s, never to 0; TTLs
+//! that end after memcached's last time (2038) are stored without expiry.
 
 #![cfg(feature = "memcached")]
 
@@ -267,5 +268,61 @@ fn ttls_over_30_days_are_unix_times_and_short_ones_round_up() {
     {
         assert!(Instant::now() < deadline, "a sub-second TTL must expire");
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+static LONG_TTL: LazyLock<Setup> =
+    LazyLock::new(|| Setup::new("mc-long-ttl", 1, &[], |builder| builder));
+static LONG_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+const TWENTY_YEARS: Duration = Duration::from_secs(20 * 365 * 24 * 60 * 60);
+
+#[cached(cache = &LONG_TTL.cache, name = "twenty_years", key = format!("k{n}"), ttl = TWENTY_YEARS)]
+fn twenty_years(n: u64) -> u64 {
+    LONG_RUNS.fetch_add(1, SeqCst);
+    n
+}
+
+#[cached(cache = &LONG_TTL.cache, name = "longest", key = format!("k{n}"), ttl = Duration::MAX)]
+fn longest(n: u64) -> u64 {
+    LONG_RUNS.fetch_add(1, SeqCst);
+    n
+}
+
+#[test]
+fn ttls_past_2038_are_stored_without_expiry_and_cache() {
+    // An absolute time past 2^31-1 reads as negative to memcached: the item
+    // would expire at once and every call would miss. A TTL that long is in
+    // effect forever: stored with exptime 0, it caches.
+    let setup = &*LONG_TTL;
+    let address = &setup.addresses()[0];
+    let entry = |name: &str| format!("{}:entry:{name}:k1", setup.cache.prefix());
+    assert_eq!(twenty_years(1), 1);
+    assert_eq!(twenty_years(1), 1);
+    assert_eq!(LONG_RUNS.load(SeqCst), 1, "the second call is a hit");
+    assert_eq!(remaining_ttl(address, &entry("twenty_years")), Some(-1));
+    assert_eq!(longest(1), 1);
+    assert_eq!(longest(1), 1);
+    assert_eq!(LONG_RUNS.load(SeqCst), 2, "the second call is a hit");
+    assert_eq!(remaining_ttl(address, &entry("longest")), Some(-1));
+    assert_eq!(setup.cache.stats().errors, 0);
+
+    // The backend directly, with the longest TTL and the first one past 2038.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let past_2038 = Duration::from_secs(i32::MAX as u64 + 1 - now);
+    for (name, ttl) in [("max", Duration::MAX), ("past-2038", past_2038)] {
+        let key = entry(name);
+        setup
+            .backend
+            .set(&key, b"x".to_vec().into(), Some(ttl))
+            .unwrap();
+        assert!(
+            setup.backend.get_many(&[&key]).unwrap()[0].is_some(),
+            "{name}"
+        );
+        assert_eq!(remaining_ttl(address, &key), Some(-1), "{name}");
     }
 }

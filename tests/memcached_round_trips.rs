@@ -269,6 +269,55 @@ support::modes::in_modes! {
         // Our stats requests read no keys: get_misses is as the servers said.
         assert_eq!(stats.misses, raw["get_misses"]);
     }
+
+    static COMPANIONS: LazyLock<Setup> =
+        LazyLock::new(|| Setup::new("mc-rt-companions", 2, &[], |builder| builder));
+    static COMPANION_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = &COMPANIONS.cache, name = "companion", key = format!("k{n}"), tags = [format!("t{n}")])]
+    fn companion(n: u64) -> u64 {
+        COMPANION_RUNS.fetch_add(1, SeqCst);
+        n + 1
+    }
+
+    /// The servers holding the entries of `items`, the epoch and their tags.
+    fn servers_of(setup: &Setup, items: &[u64]) -> std::collections::BTreeSet<String> {
+        let prefix = setup.cache.prefix();
+        let mut keys = vec![format!("{prefix}:epoch")];
+        for n in items {
+            keys.push(format!("{prefix}:entry:companion:k{n}"));
+            keys.push(format!("{prefix}:tag:t{n}"));
+        }
+        keys.iter()
+            .map(|key| setup.backend.server_of(key).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_peek_and_an_all_hit_many_are_one_gets_per_server_involved() {
+        let setup = &*COMPANIONS;
+        let items: Vec<u64> = (0..8).collect();
+        for &n in &items {
+            call!(companion(n));
+        }
+        let one = servers_of(setup, &[3]).len() as u64;
+        let (value, trips, calls) = cost!(setup, call!(companion_peek(3)));
+        assert_eq!((value, trips), (Some(4), one), "{calls:?}");
+        assert_eq!(calls, counters(&[("cmd_get", 3), ("get_hits", 3)]));
+        let (value, trips, calls) = cost!(setup, call!(companion_peek(100)));
+        assert_eq!(value, None);
+        assert_eq!(calls.get("cmd_set"), None, "a peek writes nothing: {calls:?}");
+        assert_eq!(trips, servers_of(setup, &[100]).len() as u64);
+
+        // Eight hits over both servers: one gets per server, of eight entries,
+        // the epoch and eight tags.
+        assert_eq!(servers_of(setup, &items).len(), 2, "keys on both servers");
+        let (values, trips, calls) = cost!(setup, call!(companion_many(items.clone())));
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(trips, 2, "{calls:?}");
+        assert_eq!(calls, counters(&[("cmd_get", 17), ("get_hits", 17)]));
+        assert_eq!(COMPANION_RUNS.load(SeqCst), 8);
+    }
 }
 
 // Server stats through the cache, in neither mode: they have no async twin.

@@ -212,6 +212,45 @@ support::modes::in_modes! {
             .unwrap();
         assert_eq!(foreign, "theirs");
     }
+
+    static COMPANIONS: LazyLock<Setup> =
+        LazyLock::new(|| Setup::new("rt-companions", |builder| builder));
+    static COMPANION_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = &COMPANIONS.cache, name = "companion", tags = ["a", format!("b{n}")])]
+    fn companion(n: u64) -> u64 {
+        COMPANION_RUNS.fetch_add(1, SeqCst);
+        n + 1
+    }
+
+    #[test]
+    fn a_peek_and_an_all_hit_many_are_one_mget() {
+        let setup = &*COMPANIONS;
+        // A peek: one MGET of entry, epoch and tags, and no write (it creates
+        // no missing version), found or not.
+        let (trips, calls) = cost!(setup, assert_eq!(call!(companion_peek(1)), None));
+        assert_eq!((trips, calls), (1, stats(&[("mget", 1)])));
+        for n in 0..6 {
+            call!(companion(n));
+        }
+        let (trips, calls) = cost!(setup, assert_eq!(call!(companion_peek(1)), Some(2)));
+        assert_eq!((trips, calls), (1, stats(&[("mget", 1)])));
+
+        // Five hits: one MGET of five entries, the epoch and six tags.
+        let (trips, calls) = cost!(
+            setup,
+            assert_eq!(call!(companion_many(1..6)), [2, 3, 4, 5, 6])
+        );
+        assert_eq!((trips, calls), (1, stats(&[("mget", 1)])));
+        assert_eq!(COMPANION_RUNS.load(SeqCst), 6);
+
+        // A hit and a miss: that MGET, then the miss as a single call's after
+        // its lookup (one pipeline with the lock, one EVALSHA to store).
+        let (trips, calls) = cost!(setup, assert_eq!(call!(companion_many([1, 9])), [2, 10]));
+        assert_eq!(trips, 3, "{calls:?}");
+        assert_eq!((calls["mget"], calls["evalsha"]), (2, 1));
+        assert_eq!(COMPANION_RUNS.load(SeqCst), 7);
+    }
 }
 
 // A call of the blocking backend itself, in neither mode: the async

@@ -1,13 +1,11 @@
 //! Every URL form against a real server: `redis://` with a password and a
-//! database, `redis+unix://` and `unix://` sockets, `rediss://` (TLS, with a
-//! self-signed certificate made by `openssl`), and lazy opening.
+//! database, `redis+unix://` and `unix://` sockets, and lazy opening.
+//! `rediss://` (TLS) is tested in `redis_tls.rs`, with the `redis-tls` feature.
 
 #![cfg(feature = "redis")]
 
 mod support;
 
-use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
 use cachetool::{Cache, ErrorKind};
@@ -35,14 +33,22 @@ fn round_trip(cache: &Cache) -> cachetool::ServerStats {
 #[test]
 fn building_never_connects() {
     // Nothing listens on port 1 or on the socket: building still succeeds.
+    let tls = ["rediss://127.0.0.1:1/"];
+    let tls = if cfg!(feature = "redis-tls") {
+        &tls[..]
+    } else {
+        &[]
+    };
     for url in [
         "redis://127.0.0.1:1/",
         "redis://user:secret@127.0.0.1:1/3",
-        "rediss://127.0.0.1:1/",
         "redis+unix:///nonexistent/redis.sock",
         "unix:///nonexistent/redis.sock",
         "redis+cluster://127.0.0.1:1,127.0.0.1:2",
-    ] {
+    ]
+    .iter()
+    .chain(tls)
+    {
         let cache = Cache::from_url(url).unwrap_or_else(|error| panic!("{url}: {error}"));
         assert_eq!(cache.backend().name(), "redis");
     }
@@ -107,72 +113,6 @@ fn unix_sockets() {
             .unwrap();
         assert_eq!(round_trip(&cache).servers, 1, "{url}");
     }
-    drop(_server);
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn tls_with_a_self_signed_certificate() {
-    let dir = std::env::temp_dir().join(format!("cachetool-redis-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("`openssl` makes the test certificate: apt-get install -y openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let tls_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-    let _server = Server::start_with(
-        Kind::Redis,
-        &[
-            "--tls-port",
-            &tls_port,
-            "--tls-cert-file",
-            cert,
-            "--tls-key-file",
-            key,
-            "--tls-ca-cert-file",
-            cert,
-            "--tls-auth-clients",
-            "no",
-        ],
-    );
-    // `#insecure`: the certificate is self-signed, so it is not verified.
-    let url = format!("rediss://127.0.0.1:{tls_port}/#insecure");
-    let cache = Cache::builder()
-        .redis(&url)
-        .unwrap()
-        .prefix("tls")
-        .build()
-        .unwrap();
-    assert_eq!(round_trip(&cache).servers, 1);
-    // Verified against the system roots, it is refused.
-    let cache = Cache::from_url(&format!("rediss://127.0.0.1:{tls_port}/")).unwrap();
-    assert!(cache.backend().get_many(&["k"]).is_err());
     drop(_server);
     let _ = std::fs::remove_dir_all(&dir);
 }

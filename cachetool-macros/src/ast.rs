@@ -22,6 +22,9 @@ pub(crate) struct Function<'a> {
     /// rewritten to `fn ... -> Pin<Box<dyn Future<Output = R> + Send + 'async_trait>>`
     /// with the body `Box::pin(async move { .. })`.
     pub(crate) async_trait: Option<&'a syn::ExprAsync>,
+    /// Cached because its impl block is, without an attribute of its own:
+    /// its errors say how to leave it uncached.
+    pub(crate) implicit: bool,
 }
 
 /// One argument (not the receiver).
@@ -83,7 +86,21 @@ impl<'a> Function<'a> {
             args,
             output,
             async_trait: async_trait.map(|(_, body)| body),
+            implicit: false,
         }
+    }
+
+    /// Whether it is an `async fn` (not an `#[async_trait]` method, whose
+    /// signature is not).
+    pub(crate) fn is_async(&self) -> bool {
+        self.item.sig.asyncness.is_some()
+    }
+
+    /// The arguments that `{name}_many` takes once per item: those of the key
+    /// (with `key = ...`, which may use any argument, every one not `_`); the
+    /// others it takes once for all items.
+    pub(crate) fn item_args(&self) -> impl Iterator<Item = &Arg<'a>> {
+        self.args.iter().filter(|arg| arg.is_key())
     }
 
     /// The function's name.
@@ -203,6 +220,37 @@ impl<'a> Output<'a> {
             Output::Unit => quote::quote!(()),
             Output::Value(ty) | Output::Result(ty) => quote::ToTokens::to_token_stream(ty),
         }
+    }
+
+    /// The type of what is stored: the return type, or the `T` of a
+    /// `Result<T, E>` (its first type argument, as in `io::Result<T>`).
+    pub(crate) fn stored_ty(&self) -> proc_macro2::TokenStream {
+        match self {
+            Output::Result(ty) => match first_type_argument(ty) {
+                Some(ok) => quote::ToTokens::to_token_stream(ok),
+                None => quote::quote!(<#ty as ::cachetool::__private::Outcome>::Stored),
+            },
+            Output::Unit | Output::Value(_) => self.ty(),
+        }
+    }
+}
+
+/// `T` of `...::Result<T, ..>`.
+fn first_type_argument(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Group(group) => first_type_argument(&group.elem),
+        Type::Paren(paren) => first_type_argument(&paren.elem),
+        Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+                return None;
+            };
+            arguments.args.iter().find_map(|argument| match argument {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+        }
+        _ => None,
     }
 }
 

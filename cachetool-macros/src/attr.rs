@@ -14,10 +14,10 @@ use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitBool, LitInt, LitStr, Token, 
 use crate::errors::Errors;
 
 /// The option names, for the "unknown option" message.
-const OPTION_NAMES: &str = "`ttl`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`";
+const OPTION_NAMES: &str = "`ttl`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
 
 /// Everything written between the parentheses of `#[cached(...)]`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Options {
     /// `ttl = 600` or `ttl = <Duration expression>`.
     pub(crate) ttl: Opt<Ttl>,
@@ -35,6 +35,12 @@ pub(crate) struct Options {
     pub(crate) version: Opt<Version>,
     /// `lock = false` turns off single-flight.
     pub(crate) lock: Opt<LitBool>,
+    /// `unless = |value| ...`: values for which this is true are not stored.
+    pub(crate) unless: Opt<Unless>,
+    /// `companions = false` or `companions = [invalidate, peek]`.
+    pub(crate) companions: Opt<Companions>,
+    /// `off`: a method of a `#[cached]` impl block left uncached.
+    pub(crate) off: Opt<Off>,
 }
 
 impl Options {
@@ -46,6 +52,7 @@ impl Options {
 
 /// One option: the keyword where the user set it, and its value unless the
 /// value was malformed (that error is already recorded).
+#[derive(Clone)]
 pub(crate) struct Opt<T> {
     keyword: Option<Ident>,
     value: Option<T>,
@@ -69,6 +76,18 @@ impl<T> Opt<T> {
     /// The value, if the option was written and well-formed.
     pub(crate) fn value(&self) -> Option<&T> {
         self.value.as_ref()
+    }
+
+    /// This option, or `default`'s where it was not written: how a method's
+    /// option replaces its impl block's.
+    fn or(self, default: &Opt<T>) -> Opt<T>
+    where
+        T: Clone,
+    {
+        match self.keyword {
+            Some(_) => self,
+            None => default.clone(),
+        }
     }
 }
 
@@ -112,6 +131,7 @@ pub(crate) trait OptionValue: Sized {
 }
 
 /// `ttl = ...`.
+#[derive(Clone)]
 pub(crate) enum Ttl {
     /// `ttl = 600`: whole seconds.
     Secs {
@@ -152,6 +172,7 @@ impl OptionValue for Ttl {
 }
 
 /// `tags = [<expr>, ...]`.
+#[derive(Clone)]
 pub(crate) struct Tags {
     /// One expression per tag; each must read as a string (`TagName`).
     pub(crate) exprs: Punctuated<Expr, Token![,]>,
@@ -176,6 +197,7 @@ impl OptionValue for Expr {
 }
 
 /// `skip(arg, ...)`.
+#[derive(Clone)]
 pub(crate) struct Skip {
     /// The argument names, as written.
     pub(crate) args: Vec<Ident>,
@@ -230,6 +252,7 @@ impl OptionValue for LitStr {
 }
 
 /// `version = N`.
+#[derive(Clone)]
 pub(crate) struct Version {
     /// As written.
     pub(crate) lit: LitInt,
@@ -265,6 +288,180 @@ impl OptionValue for LitBool {
                 expr,
                 "`lock` must be `true` or `false`",
             )),
+        }
+    }
+}
+
+/// `unless = <expr>`: a closure (or function) given a reference to the value
+/// (the `Ok` value of a `Result`), true when the value must not be stored.
+#[derive(Clone)]
+pub(crate) struct Unless {
+    /// As written: its type errors point into it.
+    pub(crate) expr: Expr,
+}
+
+impl OptionValue for Unless {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        match expr {
+            Expr::Lit(lit) => Err(syn::Error::new_spanned(
+                lit,
+                "`unless` takes a closure given the value: `unless = |value| value.is_empty()`",
+            )),
+            expr => Ok(Unless { expr }),
+        }
+    }
+}
+
+/// The generated companions, by name.
+#[derive(Clone, Copy)]
+pub(crate) struct Companions {
+    /// `{name}_invalidate`.
+    pub(crate) invalidate: bool,
+    /// `{name}_refresh`.
+    pub(crate) refresh: bool,
+    /// `{name}_peek`.
+    pub(crate) peek: bool,
+    /// `{name}_many`.
+    pub(crate) many: bool,
+    /// Named in a list, rather than all by `true`.
+    pub(crate) listed: bool,
+}
+
+impl Companions {
+    const ALL: Companions = Companions {
+        invalidate: true,
+        refresh: true,
+        peek: true,
+        many: true,
+        listed: false,
+    };
+    const NONE: Companions = Companions {
+        invalidate: false,
+        refresh: false,
+        peek: false,
+        many: false,
+        listed: false,
+    };
+}
+
+impl OptionValue for Companions {
+    fn from_expr(expr: Expr) -> syn::Result<Self> {
+        const MESSAGE: &str = "`companions` must be `false`, `true` or a list of them: `companions = [invalidate, refresh, peek, many]`";
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(all),
+                ..
+            }) => Ok(if all.value {
+                Companions::ALL
+            } else {
+                Companions::NONE
+            }),
+            Expr::Array(array) => {
+                let mut companions = Companions {
+                    listed: true,
+                    ..Companions::NONE
+                };
+                let mut errors = Errors::default();
+                for elem in array.elems {
+                    let elem = ungroup(elem);
+                    let name = match &elem {
+                        Expr::Path(path) if path.qself.is_none() => path.path.get_ident(),
+                        _ => None,
+                    };
+                    let flag = match name.map(Ident::to_string).as_deref() {
+                        Some("invalidate") => &mut companions.invalidate,
+                        Some("refresh") => &mut companions.refresh,
+                        Some("peek") => &mut companions.peek,
+                        Some("many") => &mut companions.many,
+                        _ => {
+                            errors.error(
+                                &elem,
+                                "unknown companion; the companions are `invalidate`, `refresh`, `peek`, `many`",
+                            );
+                            continue;
+                        }
+                    };
+                    if *flag {
+                        errors.error(&elem, "this companion is listed twice");
+                    }
+                    *flag = true;
+                }
+                errors.finish()?;
+                Ok(companions)
+            }
+            expr => Err(syn::Error::new_spanned(expr, MESSAGE)),
+        }
+    }
+}
+
+/// `off`, which takes no value.
+#[derive(Clone)]
+pub(crate) struct Off;
+
+impl OptionValue for Off {
+    fn from_expr(_: Expr) -> syn::Result<Self> {
+        unreachable!("`off` has its own `parse`")
+    }
+
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.is_empty() || input.peek(Token![,]) {
+            return Ok(Off);
+        }
+        Err(syn::Error::new(
+            keyword.span(),
+            "`off` takes no value: `#[cached(off)]`",
+        ))
+    }
+}
+
+impl Options {
+    /// The companions to generate (all unless `companions = ...` says otherwise).
+    pub(crate) fn companions(&self) -> Companions {
+        self.companions.value().copied().unwrap_or(Companions::ALL)
+    }
+
+    /// A method's options in a `#[cached]` impl block (`self`, possibly empty)
+    /// over the block's: tags add up, every other option the method sets
+    /// replaces the block's. The block's `skip` keeps the names that are
+    /// arguments of this method (`arg_names`).
+    pub(crate) fn over(self, block: &Options, arg_names: &[&Ident]) -> Options {
+        let tags = match (self.tags.value, block.tags.value()) {
+            (Some(mut own), Some(shared)) => {
+                let mut exprs = shared.exprs.clone();
+                exprs.extend(std::mem::take(&mut own.exprs));
+                Opt {
+                    keyword: self.tags.keyword,
+                    value: Some(Tags { exprs }),
+                }
+            }
+            (own, _) => Opt {
+                keyword: self.tags.keyword,
+                value: own,
+            }
+            .or(&block.tags),
+        };
+        let skip = match self.skip.keyword {
+            Some(_) => self.skip,
+            None => {
+                let mut skip = block.skip.clone();
+                if let Some(value) = &mut skip.value {
+                    value.args.retain(|arg| arg_names.contains(&arg));
+                }
+                skip
+            }
+        };
+        Options {
+            ttl: self.ttl.or(&block.ttl),
+            tags,
+            key: self.key.or(&block.key),
+            cache: self.cache.or(&block.cache),
+            skip,
+            name: self.name,
+            version: self.version.or(&block.version),
+            lock: self.lock.or(&block.lock),
+            unless: self.unless.or(&block.unless),
+            companions: self.companions.or(&block.companions),
+            off: self.off,
         }
     }
 }
@@ -315,6 +512,9 @@ fn parse_option(input: ParseStream<'_>, options: &mut Options, errors: &mut Erro
         "name" => options.name.parse(keyword, input, errors),
         "version" => options.version.parse(keyword, input, errors),
         "lock" => options.lock.parse(keyword, input, errors),
+        "unless" => options.unless.parse(keyword, input, errors),
+        "companions" => options.companions.parse(keyword, input, errors),
+        "off" => options.off.parse(keyword, input, errors),
         _ => {
             errors.error(
                 &keyword,
@@ -499,6 +699,82 @@ mod tests {
         assert!(errors[0].starts_with("expected an option"));
         let errors = parse_err(quote!(key = f(1 2), lock = 0));
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn unless_companions_and_off() {
+        let options = parse_ok(quote!(
+            unless = |v| v.is_empty(),
+            companions = [peek, many],
+            off
+        ));
+        assert_eq!(
+            text(&options.unless.value().unwrap().expr),
+            "| v | v . is_empty ()"
+        );
+        let companions = options.companions();
+        assert!(!companions.invalidate && !companions.refresh);
+        assert!(companions.peek && companions.many && companions.listed);
+        assert!(options.off.keyword().is_some());
+        assert!(!parse_ok(quote!(companions = false)).companions().peek);
+        assert!(parse_ok(quote!()).companions().invalidate);
+        let all = parse_ok(quote!(companions = true)).companions();
+        assert!(all.refresh && all.many && !all.listed);
+    }
+
+    #[test]
+    fn bad_unless_companions_and_off() {
+        let errors = parse_err(quote!(
+            unless = 1,
+            companions = [peek, drop, peek],
+            companions = 1,
+            off = true
+        ));
+        assert_eq!(errors.len(), 6, "{errors:?}");
+        assert!(errors[0].starts_with("`unless` takes a closure"));
+        assert!(errors[1].starts_with("unknown companion"));
+        assert_eq!(errors[2], "this companion is listed twice");
+        assert!(errors[3].starts_with("`companions` must be"));
+        assert_eq!(errors[4], "duplicate option `companions`");
+        assert_eq!(errors[5], "`off` takes no value: `#[cached(off)]`");
+    }
+
+    #[test]
+    fn a_methods_options_over_its_blocks() {
+        let block = parse_ok(quote!(
+            ttl = 300,
+            tags = ["repo"],
+            skip(db, conn),
+            version = 2,
+            cache = C
+        ));
+        let a: Ident = syn::parse_quote!(db);
+        let method = parse_ok(quote!(ttl = 10, tags = [format!("user:{id}")]));
+        let merged = method.over(&block, &[&a]);
+        assert!(matches!(
+            merged.ttl.value(),
+            Some(Ttl::Secs { secs: 10, .. })
+        ));
+        let tags = &merged.tags.value().unwrap().exprs;
+        assert_eq!(text(tags), "\"repo\" , format ! (\"user:{id}\")");
+        let skipped = merged.skipped();
+        assert_eq!(
+            text(quote!(#(#skipped)*)),
+            "db",
+            "only the method's own arguments"
+        );
+        assert_eq!(merged.version.value().unwrap().value, 2);
+        assert_eq!(text(merged.cache.value()), "C");
+
+        let own_skip = parse_ok(quote!(skip(conn))).over(&block, &[&a]);
+        let skipped = own_skip.skipped();
+        assert_eq!(
+            text(quote!(#(#skipped)*)),
+            "conn",
+            "a method's skip replaces the block's"
+        );
+        let untagged = parse_ok(quote!()).over(&parse_ok(quote!()), &[]);
+        assert!(untagged.tags.value().is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The functions generated next to a `#[cached]` function: `{name}_invalidate`
-//! and `{name}_refresh`, with its visibility, generics and parameters (and
-//! `&self` for methods).
+//! The functions generated next to a `#[cached]` function: `{name}_invalidate`,
+//! `{name}_refresh` and `{name}_peek`, with its visibility, generics and
+//! parameters (and `&self` for methods); `{name}_many` is in `many.rs`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -24,6 +24,13 @@ pub(crate) fn refresh(options: &Options, function: &Function<'_>) -> TokenStream
     companion(function, Call::Refresh, &sig, body)
 }
 
+/// `fn {name}_peek(<params>) -> Option<T>`: the stored value, if current.
+pub(crate) fn peek(options: &Options, function: &Function<'_>) -> TokenStream {
+    let sig = signature(function, Call::Peek);
+    let body = expand::body(options, function, Call::Peek);
+    companion(function, Call::Peek, &sig, body)
+}
+
 /// Stand-ins for the companions, emitted next to the errors so that their
 /// callers don't also fail with "cannot find function".
 pub(crate) fn stubs(function: &Function<'_>) -> TokenStream {
@@ -33,18 +40,21 @@ pub(crate) fn stubs(function: &Function<'_>) -> TokenStream {
     let unreachable = quote!({ ::core::unreachable!() });
     let sig = signature(function, Call::Invalidate);
     let invalidate = companion(function, Call::Invalidate, &sig, unreachable.clone());
-    // A `_refresh` with the same broken return type would repeat its errors.
-    let refresh = match crate::valid::output_error(function) {
-        None => {
-            let sig = signature(function, Call::Refresh);
-            companion(function, Call::Refresh, &sig, unreachable)
-        }
-        Some(_) => TokenStream::new(),
-    };
-    quote!(#invalidate #refresh)
+    // Companions with the same broken return type would repeat its errors.
+    if crate::valid::output_problem(function).is_some() {
+        return invalidate;
+    }
+    let with_output = [Call::Refresh, Call::Peek].map(|call| {
+        let sig = signature(function, call);
+        companion(function, call, &sig, unreachable.clone())
+    });
+    let many = crate::many::stub(function);
+    quote!(#invalidate #(#with_output)* #many)
 }
 
-fn companion(
+/// A companion: its doc, the function's `#[cfg]`s (and lint levels, where
+/// it has a copy of the body), and no warning when it is never used.
+pub(crate) fn companion(
     function: &Function<'_>,
     call: Call,
     sig: &Signature,
@@ -60,32 +70,34 @@ fn companion(
         Call::Refresh => {
             format!("Runs {link} for these arguments now, caches what it returns and returns it.")
         }
+        Call::Peek => format!(
+            "The value of {link} for these arguments if one is cached and current, without running it or waiting for a run."
+        ),
+        Call::Many => format!(
+            "{link} for each item (its key arguments), in order: every cached value is read at once, the others computed one by one."
+        ),
         Call::Compute => unreachable!("not a companion"),
     };
     // `#[cfg]` must follow the function; lint levels apply to the copied body.
     let attrs = function.outer_attrs().filter(|attr| match call {
-        Call::Refresh => is_cfg(attr) || is_lint_level(attr),
+        Call::Refresh | Call::Many => is_cfg(attr) || is_lint_level(attr),
         _ => is_cfg(attr),
     });
     quote! {
         #[doc = #doc]
         #(#attrs)*
-        #[allow(unused_variables)]
+        #[allow(unused_variables, dead_code)]
         #vis #sig #body
     }
 }
 
 /// The companion's signature: renamed, `&self` for methods, pattern arguments
-/// renamed as in the function; `_invalidate` returns `::cachetool::Result<()>`,
-/// is never `unsafe` (it doesn't run the body) and drops `mut` from its
-/// parameters (it doesn't change them).
-fn signature(function: &Function<'_>, call: Call) -> Signature {
+/// renamed as in the function. `_invalidate` returns `::cachetool::Result<()>`
+/// and `_peek` an `Option` of the stored type; neither is `unsafe` (they don't
+/// run the body) nor takes `mut` parameters (they don't change them).
+pub(crate) fn signature(function: &Function<'_>, call: Call) -> Signature {
     let mut sig = function.signature();
-    let suffix = match call {
-        Call::Invalidate => "invalidate",
-        _ => "refresh",
-    };
-    sig.ident = format_ident!("{}_{}", sig.ident, suffix, span = sig.ident.span());
+    sig.ident = format_ident!("{}{}", sig.ident, call.suffix(), span = sig.ident.span());
     // An `async fn`'s companions are `async` too.
     sig.constness = None;
     sig.abi = None;
@@ -99,9 +111,16 @@ fn signature(function: &Function<'_>, call: Call) -> Signature {
     if sig.inputs.trailing_punct() {
         sig.inputs.pop_punct();
     }
-    if call == Call::Invalidate {
+    let output = match call {
+        Call::Invalidate => Some(quote_spanned!(sig.ident.span()=> ::cachetool::Result<()>)),
+        Call::Peek => {
+            let stored = function.output.stored_ty();
+            Some(quote!(::core::option::Option<#stored>))
+        }
+        Call::Compute | Call::Refresh | Call::Many => None,
+    };
+    if let Some(output) = output {
         sig.unsafety = None;
-        let output = quote_spanned!(sig.ident.span()=> ::cachetool::Result<()>);
         sig.output = ReturnType::Type(Default::default(), Box::new(parse_quote!(#output)));
         for input in &mut sig.inputs {
             if let FnArg::Typed(pat_type) = input {

@@ -8,6 +8,9 @@ use quote::ToTokens;
 #[derive(Default)]
 pub(crate) struct Errors {
     error: Option<syn::Error>,
+    /// Appended to the messages of [`Errors::error`] while set: what the user
+    /// can do about any of them (see [`Errors::with_hint`]).
+    hint: Option<&'static str>,
 }
 
 impl Errors {
@@ -21,7 +24,27 @@ impl Errors {
 
     /// Records an error pointing at `tokens`.
     pub(crate) fn error(&mut self, tokens: impl ToTokens, message: impl Display) {
-        self.push(syn::Error::new_spanned(tokens, message));
+        let error = match self.hint {
+            Some(hint) => syn::Error::new_spanned(tokens, format!("{message}{hint}")),
+            None => syn::Error::new_spanned(tokens, message),
+        };
+        self.push(error);
+    }
+
+    /// Runs `check` with `hint` appended to the messages it records.
+    pub(crate) fn with_hint(
+        &mut self,
+        hint: Option<&'static str>,
+        check: impl FnOnce(&mut Errors),
+    ) {
+        let outer = std::mem::replace(&mut self.hint, hint);
+        check(self);
+        self.hint = outer;
+    }
+
+    /// Whether nothing was recorded so far.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.error.is_none()
     }
 
     /// `Ok` when nothing was recorded, else all the errors.

@@ -7,24 +7,32 @@
 //! the user's items and arguments never interfere.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned as _;
-use syn::{Ident, ItemFn};
+use syn::{Ident, Item};
 
 use crate::ast::{Function, Output, Role};
 use crate::attr::{self, Options, Ttl};
-use crate::companions;
 use crate::errors::Errors;
-use crate::valid;
+use crate::{companions, impl_block, many, valid};
 
 /// The whole macro: parse, validate, expand. On errors, the function is
 /// emitted unchanged next to them (and stand-ins for its companions), so that
 /// its callers see no errors of their own.
 pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn = match parse_function(item.clone()) {
-        Ok(item_fn) => item_fn,
+    let item_fn = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(item_fn)) => item_fn,
+        Ok(Item::Impl(block)) => return impl_block::cached(attr, block),
+        Ok(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "#[cached] can only be used on functions and impl blocks",
+            );
+            let error = not_an_item(item.clone(), error).into_compile_error();
+            return quote!(#item #error);
+        }
         Err(error) => {
-            let error = error.into_compile_error();
+            let error = not_an_item(item.clone(), error).into_compile_error();
             return quote!(#item #error);
         }
     };
@@ -34,32 +42,38 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     valid::check(&options, &function, &mut errors);
     match errors.finish() {
         Ok(()) => expand(&options, &function),
-        Err(error) => {
-            let stubs = companions::stubs(&function);
-            let error = error.into_compile_error();
-            quote!(#item #stubs #error)
-        }
+        Err(error) => fallback(&item, &function, error),
     }
 }
 
-fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
-    syn::parse2::<ItemFn>(item.clone()).map_err(|error| {
-        if let Ok(declaration) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
-            if declaration.default.is_none() {
-                return syn::Error::new_spanned(
-                    declaration.sig,
-                    "#[cached] needs the function's body: put it on the method in the `impl` block",
-                );
-            }
-        }
-        if syn::parse2::<syn::Item>(item).is_ok() {
-            return syn::Error::new(Span::call_site(), "#[cached] can only be used on functions");
-        }
-        error
-    })
+/// The function unchanged, stand-ins for its companions (so that their
+/// callers see no errors of their own), and the errors.
+fn fallback(item: impl ToTokens, function: &Function<'_>, error: syn::Error) -> TokenStream {
+    let stand_in = stand_in(item, function);
+    let error = error.into_compile_error();
+    quote!(#stand_in #error)
 }
 
-fn expand(options: &Options, function: &Function<'_>) -> TokenStream {
+/// The function unchanged, and stand-ins for its companions.
+pub(crate) fn stand_in(item: impl ToTokens, function: &Function<'_>) -> TokenStream {
+    let stubs = companions::stubs(function);
+    quote!(#item #stubs)
+}
+
+/// The error for what is neither a function nor an impl block: a trait's
+/// method declaration gets one of its own.
+fn not_an_item(item: TokenStream, error: syn::Error) -> syn::Error {
+    match syn::parse2::<syn::TraitItemFn>(item) {
+        Ok(declaration) if declaration.default.is_none() => syn::Error::new_spanned(
+            declaration.sig,
+            "#[cached] needs the function's body: put it on the method in the `impl` block",
+        ),
+        _ => error,
+    }
+}
+
+/// The function with the cache around its body, and its companions.
+pub(crate) fn expand(options: &Options, function: &Function<'_>) -> TokenStream {
     let attrs = function.outer_attrs();
     let vis = &function.item.vis;
     let sig = function.signature();
@@ -72,13 +86,22 @@ fn expand(options: &Options, function: &Function<'_>) -> TokenStream {
             #vis #sig #body
         };
     }
-    let invalidate = companions::invalidate(options, function);
-    let refresh = companions::refresh(options, function);
+    let wanted = options.companions();
+    let invalidate = wanted
+        .invalidate
+        .then(|| companions::invalidate(options, function));
+    let refresh = wanted
+        .refresh
+        .then(|| companions::refresh(options, function));
+    let peek = wanted.peek.then(|| companions::peek(options, function));
+    let many = wanted.many.then(|| many::many(options, function));
     quote! {
         #(#attrs)*
         #vis #sig #body
         #invalidate
         #refresh
+        #peek
+        #many
     }
 }
 
@@ -91,15 +114,21 @@ pub(crate) enum Call {
     Invalidate,
     /// `_refresh`: runs the body and stores its value.
     Refresh,
+    /// `_peek`: the stored value, if any.
+    Peek,
+    /// `_many`: the values of several calls.
+    Many,
 }
 
 impl Call {
     /// The `companion_suffix` of the runtime's `Site`.
-    fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Call::Compute => "",
             Call::Invalidate => "_invalidate",
             Call::Refresh => "_refresh",
+            Call::Peek => "_peek",
+            Call::Many => "_many",
         }
     }
 }
@@ -108,47 +137,100 @@ impl Call {
 pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> TokenStream {
     let inner_attrs = match call {
         Call::Compute | Call::Refresh => function.inner_attrs().collect(),
-        Call::Invalidate => Vec::new(),
+        Call::Invalidate | Call::Peek | Call::Many => Vec::new(),
     };
     let site = site(options, call);
     let cache = cache(options);
     let request = request(options, function);
-    if let (Some(future), Call::Compute) = (function.async_trait, call) {
+    let unless = unless(options, function);
+    // The `async` of an async function (or of the `async move` that
+    // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
+    let mut async_span = function.item.sig.asyncness.map(|token| token.span);
+    let run = if let (Some(future), Call::Compute) = (function.async_trait, call) {
         let method = method(function, call, "_async");
-        return quote!({
-            #(#inner_attrs)*
-            #site
-            #cache
-            let __cachetool_request = #request;
-            ::std::boxed::Box::pin(async move { __cachetool_request.#method(#future).await })
-        });
-    }
-    let is_async = function.item.sig.asyncness.is_some();
-    let call = match (call, is_async) {
-        (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
-        (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
-        (Call::Compute | Call::Refresh, false) => {
-            let method = method(function, call, "");
-            let closure = closure(function);
-            quote!(__cachetool_request.#method(#closure))
+        async_span = Some(future.async_token.span);
+        // What the request borrows from `unless` lives in the future.
+        quote!(::std::boxed::Box::pin(async move {
+            #unless
+            __cachetool_request.#method(#future).await
+        }))
+    } else {
+        match (call, async_span.is_some()) {
+            (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
+            (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
+            (Call::Peek, false) => quote!(__cachetool_request.peek()),
+            (Call::Peek, true) => quote!(__cachetool_request.peek_async().await),
+            (Call::Compute | Call::Refresh, false) => {
+                let method = method(function, call, "");
+                let closure = closure(function);
+                quote!(#unless __cachetool_request.#method(#closure))
+            }
+            (Call::Compute | Call::Refresh, true) => {
+                let method = method(function, call, "_async");
+                let future = async_block(function);
+                quote!(#unless __cachetool_request.#method(#future).await)
+            }
+            (Call::Many, _) => unreachable!("`_many` has a body of its own (many.rs)"),
         }
-        (Call::Compute | Call::Refresh, true) => {
-            let method = method(function, call, "_async");
-            let future = async_block(function);
-            quote!(__cachetool_request.#method(#future).await)
-        }
+    };
+    // The request is built here, so that it borrows none of the arguments
+    // that the body (a closure or a future) takes.
+    let run = quote!({
+        #cache
+        let __cachetool_request = #request;
+        #run
+    });
+    let run = match async_span {
+        Some(span) => needs_tokio(span, call, run),
+        None => run,
     };
     quote!({
         #(#inner_attrs)*
         #site
-        #cache
-        let __cachetool_request = #request;
-        #call
+        #run
     })
 }
 
+/// `run` (a block) handed to the runtime's `async_fn!`, at the span of the
+/// function's `async`: the runtime compiles it only with its `tokio` feature,
+/// which this macro can't see. Without it, the function itself gets one
+/// error naming the feature, pointing at `async`; its companions none more.
+pub(crate) fn needs_tokio(async_span: Span, call: Call, run: TokenStream) -> TokenStream {
+    let role = match call {
+        Call::Compute => quote!(function),
+        Call::Invalidate | Call::Refresh | Call::Peek | Call::Many => quote!(companion),
+    };
+    quote_spanned!(async_span=> ::cachetool::__private::async_fn! { #role #run })
+}
+
+/// `unless = ...`: the closure, typed by the return type (so that its argument
+/// needs no annotation), and the request told of it. Nothing without the option.
+pub(crate) fn unless(options: &Options, function: &Function<'_>) -> TokenStream {
+    let Some(unless) = options.unless.value() else {
+        return TokenStream::new();
+    };
+    let closure = unless_closure(&unless.expr, function);
+    quote! {
+        let __cachetool_unless = #closure;
+        let __cachetool_request = __cachetool_request.unless(&__cachetool_unless);
+    }
+}
+
+/// `unless_value(PhantomData::<R>, EXPR)` or, for a `Result`, `unless_ok(..)`,
+/// at the expression's span: a closure of the wrong type is reported there.
+pub(crate) fn unless_closure(expr: &syn::Expr, function: &Function<'_>) -> TokenStream {
+    let ty = function.output.ty();
+    let constructor = match function.output {
+        Output::Result(_) => quote_spanned!(expr.span()=> ::cachetool::__private::unless_ok),
+        Output::Unit | Output::Value(_) => {
+            quote_spanned!(expr.span()=> ::cachetool::__private::unless_value)
+        }
+    };
+    quote!(#constructor(::core::marker::PhantomData::<#ty>, #expr))
+}
+
 /// The marker `fn` whose type name gives the function's path, and the `Site`.
-fn site(options: &Options, call: Call) -> TokenStream {
+pub(crate) fn site(options: &Options, call: Call) -> TokenStream {
     let suffix = call.suffix();
     let name = match options.name.value() {
         Some(name) => quote!(::core::option::Option::Some(#name)),
@@ -178,7 +260,7 @@ fn site(options: &Options, call: Call) -> TokenStream {
 /// `let __cachetool_cache: &Cache = &(cache);`, in the function's own block
 /// rather than in the request's: a `cache = make_cache()` that gives an owned
 /// `Cache` then lives (by temporary lifetime extension) as long as the call.
-fn cache(options: &Options) -> TokenStream {
+pub(crate) fn cache(options: &Options) -> TokenStream {
     let cache = match options.cache.value() {
         Some(cache) => quote_spanned!(cache.span()=> &(#cache)),
         None => quote!(::cachetool::global()),
@@ -193,7 +275,7 @@ fn cache(options: &Options) -> TokenStream {
 
 /// `{ key; tags; Request::new(...) }`: every borrow of the arguments ends
 /// here. Tags are borrowed, so that `tags = [name]` doesn't move `name`.
-fn request(options: &Options, function: &Function<'_>) -> TokenStream {
+pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream {
     let key = key(options, function);
     let tags: Vec<_> = options
         .tags
@@ -254,27 +336,33 @@ fn key(options: &Options, function: &Function<'_>) -> TokenStream {
     if let Some(key) = options.key.value() {
         return quote_spanned!(key.span()=> ::cachetool::__private::key_custom(&(#key)));
     }
-    let args = function.args.iter().filter_map(|arg| match &arg.role {
-        Role::Key(ident) => Some(key_arg(ident, ident.span())),
-        Role::Pattern(ident) => Some(key_arg(ident, arg.pat_type.pat.span())),
+    // In an impl block, a method cached without an attribute of its own says
+    // how to leave it uncached when an argument can't be part of the key.
+    let arg = match function.implicit {
+        true => quote!(method_arg),
+        false => quote!(arg),
+    };
+    let args = function.args.iter().filter_map(|each| match &each.role {
+        Role::Key(ident) => Some(key_arg(&arg, ident, ident.span())),
+        Role::Pattern(ident) => Some(key_arg(&arg, ident, each.pat_type.pat.span())),
         Role::Skipped(_) | Role::Wildcard => None,
     });
     let consts = function
         .const_params()
-        .map(|param| key_arg(param, param.span()));
+        .map(|param| key_arg(&quote!(arg), param, param.span()));
     let args: Vec<TokenStream> = args.chain(consts).collect();
     let count = args.len();
     quote!(::cachetool::__private::key_args(#count) #(#args)* .finish())
 }
 
 /// `.arg(&arg)` at the argument's span: a non-`Serialize` argument's error points at it.
-fn key_arg(ident: &Ident, span: Span) -> TokenStream {
-    quote_spanned!(span=> .arg(&#ident))
+fn key_arg(method: &TokenStream, ident: &Ident, span: Span) -> TokenStream {
+    quote_spanned!(span=> .#method(&#ident))
 }
 
 /// `get_or_compute`, `get_or_compute_ok`, `refresh` or `refresh_ok`, at the
 /// return type's span: an uncacheable type's error points at it.
-fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident {
+pub(crate) fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident {
     let ok = matches!(function.output, Output::Result(_));
     let name = match (call, ok) {
         (Call::Refresh, false) => "refresh",
@@ -291,7 +379,7 @@ fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident {
 
 /// `|| -> R { let PATTERN = __cachetool_argN; BODY }`: not `move`, so the body
 /// borrows what it only reads; `return` and `?` return from the closure.
-fn closure(function: &Function<'_>) -> TokenStream {
+pub(crate) fn closure(function: &Function<'_>) -> TokenStream {
     let ty = function.output.ty();
     let block = &function.item.block;
     let destructure = destructure(function);
@@ -305,7 +393,7 @@ fn closure(function: &Function<'_>) -> TokenStream {
 /// `async move { let PATTERN = ...; let out: R = BODY; out }`: the body of an
 /// `async fn`, which owns its arguments anyway. `return` and `?` leave the
 /// block; the typed `let` gives `?` the error type to convert to.
-fn async_block(function: &Function<'_>) -> TokenStream {
+pub(crate) fn async_block(function: &Function<'_>) -> TokenStream {
     let ty = function.output.ty();
     let block = &function.item.block;
     let destructure = destructure(function);
@@ -317,7 +405,7 @@ fn async_block(function: &Function<'_>) -> TokenStream {
 }
 
 /// `let PATTERN = __cachetool_argN;` for each pattern argument.
-fn destructure(function: &Function<'_>) -> Vec<TokenStream> {
+pub(crate) fn destructure(function: &Function<'_>) -> Vec<TokenStream> {
     function
         .args
         .iter()

@@ -8,11 +8,14 @@ mod attr;
 mod companions;
 mod errors;
 mod expand;
+mod impl_block;
+mod many;
 mod valid;
 
 use proc_macro::TokenStream;
 
-/// Memoizes a function (or a method) in a [`cachetool::Cache`].
+/// Memoizes a function (or a method, or every `&self` method of an `impl`
+/// block) in a [`cachetool::Cache`].
 ///
 /// ```text
 /// #[cachetool::cached(ttl = 600, tags = ["users", format!("user:{id}")])]
@@ -22,7 +25,9 @@ use proc_macro::TokenStream;
 /// The arguments are hashed into the key, so they must be `Serialize`; the
 /// return value (or the `Ok` value of a `Result`, since an `Err` is never
 /// cached) must be `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`.
-/// For methods, the receiver is never part of the key.
+/// For methods, the receiver is never part of the key. `async fn`s (and async
+/// methods, and the methods of an `#[async_trait]` impl) are supported: their
+/// waits are awaited on tokio.
 ///
 /// # Options
 ///
@@ -47,21 +52,52 @@ use proc_macro::TokenStream;
 ///   version of the function.
 /// - `lock = false`: lets concurrent misses of one key all run the body,
 ///   instead of one running it while the others wait for its value.
+/// - `unless = |value| value.is_empty()`: a value for which the closure (or
+///   function) returns true is returned but not stored. It is given a
+///   reference to the value (to the `Ok` value of a `Result`); its argument's
+///   type needs no annotation.
+/// - `companions = false`: no companions; `companions = [invalidate, peek]`:
+///   only those listed.
 ///
 /// # Companions
 ///
 /// Next to the function (inside the `impl` for methods), with its visibility,
-/// generics and parameters (and `&self` for methods):
+/// generics and parameters (and `&self` for methods); none warns when unused:
 ///
 /// - `{name}_invalidate(...) -> cachetool::Result<()>` drops the entry of
 ///   these arguments.
 /// - `{name}_refresh(...) -> <return type>` runs the body now, stores its
 ///   value and returns it.
+/// - `{name}_peek(...) -> Option<T>`: the stored value of these arguments (`T`
+///   is the `Ok` type of a `Result`) if there is a current one, without running
+///   the body or waiting for a run; counted neither as a hit nor as a miss.
+/// - `{name}_many(<other args>, items) -> Vec<<return type>>`, for functions
+///   with key arguments: the function for each item, in order. An item is the
+///   key argument, or a tuple of the key arguments where there are several;
+///   skipped arguments come first and are taken once: `row_many(&db, [1, 2])`.
+///   Every entry is read at once (one round trip on Redis); the misses are
+///   computed one by one, each under its own dogpile protection.
+///
+/// Companions of an `async fn` are `async`. An `#[async_trait]` method gets
+/// none (they would have to be members of the trait).
+///
+/// # On an `impl` block
+///
+/// `#[cached(...)]` on an `impl` block caches every method taking `&self`
+/// with the block's options, as if it carried the attribute. A method's own
+/// `#[cached(...)]` adds its tags to the block's and replaces the block's
+/// other options (and caches a method of any receiver); `#[cached(off)]`
+/// leaves a method uncached. Methods without `&self` are left alone. The
+/// block's `skip(...)` applies to the methods that have those arguments; a
+/// block can't set `name`.
+///
+/// An `async fn` needs cachetool's `tokio` feature; without it, the
+/// attribute is a compile error at the `async` naming the feature.
 ///
 /// # Not supported
 ///
-/// `async fn`, `const fn`, `extern` functions, `&mut self` methods, and
-/// return types that borrow or are `impl Trait`.
+/// `const fn`, `extern` functions, `&mut self` methods, and return types
+/// that borrow or are `impl Trait`.
 ///
 /// [`cachetool::Cache`]: https://docs.rs/cachetool/latest/cachetool/struct.Cache.html
 #[proc_macro_attribute]

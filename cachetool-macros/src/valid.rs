@@ -1,6 +1,7 @@
 //! Checks of the options against the function. Errors only: nothing here
 //! changes what is generated.
 
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{Ident, Lifetime, Type, TypeImplTrait, TypeReference};
@@ -16,8 +17,36 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
     check_name(options, errors);
     check_signature(function, errors);
     check_args(options, function, errors);
-    if let Some(error) = output_error(function) {
-        errors.push(error);
+    if let Some((tokens, message)) = output_problem(function) {
+        errors.error(tokens, message);
+    }
+    check_companions(options, function, errors);
+    if let Some(off) = options.off.keyword() {
+        errors.error(
+            off,
+            "`#[cached(off)]` only means something on a method of a `#[cached]` impl block",
+        );
+    }
+}
+
+/// A companion asked for by name must be one the function can have.
+fn check_companions(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let (Some(keyword), Some(companions)) =
+        (options.companions.keyword(), options.companions.value())
+    else {
+        return;
+    };
+    if companions.listed && companions.many && function.item_args().next().is_none() {
+        errors.error(
+            keyword,
+            "`many` needs key arguments: `_many` takes the key arguments of each call, and this function has none",
+        );
+    }
+    if companions.listed && function.async_trait.is_some() {
+        errors.error(
+            keyword,
+            "an `#[async_trait]` method gets no companions: they would have to be members of the trait",
+        );
     }
 }
 
@@ -119,15 +148,16 @@ fn check_skip(options: &Options, function: &Function<'_>, errors: &mut Errors) {
 }
 
 /// The return type must be owned and nameable: no borrows, no `impl Trait`.
-/// Also used to decide whether the fallback can copy it into `_refresh`.
-pub(crate) fn output_error(function: &Function<'_>) -> Option<syn::Error> {
+/// Gives the offending tokens and the message. Also used to decide whether
+/// the fallback can copy the return type into `_refresh` and `_peek`.
+pub(crate) fn output_problem(function: &Function<'_>) -> Option<(TokenStream, String)> {
     let ty = match function.output {
         Output::Unit => return None,
         Output::Value(ty) | Output::Result(ty) => ty,
     };
-    let mut finder = OutputFinder { error: None };
+    let mut finder = OutputFinder { problem: None };
     finder.visit_type(ty);
-    finder.error
+    finder.problem
 }
 
 /// `name` is the function's path in keys, where `:` separates parts and `@` the version.
@@ -175,13 +205,13 @@ fn find_impl_trait(ty: &Type) -> Option<&TypeImplTrait> {
 
 /// Finds the first borrow or `impl Trait` in a return type.
 struct OutputFinder {
-    error: Option<syn::Error>,
+    problem: Option<(TokenStream, String)>,
 }
 
 impl OutputFinder {
     fn report(&mut self, tokens: impl ToTokens, message: &str) {
-        if self.error.is_none() {
-            self.error = Some(syn::Error::new_spanned(tokens, message));
+        if self.problem.is_none() {
+            self.problem = Some((tokens.to_token_stream(), message.to_owned()));
         }
     }
 }

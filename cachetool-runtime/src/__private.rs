@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use crate::key::{KeyArgs, KeyPart, Site};
+pub use crate::many::{Batch, Lookups};
 pub use crate::request::Request;
+pub use crate::unless::{unless_ok, unless_value, StoreUnless, Unless};
 pub use core::any::{type_name, type_name_of_val};
 
 /// The bounds a cached function's return value (or its `Ok` value) must meet.
@@ -19,6 +21,34 @@ pub use core::any::{type_name, type_name_of_val};
 )]
 pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
 impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
+
+/// A key argument of a method that a `#[cached]` impl block caches without
+/// an attribute of its own: its error says how to leave the method uncached.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be part of the key: it is not `Serialize`",
+    label = "not `Serialize`",
+    note = "leave this argument out of the key with `#[cached(skip(..))]` on the method, or leave the method uncached with `#[cached(off)]`"
+)]
+pub trait MethodKeyArg: Serialize {}
+impl<T: Serialize + ?Sized> MethodKeyArg for T {}
+
+impl KeyArgs {
+    /// [`KeyArgs::arg`], for a method cached by its impl block (see [`MethodKeyArg`]).
+    #[inline]
+    pub fn method_arg<T: MethodKeyArg + ?Sized>(self, arg: &T) -> KeyArgs {
+        self.arg(arg)
+    }
+}
+
+/// The `Ok` type of a function returning `Result`, where the macro can't read
+/// it from the return type's syntax.
+pub trait Outcome {
+    /// What is stored: the `Ok` value.
+    type Stored;
+}
+impl<T, E> Outcome for Result<T, E> {
+    type Stored = T;
+}
 
 /// A tag: anything that reads as a string.
 #[diagnostic::on_unimplemented(
@@ -86,3 +116,41 @@ pub const fn ttl_secs(secs: u64) -> Duration {
 pub const fn ttl(duration: Duration) -> Duration {
     duration
 }
+
+/// What `#[cached]` wraps the generated body of an `async fn` in (`function`)
+/// and of its companions (`companion`): the body itself, with the `tokio`
+/// feature.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cachetool_async_fn {
+    (function $run:block) => {
+        $run
+    };
+    (companion $run:block) => {
+        $run
+    };
+}
+
+/// Without the `tokio` feature, an `async fn` can't be cached (its waits
+/// would need a runtime this build leaves out): one error naming the feature,
+/// which the macro places on the function's `async`, instead of "no method
+/// `get_or_compute_async`" on each generated function. The bodies become
+/// `unreachable!()` so that nothing else is reported about them.
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cachetool_async_fn {
+    (function $run:block) => {{
+        ::core::compile_error!(
+            "#[cached] on an `async fn` needs the `tokio` feature of cachetool: \
+             `cargo add cachetool --features tokio`"
+        );
+        ::core::unreachable!()
+    }};
+    (companion $run:block) => {
+        ::core::unreachable!()
+    };
+}
+
+pub use crate::__cachetool_async_fn as async_fn;

@@ -139,19 +139,39 @@ impl CacheBuilder {
     }
 
     /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
-    /// `redis+cluster` or `memcache`.
+    /// `redis+cluster` or `memcache`. A scheme whose backend this build
+    /// leaves out is a [`Config`](crate::ErrorKind::Config) error naming the
+    /// cargo feature to enable (`redis`, `redis-tls` or `memcached`).
     pub fn url(self, url: &str) -> Result<Self> {
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         match scheme {
-            #[cfg(feature = "redis")]
             "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" | "rediss+cluster" => {
-                self.redis(url)
+                // `rediss` without `redis-tls` is refused by the Redis backend's
+                // URL check, which `.redis(..)` shares.
+                #[cfg(feature = "redis")]
+                {
+                    self.redis(url)
+                }
+                #[cfg(not(feature = "redis"))]
+                {
+                    let tls = scheme.starts_with("rediss");
+                    let feature = if tls { "redis-tls" } else { "redis" };
+                    Err(crate::features::feature_off(scheme, feature))
+                }
             }
-            #[cfg(feature = "memcached")]
-            "memcache" | "memcached" => self.memcached(url),
+            "memcache" | "memcached" => {
+                #[cfg(feature = "memcached")]
+                {
+                    self.memcached(url)
+                }
+                #[cfg(not(feature = "memcached"))]
+                {
+                    Err(crate::features::feature_off(scheme, "memcached"))
+                }
+            }
             _ => Err(Error::config(format!(
                 "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
-                 redis+cluster:// or memcache:// (with the matching cargo feature enabled)"
+                 redis+cluster:// or memcache://"
             ))),
         }
     }
@@ -194,13 +214,7 @@ impl CacheBuilder {
         if self.lock_timeout.is_zero() {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
-        // Zero would mean "fail every call" to one client and "wait forever" to another.
-        if self.connect.connect_timeout.is_zero() {
-            return Err(Error::config("connect_timeout must be more than zero"));
-        }
-        if self.connect.io_timeout.is_zero() {
-            return Err(Error::config("io_timeout must be more than zero"));
-        }
+        self.connect.check()?;
         let backend: Arc<dyn Backend> = match (self.backend, self.capacity) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(

@@ -20,6 +20,18 @@
 //! type, computed under the current versions, reads as a miss.
 //!
 //! The in-process backend stores [`TypedEntry`] objects with the same meaning.
+//!
+//! Decoding never trusts a length it has not checked against the bytes it
+//! has: the number of versions against the versions expected, every CBOR
+//! length against the bytes left (see `lengths`), so that a damaged or forged
+//! entry reads as a miss without allocating more than its own size for a
+//! `Vec<u8>` or a `String` (more generally, its size times the size of an
+//! element in memory). `fuzz` feeds the decoder a million random and mutated
+//! envelopes to check it.
+
+#[cfg(test)]
+pub(crate) mod fuzz;
+mod lengths;
 
 use std::any::type_name;
 use std::sync::Arc;
@@ -71,10 +83,15 @@ pub(crate) fn new_version() -> Value {
 /// value another program left there still works as a version.
 pub(crate) fn version_of(value: &Value) -> u64 {
     match value {
-        Value::Bytes(bytes) => xxh3_64(bytes),
+        Value::Bytes(bytes) => version_of_bytes(bytes),
         // Never stored under a version key by us; a version that nothing matches.
         Value::Object(object) => Arc::as_ptr(object) as *const () as u64,
     }
+}
+
+/// The version of a tag or epoch key holding `bytes`.
+pub(crate) fn version_of_bytes(bytes: &[u8]) -> u64 {
+    xxh3_64(bytes)
 }
 
 /// The value an invalidation leaves under an entry key.
@@ -116,6 +133,9 @@ where
         }
         Value::Bytes(bytes) => {
             let payload = payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
+            if !lengths::lengths_fit(payload) {
+                return None;
+            }
             with_scratch(|scratch| ciborium::de::from_reader_with_buffer(payload, scratch).ok())
         }
     }
@@ -172,6 +192,29 @@ fn payload_if_current<'a>(bytes: &'a [u8], fingerprint: u64, versions: &[u64]) -
     same_versions.then(|| &bytes[HEADER_LEN + 8 * versions.len()..])
 }
 
+/// The fields of an envelope, for tools that read entries (`admin`); `None`
+/// if `bytes` is not an envelope of this format.
+pub(crate) fn read_envelope(bytes: &[u8]) -> Option<crate::admin::Envelope<'_>> {
+    let header = bytes.get(..HEADER_LEN)?;
+    if header[..2] != MAGIC || header[2] != FORMAT || header[3] > KIND_TOMBSTONE {
+        return None;
+    }
+    let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
+    let count = usize::from(u16::from_le_bytes([header[28], header[29]]));
+    let versions = bytes.get(HEADER_LEN..HEADER_LEN + 8 * count)?;
+    Some(crate::admin::Envelope {
+        tombstone: header[3] == KIND_TOMBSTONE,
+        stamp: field(4),
+        created_unix_ms: field(12),
+        type_fingerprint: field(20),
+        versions: versions
+            .chunks_exact(8)
+            .map(|version| u64::from_le_bytes(version.try_into().unwrap()))
+            .collect(),
+        value: &bytes[HEADER_LEN + 8 * count..],
+    })
+}
+
 /// Tells values of different types apart, so that a changed return type reads
 /// as a miss instead of a wrong value.
 fn type_fingerprint<T: 'static>() -> u64 {
@@ -226,6 +269,26 @@ mod tests {
         assert_eq!(&bytes[28..30], &[1, 0]);
         assert_eq!(&bytes[30..38], &0x0102u64.to_le_bytes());
         assert_eq!(&bytes[38..], &[0xf5]); // CBOR true
+    }
+
+    #[test]
+    fn envelopes_read_back_their_fields() {
+        let entry = encode(false, &[7, 8], &"hi".to_string()).unwrap();
+        let envelope = read_envelope(entry.as_bytes().unwrap()).unwrap();
+        assert!(!envelope.tombstone);
+        assert_eq!(envelope.versions, [7, 8]);
+        assert_eq!(envelope.type_fingerprint, type_fingerprint::<String>());
+        assert_eq!(envelope.value, [0x62, b'h', b'i']);
+        assert!(envelope.created_unix_ms > 0);
+        let tombstone = tombstone(false);
+        let envelope = read_envelope(tombstone.as_bytes().unwrap()).unwrap();
+        assert!(envelope.tombstone && envelope.versions.is_empty() && envelope.value.is_empty());
+        let bytes = entry.as_bytes().unwrap();
+        assert!(
+            read_envelope(&bytes[..35]).is_none(),
+            "cut inside the versions"
+        );
+        assert!(read_envelope(b"not ours at all, not even close").is_none());
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub struct Error {
     kind: ErrorKind,
     message: Box<str>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    /// The server and command that failed, when a server failed.
+    origin: Option<Box<Origin>>,
+}
+
+/// Where a backend error happened.
+#[derive(Debug)]
+struct Origin {
+    server: Box<str>,
+    command: Box<str>,
 }
 
 impl Error {
@@ -49,6 +58,7 @@ impl Error {
             kind,
             message: message.into().into_boxed_str(),
             source: None,
+            origin: None,
         }
     }
 
@@ -74,6 +84,27 @@ impl Error {
         self.kind == ErrorKind::Timeout
     }
 
+    /// The same error, saying which server (`host:port`, a socket path) failed
+    /// which command (`MGET`, `gets`, a pipeline's name). Backends set it on
+    /// every error of a server, so that logs and events can name both.
+    pub fn at_server(mut self, server: impl Into<String>, command: impl Into<String>) -> Error {
+        self.origin = Some(Box::new(Origin {
+            server: server.into().into_boxed_str(),
+            command: command.into().into_boxed_str(),
+        }));
+        self
+    }
+
+    /// The server that failed, if a server failed (see [`at_server`](Error::at_server)).
+    pub fn server(&self) -> Option<&str> {
+        self.origin.as_ref().map(|origin| &*origin.server)
+    }
+
+    /// The command that failed on [`server`](Error::server).
+    pub fn command(&self) -> Option<&str> {
+        self.origin.as_ref().map(|origin| &*origin.command)
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message)
     }
@@ -95,6 +126,7 @@ impl fmt::Debug for Error {
             .field("kind", &self.kind)
             .field("message", &self.message)
             .field("source", &self.source)
+            .field("origin", &self.origin)
             .finish()
     }
 }

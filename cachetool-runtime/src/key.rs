@@ -6,6 +6,7 @@
 //! without two different functions or arguments ever sharing a key.
 
 use std::fmt::{self, Display, Write as _};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -34,6 +35,9 @@ pub struct Site {
     path_hash: OnceLock<u64>,
     /// Whether `Self` must be part of the key (see [`Site::keys_self`]).
     keys_self: OnceLock<bool>,
+    /// This site's number among the sites of the process, from 1; 0 until it
+    /// is first asked for (see [`Site::number`]).
+    number: AtomicU32,
 }
 
 const MARKER_SUFFIX: &str = "::__cachetool_site";
@@ -56,6 +60,25 @@ impl Site {
             path: OnceLock::new(),
             path_hash: OnceLock::new(),
             keys_self: OnceLock::new(),
+            number: AtomicU32::new(0),
+        }
+    }
+
+    /// A number of this site's own, from 1, given the first time it is asked
+    /// for: where each cache finds the site's counters without a lookup.
+    pub(crate) fn number(&self) -> u32 {
+        match self.number.load(Relaxed) {
+            0 => {
+                static NEXT: AtomicU32 = AtomicU32::new(1);
+                let mine = NEXT.fetch_add(1, Relaxed);
+                // Two first callers at once: the first to store wins, the
+                // other number is never used.
+                match self.number.compare_exchange(0, mine, Relaxed, Relaxed) {
+                    Ok(_) => mine,
+                    Err(theirs) => theirs,
+                }
+            }
+            number => number,
         }
     }
 

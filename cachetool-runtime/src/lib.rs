@@ -5,6 +5,7 @@
 //! with the `#[cached]` attribute.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 mod backend;
 mod builder;
 mod cache;
@@ -13,6 +14,7 @@ mod codec;
 mod driver;
 mod durations;
 mod error;
+mod features;
 mod flight;
 mod global;
 mod handover;
@@ -21,9 +23,13 @@ mod key;
 mod key_cbor;
 mod load;
 mod local_versions;
+mod many;
+mod observe;
+mod peek;
 mod request;
 mod stats;
 mod sync;
+mod unless;
 
 // The model check of the hand-over: `RUSTFLAGS="--cfg cachetool_loom"`.
 #[cfg(all(test, cachetool_loom))]

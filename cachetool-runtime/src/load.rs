@@ -17,12 +17,13 @@ use crate::durations::deadline_after;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
 use crate::handover::{Handed, Versions, View};
 use crate::local_versions::time_to_touch;
+use crate::observe::Outcome;
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
 
 /// Keys and versions of one call: a function has few tags, so these stay on
 /// the stack (no allocation on the hit path).
-type Keys<'a> = SmallVec<[&'a str; 6]>;
+pub(crate) type Keys<'a> = SmallVec<[&'a str; 6]>;
 /// The values read for [`Keys`].
 type Values = SmallVec<[Option<Value>; 6]>;
 
@@ -78,7 +79,7 @@ const MAX_POLL_PAUSE: Duration = Duration::from_millis(50);
 const FIRST_POLL_PAUSE: Duration = Duration::from_millis(2);
 /// How long a tombstone outlives an invalidation (at most; less with a shorter
 /// entry TTL): it only has to outlast the computations in flight at that time.
-const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const TOMBSTONE_TTL: Duration = Duration::from_secs(3600);
 
 impl Request<'_> {
     /// The cached value, or the body's (run at most once), stored for the next call.
@@ -88,17 +89,42 @@ impl Request<'_> {
     pub(crate) async fn get_or_load<D: Driver, T: Cacheable, E>(
         self,
         driver: &D,
-        mut first: Option<Found<T>>,
+        first: Option<Found<T>>,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let found = match first {
+            Some(found) => found,
+            None => self.lookup(driver).await,
+        };
+        // A hit is not observed (no span); the rest is, on the heap (see `lead_boxed`).
+        let found = match found {
+            Found::Hit(value) => return Ok(value),
+            found => found,
+        };
+        let after_miss = Box::pin(self.after_miss(driver, found, body));
+        self.observed(after_miss).await
+    }
+
+    /// [`get_or_load`](Request::get_or_load) after a first lookup that found no value.
+    async fn after_miss<D: Driver, T: Cacheable, E>(
+        &self,
+        driver: &D,
+        first: Found<T>,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let inner = self.inner();
+        let mut first = Some(first);
         loop {
             let found = match first.take() {
                 Some(found) => found,
                 None => self.lookup(driver).await,
             };
             let miss = match found {
-                Found::Hit(value) => return Ok(value),
+                // Looked up again after waiting for another caller's computation.
+                Found::Hit(value) => {
+                    self.note(Outcome::Joined);
+                    return Ok(value);
+                }
                 Found::Failed => return self.load(body).await,
                 Found::Miss(miss) => miss,
             };
@@ -110,13 +136,15 @@ impl Request<'_> {
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
                 Joined::Waiter(waiter) => {
+                    self.waiting();
                     match driver
                         .wait(waiter, deadline_after(Instant::now(), inner.lock_timeout))
                         .await
                     {
                         Waited::Value(shared) => match shared.downcast_ref::<Handed<T>>() {
                             Some(handed) if handed.fits(miss.view.as_ref()) => {
-                                return Ok(handed.value.clone())
+                                self.note(Outcome::Joined);
+                                return Ok(handed.value.clone());
                             }
                             // Computed from keys as they were before a change
                             // this caller read: look again.
@@ -139,11 +167,14 @@ impl Request<'_> {
         driver: &D,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        if self.unkeyable.is_some() {
-            return self.load(body).await;
-        }
-        let miss = self.versions_now(driver).await;
-        self.load_and_store(driver, miss, body).await
+        self.observed(async {
+            if self.unkeyable.is_some() {
+                return self.load(body).await;
+            }
+            let miss = self.versions_now(driver).await;
+            self.load_and_store(driver, miss, body).await
+        })
+        .await
     }
 
     /// Leaves a tombstone under the entry's key.
@@ -165,6 +196,9 @@ impl Request<'_> {
             .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
             .await;
         inner.invalidations.invalidated(self.mark);
+        if let Err(error) = &outcome {
+            crate::observe::returned_error(self.cache, "invalidate", &self.entry_key, error);
+        }
         outcome
     }
 
@@ -201,7 +235,7 @@ impl Request<'_> {
 
     /// The versions of the epoch and every tag, when the backend is this
     /// process's memory and they can all be known without a lookup.
-    fn local_versions(&self) -> Option<Versions> {
+    pub(crate) fn local_versions(&self) -> Option<Versions> {
         let inner = self.inner();
         let local = inner.local_versions.as_ref()?;
         let touch = time_to_touch();
@@ -214,7 +248,7 @@ impl Request<'_> {
     }
 
     /// The entry's key, then (unless the versions are `known`) the epoch's and each tag's.
-    fn lookup_keys(&self, known: bool) -> Keys<'_> {
+    pub(crate) fn lookup_keys(&self, known: bool) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
         if !known {
@@ -226,7 +260,7 @@ impl Request<'_> {
     /// What the values read for `lookup_keys` (`asked` of them) mean, with the
     /// versions if they are `known` without a lookup. (Borrowed, not moved: the
     /// values are a few hundred bytes on the stack.)
-    fn found<T: Cacheable>(
+    pub(crate) fn found<T: Cacheable>(
         &self,
         known: Option<Versions>,
         asked: usize,
@@ -245,11 +279,11 @@ impl Request<'_> {
         let versions = known.or_else(|| versions_of(versions));
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
-                inner.counters.hit();
+                self.count_hit();
                 return Found::Hit(value);
             }
         }
-        inner.counters.miss();
+        self.count_miss();
         let view = View {
             entry: seen.clone(),
             versions: versions.clone(),
@@ -267,8 +301,8 @@ impl Request<'_> {
     }
 
     fn failed_lookup<T>(&self, error: &Error) -> Found<T> {
-        self.cache.backend_failed("get", &self.entry_key, error);
-        self.inner().counters.miss();
+        self.backend_failed("get", &self.entry_key, error);
+        self.count_miss();
         Found::Failed
     }
 
@@ -304,8 +338,7 @@ impl Request<'_> {
                 view: None,
             },
             Err(error) => {
-                self.cache
-                    .backend_failed("begin_load", &self.entry_key, &error);
+                self.backend_failed("begin_load", &self.entry_key, &error);
                 Miss {
                     versions: None,
                     seen: None,
@@ -356,8 +389,7 @@ impl Request<'_> {
             });
             match self.begin_load(driver, lock).await {
                 Err(error) => {
-                    self.cache
-                        .backend_failed("begin_load", &self.entry_key, &error);
+                    self.backend_failed("begin_load", &self.entry_key, &error);
                     let miss = Miss {
                         versions: None,
                         seen: None,
@@ -372,6 +404,7 @@ impl Request<'_> {
                         .as_ref()
                         .and_then(|entry| codec::decode::<T>(entry, &versions));
                     if let Some(value) = stored {
+                        self.note(Outcome::FromAnotherProcess);
                         if start.locked {
                             self.unlock(driver, &lock_key, token).await;
                         }
@@ -399,8 +432,9 @@ impl Request<'_> {
                         };
                         break (miss, start.locked);
                     }
-                    let jittered = pause.mul_f64(0.5 + fastrand::f64());
-                    driver.sleep(jittered.min(deadline - now)).await;
+                    driver
+                        .sleep(jittered(pause, fastrand::f64()).min(deadline - now))
+                        .await;
                     pause = (pause * 2).min(MAX_POLL_PAUSE);
                 }
             }
@@ -512,9 +546,7 @@ impl Request<'_> {
     async fn load<T, E>(&self, body: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let started = Instant::now();
         let outcome = pin!(body).await;
-        self.inner()
-            .counters
-            .load(started.elapsed(), outcome.is_err());
+        self.count_load(started.elapsed(), outcome.is_err());
         outcome
     }
 
@@ -530,7 +562,8 @@ impl Request<'_> {
         held: Option<HeldLock<'_>>,
     ) -> StoreOutcome {
         let inner = self.inner();
-        if self.ttl == Some(Duration::ZERO) {
+        // A value that `unless` rejects still goes to the waiters.
+        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
         let entry = match codec::encode(inner.objects, versions, value) {
@@ -540,13 +573,13 @@ impl Request<'_> {
                     ErrorKind::Codec,
                     format!("the value could not be encoded: {reason}"),
                 );
-                self.cache.backend_failed("encode", &self.entry_key, &error);
+                self.backend_failed("encode", &self.entry_key, &error);
                 return StoreOutcome::NotStored;
             }
         };
         if let Value::Bytes(bytes) = &entry {
             if bytes.len() > inner.max_value_size {
-                inner.counters.oversized();
+                self.count_oversized();
                 tracing::debug!(
                     key = %self.entry_key,
                     size = bytes.len(),
@@ -574,12 +607,12 @@ impl Request<'_> {
             Ok(true) => StoreOutcome::Stored,
             Ok(false) => StoreOutcome::Refused,
             Err(error) if error.kind() == ErrorKind::TooLarge => {
-                inner.counters.oversized();
+                self.count_oversized();
                 tracing::debug!(key = %self.entry_key, %error, "cachetool: value not stored");
                 StoreOutcome::NotStored
             }
             Err(error) => {
-                self.cache.backend_failed("store", &self.entry_key, &error);
+                self.backend_failed("store", &self.entry_key, &error);
                 StoreOutcome::NotStored
             }
         }
@@ -588,7 +621,7 @@ impl Request<'_> {
     async fn unlock<D: Driver>(&self, driver: &D, lock_key: &str, token: u64) {
         let backend = &self.inner().backend;
         if let Err(error) = driver.unlock(backend, lock_key, token).await {
-            self.cache.backend_failed("unlock", lock_key, &error);
+            self.backend_failed("unlock", lock_key, &error);
         }
     }
 }
@@ -638,12 +671,18 @@ impl Drop for LockRelease<'_> {
 
 /// The version in each value, if every version exists. (A loop: collecting
 /// into an `Option` costs more on the hit path.)
-fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
+pub(crate) fn versions_of(values: &[Option<Value>]) -> Option<Versions> {
     let mut versions = Versions::new();
     for value in values {
         versions.push(codec::version_of(value.as_ref()?));
     }
     Some(versions)
+}
+
+/// A poll pause spread over `[pause / 2, pause * 3 / 2)` by `unit` (in
+/// `[0, 1)`), so that processes waiting for one lock do not poll in step.
+fn jittered(pause: Duration, unit: f64) -> Duration {
+    pause.mul_f64(0.5 + unit)
 }
 
 /// The value for the waiters, with the view its computation started from.
@@ -654,9 +693,30 @@ fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
     })
 }
 
-fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
+pub(crate) fn wrong_count(backend: &str, asked: usize, got: usize) -> Error {
     Error::new(
         ErrorKind::Backend,
         format!("the {backend} backend returned {got} values for {asked} keys"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_pauses_are_jittered_around_the_pause() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let pauses: Vec<Duration> = (0..1000)
+            .map(|_| jittered(MAX_POLL_PAUSE, rng.f64()))
+            .collect();
+        assert!(pauses
+            .iter()
+            .all(|pause| *pause >= MAX_POLL_PAUSE / 2 && *pause < MAX_POLL_PAUSE * 3 / 2));
+        let (low, high) = (pauses.iter().min().unwrap(), pauses.iter().max().unwrap());
+        assert!(
+            *high - *low > MAX_POLL_PAUSE * 9 / 10,
+            "spread: {low:?}..{high:?}"
+        );
+    }
 }

@@ -11,6 +11,8 @@ use crate::driver::{run_blocking, Blocking};
 use crate::invalidations::Mark;
 use crate::key::{KeyPart, Site, TagKeys};
 use crate::load::Found;
+use crate::observe::OutcomeCell;
+use crate::unless::StoreUnless;
 use crate::Result;
 
 /// Everything one call needs, built before the body runs so that it owns its
@@ -26,6 +28,10 @@ pub struct Request<'c> {
     /// The invalidation counts when the call started: a store or hand-over is
     /// made only if no invalidation overtook the computation (see `invalidations.rs`).
     pub(crate) mark: Mark,
+    /// How the load ended, for its span (see `observe/`).
+    pub(crate) outcome: OutcomeCell,
+    /// `unless = ...`: values not to store (see `unless.rs`).
+    pub(crate) unless: Option<&'c (dyn StoreUnless + Sync)>,
 }
 
 impl<'c> Request<'c> {
@@ -57,6 +63,7 @@ impl<'c> Request<'c> {
         let mark = cache.inner.invalidations.mark(stripe_hash);
         Request {
             mark,
+            outcome: OutcomeCell::new(),
             cache,
             site,
             tag_keys,
@@ -70,6 +77,7 @@ impl<'c> Request<'c> {
                 KeyPart::Unkeyable(reason) => Some(reason),
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
+            unless: None,
         }
     }
 

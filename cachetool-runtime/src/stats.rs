@@ -1,8 +1,11 @@
-//! Hit, miss and load counters of one [`Cache`](crate::Cache).
+//! Hit, miss and load counters of one [`Cache`](crate::Cache): one [`Tally`]
+//! per function (see `observe/functions.rs`), summed on demand.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
+
+use crate::observe::Functions;
 
 /// A snapshot of a cache's counters since it was built (see [`Cache::stats`](crate::Cache::stats)).
 #[non_exhaustive]
@@ -21,11 +24,23 @@ pub struct Stats {
     pub load_time: Duration,
     /// Backend operations that failed; the caller still got its function's value.
     pub errors: u64,
-    /// Values not stored because they were larger than the cache's maximum value size.
+    /// Values not stored because they were larger than the cache's maximum value
+    /// size, or than the backend stores (Memcached's item size limit).
     pub oversized: u64,
 }
 
 impl Stats {
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &Stats) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.loads += other.loads;
+        self.load_errors += other.load_errors;
+        self.load_time += other.load_time;
+        self.errors += other.errors;
+        self.oversized += other.oversized;
+    }
+
     /// `hits / (hits + misses)`, or 0 before the first call.
     pub fn hit_rate(&self) -> f64 {
         let lookups = self.hits + self.misses;
@@ -37,8 +52,28 @@ impl Stats {
     }
 }
 
+/// The counters of one cache: each function's own tally, and one for the
+/// calls of functions beyond the table's capacity.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    pub(crate) functions: Functions,
+    pub(crate) unlisted: Tally,
+}
+
+impl Counters {
+    /// The sum of every tally.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let mut total = self.unlisted.snapshot();
+        for function in self.functions.iter() {
+            total.add(&function.tally.snapshot());
+        }
+        total
+    }
+}
+
+/// One set of counters: hits and misses in per-thread stripes, the rest plain.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
     hits: Striped,
     misses: Striped,
     loads: AtomicU64,
@@ -48,7 +83,7 @@ pub(crate) struct Counters {
     oversized: AtomicU64,
 }
 
-impl Counters {
+impl Tally {
     pub(crate) fn hit(&self) {
         self.hits.add_one();
     }
@@ -136,7 +171,7 @@ mod tests {
 
     #[test]
     fn striped_counts_add_up_across_threads() {
-        let counters = Counters::default();
+        let counters = Tally::default();
         std::thread::scope(|scope| {
             for _ in 0..(2 * STRIPES + 3) {
                 scope.spawn(|| {

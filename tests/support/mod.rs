@@ -5,9 +5,11 @@
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod modes;
+pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
+pub mod warnings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};

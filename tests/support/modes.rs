@@ -6,7 +6,8 @@
 //!
 //! - a `fn` carrying `#[cached(..)]` or `#[maybe_async]` (a marker, removed)
 //!   stays a `fn` in sync mode and becomes an `async fn` in async mode, in
-//!   `impl` and `trait` blocks too;
+//!   `impl` and `trait` blocks too (in a `#[cached]` impl block, mark the
+//!   methods it caches without an attribute of their own `#[maybe_async]`);
 //! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` in async
 //!   mode; in both modes its body is bounded by [`TEST_PATIENCE`];
 //! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await` (boxed, so that
@@ -166,6 +167,10 @@ macro_rules! items {
     ($mode:tt [$($attrs:tt)*] plain impl $($rest:tt)*) => {
         $crate::support::modes::items! { @head $mode [$($attrs)*] [impl] $($rest)* }
     };
+    // A `#[cached]` impl block: see `cached_impl!`.
+    ($mode:tt [$($attrs:tt)*] twin impl $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! { @head $mode [$($attrs)*] [impl] $($rest)* }
+    };
     ($mode:tt [$($attrs:tt)*] plain trait $($rest:tt)*) => {
         $crate::support::modes::items! { @head $mode [$($attrs)*] [trait] $($rest)* }
     };
@@ -174,6 +179,50 @@ macro_rules! items {
     ($mode:tt [$($attrs:tt)*] plain $item:item $($rest:tt)*) => {
         $($attrs)* $item
         $crate::support::modes::items! { $mode [] plain $($rest)* }
+    };
+}
+
+/// An impl block under `#[cached]`: its methods are rewritten first and the
+/// block emitted whole, so that the attribute sees them as they will be (it
+/// can't see into a macro call among its members). Only methods: a method
+/// carrying `#[cached(..)]` or `#[maybe_async]` twins, as with `items!`.
+/// `cached_impl! { @head mode [attributes] [head so far] tokens.. }`, then
+/// `cached_impl! { @members mode {attributes and head} [members done]
+/// [attributes of the next member] flag members.. }`.
+macro_rules! cached_impl {
+    (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] { $($members:tt)* } $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! {
+            @members $mode { $($attrs)* $($head)* } [] [] plain $($members)*
+        }
+        $crate::support::modes::items! { $mode [] plain $($rest)* }
+    };
+    (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] $next:tt $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! { @head $mode [$($attrs)*] [$($head)* $next] $($rest)* }
+    };
+
+    (@members $mode:tt { $($head:tt)* } [$($done:tt)*] [] plain) => {
+        $($head)* { $($done)* }
+    };
+    (@members $mode:tt $head:tt [$($done:tt)*] [$($attrs:tt)*] $flag:ident #[maybe_async] $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! { @members $mode $head [$($done)*] [$($attrs)*] twin $($rest)* }
+    };
+    (@members $mode:tt $head:tt [$($done:tt)*] [$($attrs:tt)*] $flag:ident #[cached $($options:tt)*] $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! {
+            @members $mode $head [$($done)*] [$($attrs)* #[cached $($options)*]] twin $($rest)*
+        }
+    };
+    (@members $mode:tt $head:tt [$($done:tt)*] [$($attrs:tt)*] $flag:ident #[$($attr:tt)*] $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! { @members $mode $head [$($done)*] [$($attrs)* #[$($attr)*]] $flag $($rest)* }
+    };
+    (@members async $head:tt [$($done:tt)*] [$($attrs:tt)*] twin $vis:vis fn $name:ident ($($args:tt)*) $(-> $ret:ty)? { $($body:tt)* } $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! {
+            @members async $head [$($done)* $($attrs)* $vis async fn $name($($args)*) $(-> $ret)? { $($body)* }] [] plain $($rest)*
+        }
+    };
+    (@members $mode:tt $head:tt [$($done:tt)*] [$($attrs:tt)*] $flag:ident $vis:vis fn $name:ident ($($args:tt)*) $(-> $ret:ty)? { $($body:tt)* } $($rest:tt)*) => {
+        $crate::support::modes::cached_impl! {
+            @members $mode $head [$($done)* $($attrs)* $vis fn $name($($args)*) $(-> $ret)? { $($body)* }] [] plain $($rest)*
+        }
     };
 }
 
@@ -292,8 +341,9 @@ macro_rules! async_recv {
 
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
-    async_until, async_wait, for_each_mode, in_modes, items, mode_caches, sync_call, sync_clean,
-    sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_until, sync_wait,
+    async_until, async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call,
+    sync_clean, sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_until,
+    sync_wait,
 };
 
 /// Threads: what `rt::` names in sync mode.

@@ -1,5 +1,6 @@
 // A method of a trait impl. The companions are methods of the impl too, so
-// the trait must declare them (a trait impl can't hold other items).
+// the trait must declare them (a trait impl can't hold other items): the
+// attribute lists those it declares.
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cachetool::cached;
@@ -15,7 +16,7 @@ trait Store {
 struct Disk;
 
 impl Store for Disk {
-    #[cached(tags = ["disk"])]
+    #[cached(tags = ["disk"], companions = [invalidate, refresh])]
     fn load(&self, id: u64) -> String {
         CALLS.fetch_add(1, Ordering::SeqCst);
         format!("disk {id}")

@@ -79,6 +79,12 @@ impl From<Vec<u8>> for Value {
 }
 
 /// How to reach a server: the builder's timeouts, handed to a remote backend.
+///
+/// Both must be more than zero: a remote backend's `open` refuses a zero
+/// timeout with a [`Config`](crate::ErrorKind::Config) error naming it (a zero
+/// timeout would make every connection fail, or, to `std`'s sockets, which
+/// take "no timeout" to mean "wait forever", never time out). Any larger
+/// duration works, up to [`Duration::MAX`] (in effect, no limit).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectOptions {
@@ -86,6 +92,24 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// The longest wait for one command's answer.
     pub io_timeout: Duration,
+}
+
+impl ConnectOptions {
+    /// A [`Config`](crate::ErrorKind::Config) error naming a timeout that is zero.
+    pub(crate) fn check(&self) -> Result<()> {
+        for (setting, timeout) in [
+            ("connect_timeout", self.connect_timeout),
+            ("io_timeout", self.io_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(crate::Error::config(format!(
+                    "{setting} is zero; it must be more than zero (a zero timeout \
+                     would fail every connection, or never time out)"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ConnectOptions {
@@ -200,6 +224,9 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     }
 
     /// Stores `value` under `key`, for `ttl` or until evicted.
+    ///
+    /// A value larger than the store takes (Memcached's item size limit) is
+    /// not stored: an error of kind [`TooLarge`](crate::ErrorKind::TooLarge).
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()>;
 
     /// Stores `value` under `key` only if the key still holds `seen` (`None`: is
@@ -212,6 +239,13 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// another caller is left alone. A caller that hands its lock here does not
     /// call `unlock` after an `Ok`; after an `Err` the lock may or may not have
     /// been released, and calling `unlock` is safe.
+    ///
+    /// `Ok(false)` means only that the key no longer holds `seen` (an
+    /// invalidation, another caller's store). A value larger than the store
+    /// takes (Memcached's item size limit) is an error of kind
+    /// [`TooLarge`](crate::ErrorKind::TooLarge) instead, which a
+    /// [`Cache`](crate::Cache) counts in
+    /// [`Stats::oversized`](crate::Stats::oversized), not as an error.
     fn replace_if(
         &self,
         key: &str,

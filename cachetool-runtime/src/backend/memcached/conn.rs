@@ -21,6 +21,9 @@ const MAX_IDLE: usize = 32;
 const DOWN_PAUSE: Duration = Duration::from_millis(250);
 /// The read buffer; answers longer than it (large values) are read straight into their own buffer.
 const READ_BUFFER: usize = 16 * 1024;
+/// The most allocated for a value before its bytes arrive; a longer one
+/// grows as they do.
+const MAX_PREALLOCATION: usize = 1 << 20;
 /// Longest answer line we accept (a `VALUE` line is at most about 300 bytes).
 const MAX_LINE: usize = 4096;
 
@@ -79,7 +82,8 @@ impl Server {
             if Instant::now() < until {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionRefused,
-                    "the server refused a connection moments ago",
+                    "a connection attempt failed moments ago; \
+                     the next is made 250 ms after that failure",
                 ));
             }
         }
@@ -117,11 +121,15 @@ impl Server {
 
 impl Conn {
     fn connect(address: &str, options: &ConnectOptions) -> io::Result<Conn> {
-        let deadline = Instant::now() + options.connect_timeout;
+        // No deadline for a timeout too long to add to now (`Duration::MAX`): none is reached.
+        let deadline = Instant::now().checked_add(options.connect_timeout);
         let mut last_error = None;
         let mut stream = None;
         for addr in address.to_socket_addrs()? {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => options.connect_timeout,
+            };
             if left.is_zero() {
                 break;
             }
@@ -138,9 +146,10 @@ impl Conn {
                 .unwrap_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
         })?;
         stream.set_nodelay(true)?;
-        let io_timeout = Some(options.io_timeout).filter(|timeout| !timeout.is_zero());
-        stream.set_read_timeout(io_timeout)?;
-        stream.set_write_timeout(io_timeout)?;
+        // Never zero (`ConnectOptions::check`): std refuses `Some(ZERO)`, and
+        // `None` would mean no timeout at all.
+        stream.set_read_timeout(Some(options.io_timeout))?;
+        stream.set_write_timeout(Some(options.io_timeout))?;
         Ok(Conn {
             stream,
             buffer: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -208,12 +217,18 @@ impl Conn {
     /// A data block of `len` bytes and its `\r\n`.
     pub(super) fn data(&mut self, len: usize) -> io::Result<Bytes> {
         let buffered = (self.end - self.start).min(len);
-        let mut data = Vec::with_capacity(len);
+        // The length is the server's claim: a garbled or foreign answer
+        // (`VALUE k 0 18446744073709551615`) must not allocate it up front.
+        let mut data = Vec::with_capacity(len.min(MAX_PREALLOCATION));
         data.extend_from_slice(&self.buffer[self.start..self.start + buffered]);
         self.start += buffered;
-        if buffered < len {
-            data.resize(len, 0);
-            self.stream.read_exact(&mut data[buffered..])?;
+        while data.len() < len {
+            let at = data.len();
+            data.resize(at + (len - at).min(MAX_PREALLOCATION), 0);
+            self.stream.read_exact(&mut data[at..])?;
+        }
+        if data.capacity() > data.len() {
+            data.shrink_to_fit(); // Grown past 1 MiB by doubling.
         }
         while self.end - self.start < 2 {
             self.fill()?;

@@ -66,20 +66,33 @@ fn all_plain(bytes: &[u8]) -> bool {
 /// Longest expiry Memcached takes as relative seconds; longer ones are Unix times.
 const MAX_RELATIVE_SECS: u64 = 60 * 60 * 24 * 30;
 
+/// The latest Unix time memcached takes: it reads `exptime` as a signed
+/// 32-bit number, so a later time (after January 2038) is negative to it, and
+/// an item stored with it expires at once.
+const MAX_UNIX_TIME: u64 = i32::MAX as u64;
+
 /// The `exptime` for `ttl`: 0 (never) for `None`; whole seconds rounded up and
-/// at least 1 (0 would mean never); a Unix time beyond 30 days.
+/// at least 1 (0 would mean never); a Unix time beyond 30 days; and 0 (never
+/// expires, only evicted) for a TTL that ends after memcached's last time,
+/// January 2038: such a TTL (over about 12 years today, `Duration::MAX`
+/// included) is in effect forever, while the time itself would expire the
+/// item at once. No arithmetic here overflows, whatever the TTL.
 pub(super) fn exptime(ttl: Option<Duration>) -> u64 {
     let Some(ttl) = ttl else { return 0 };
-    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    let secs = secs.max(1);
+    let secs = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0))
+        .max(1);
     if secs <= MAX_RELATIVE_SECS {
         return secs;
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    // Memcached keeps 32-bit times; beyond them, "never" is the closest it can do.
-    now.saturating_add(secs).min(u64::from(u32::MAX))
+    match now.saturating_add(secs) {
+        at if at <= MAX_UNIX_TIME => at,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +164,26 @@ mod tests {
             .as_secs();
         let at = exptime(Some(Duration::from_secs(MAX_RELATIVE_SECS + 1)));
         assert!((now + MAX_RELATIVE_SECS + 1..=now + MAX_RELATIVE_SECS + 3).contains(&at));
+    }
+
+    #[test]
+    fn ttls_past_2038_never_expire_and_none_overflows() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // The last TTL memcached can express as a time, and the first it cannot.
+        let last = Duration::from_secs(MAX_UNIX_TIME - now - 10);
+        assert!((MAX_UNIX_TIME - 12..=MAX_UNIX_TIME).contains(&exptime(Some(last))));
+        let past = Duration::from_secs(MAX_UNIX_TIME - now + 10);
+        assert_eq!(exptime(Some(past)), 0);
+        for ttl in [
+            Duration::from_secs(20 * 365 * 24 * 3600),
+            Duration::from_secs(u64::MAX),
+            Duration::new(u64::MAX - 1, 999_999_999),
+            Duration::MAX,
+        ] {
+            assert_eq!(exptime(Some(ttl)), 0, "{ttl:?}");
+        }
     }
 }

@@ -13,7 +13,10 @@
 //! See `docs/memcached.md` for why this speaks the protocol itself rather than
 //! through the `memcache` crate's clients.
 
+mod admin;
 mod conn;
+#[cfg(test)]
+mod decode_fuzz;
 mod keys;
 mod notes;
 mod ring;
@@ -84,8 +87,11 @@ pub struct MemcachedBackend {
 
 impl MemcachedBackend {
     /// A backend for `url` (`memcache://host:port[,host:port...][?compress_over=BYTES]`).
-    /// Only checks the URL: host names are resolved and connections opened on first use.
+    /// Only checks the URL and `options` (a zero timeout is a
+    /// [`Config`](ErrorKind::Config) error): host names are resolved and
+    /// connections opened on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<MemcachedBackend> {
+        options.check()?;
         let config = url::parse(url)?;
         Ok(MemcachedBackend {
             ring: Ring::new(&config.servers),
@@ -236,6 +242,7 @@ impl MemcachedBackend {
             format!("memcached {address}: {what}: {doing} failed"),
             error,
         )
+        .at_server(address, what)
     }
 
     /// The indices of `keys` that each involved server holds, in order.
@@ -390,7 +397,8 @@ impl MemcachedBackend {
                         "memcached {}: {command} of {key:?} failed: {message}",
                         self.servers[server].address
                     ),
-                ))
+                )
+                .at_server(&self.servers[server].address, command))
             }
             _ => {}
         }

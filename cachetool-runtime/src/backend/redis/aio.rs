@@ -15,10 +15,12 @@ use futures_util::future::{join, join3, join_all};
 use redis::{FromRedisValue, RedisResult, Value as Reply};
 
 use super::aio_conn::AsyncConn;
-use super::begin::{get_cmd, is_ok, lock_cmd, mget_cmd, version_cmd, BeginLoad};
+use super::begin::{
+    get_cmd, is_ok, is_wrong_type, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found,
+};
 use super::scripts::{self, Script};
 use super::{
-    is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend,
+    is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend, MEND,
 };
 use crate::backend::{AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
@@ -40,6 +42,15 @@ async fn query_pipe<T: FromRedisValue>(
     }
 }
 
+/// The reply of a read, nil for a key of another type (a cluster's reads are
+/// `GET`s, each its own request: see `begin`).
+async fn nil_if_wrong_type(read: impl Future<Output = RedisResult<Reply>>) -> RedisResult<Reply> {
+    match read.await {
+        Err(error) if is_wrong_type(&error) => Ok(Reply::Nil),
+        other => other,
+    }
+}
+
 /// Every reply of `requests`, or the first error.
 async fn all<F: Future<Output = RedisResult<Reply>>>(
     requests: impl IntoIterator<Item = F>,
@@ -54,25 +65,30 @@ impl RedisBackend {
         operation: &str,
         request: impl FnOnce(AsyncConn) -> F,
     ) -> Result<T> {
-        let conn = self
-            .async_connections
-            .get(&self.connections)
-            .await
-            .map_err(|error| self.connections.error("connect", error))?;
+        let lease = self.async_connections.get(&self.connections).await?;
         self.connections.count_round_trip();
-        request(conn)
-            .await
-            .map_err(|error| self.connections.error(operation, error))
+        match request(lease.conn.clone()).await {
+            Ok(value) => {
+                lease.settle(Ok(()));
+                Ok(value)
+            }
+            Err(error) => {
+                lease.settle(Err(&error));
+                Err(self
+                    .connections
+                    .error_on(operation, error, lease.first_exchange))
+            }
+        }
     }
 
     /// Runs `script`: `EVALSHA`, then `EVAL` if the server lacks it.
-    async fn eval_async(
+    async fn eval_async<T: FromRedisValue>(
         &self,
         operation: &str,
         script: &Script,
         keys: &[&str],
         args: &[&[u8]],
-    ) -> Result<i64> {
+    ) -> Result<T> {
         let by_sha = script.call(false, keys, args);
         match self
             .run_async(operation, |conn| async move { query(conn, &by_sha).await })
@@ -101,7 +117,9 @@ impl RedisBackend {
                     }
                     AsyncConn::Cluster(_) => {
                         let cmds: Vec<redis::Cmd> = keys.iter().map(|key| get_cmd(key)).collect();
-                        let gets = cmds.iter().map(|cmd| query(conn.clone(), cmd));
+                        let gets = cmds
+                            .iter()
+                            .map(|cmd| nil_if_wrong_type(query(conn.clone(), cmd)));
                         all(gets).await.map(Reply::Array)
                     }
                 }
@@ -140,7 +158,7 @@ impl RedisBackend {
         )?;
         let args = args.args();
         let script = &scripts::REPLACE_IF;
-        let stored = match (release, same_call) {
+        let stored: i64 = match (release, same_call) {
             (None, _) => {
                 self.eval_async("replace_if", script, &[&entry_key], &args)
                     .await?
@@ -218,7 +236,7 @@ impl RedisBackend {
     async fn unlock_async(&self, key: &str, token: u64) -> Result<()> {
         let key = keys::redis_key(key);
         let token = token.to_string();
-        self.eval_async("unlock", &scripts::UNLOCK, &[&key], &[token.as_bytes()])
+        self.eval_async::<i64>("unlock", &scripts::UNLOCK, &[&key], &[token.as_bytes()])
             .await
             .map(drop)
     }
@@ -239,9 +257,10 @@ impl RedisBackend {
                     query_pipe::<Reply>(conn, &pipe).await
                 })
                 .await?;
-            return request
+            let found = request
                 .read(reply)
-                .map_err(|error| self.connections.error("begin_load", error));
+                .map_err(|error| self.connections.error("begin_load", error))?;
+            return self.mend_async(&request, found).await;
         }
         // A cluster: the lock; each version's SET NX and GET together (one slot);
         // the entry. All sent at once.
@@ -267,11 +286,13 @@ impl RedisBackend {
                         None => Ok(None),
                     }
                 };
-                let read_versions = all(versions.iter().map(|pipe| async {
-                    let (value,): (Reply,) = query_pipe(conn.clone(), pipe).await?;
-                    Ok(value)
+                let read_versions = all(versions.iter().map(|pipe| {
+                    nil_if_wrong_type(async {
+                        let (value,): (Reply,) = query_pipe(conn.clone(), pipe).await?;
+                        Ok(value)
+                    })
                 }));
-                let read_entry = query::<Reply>(conn.clone(), &entry);
+                let read_entry = nil_if_wrong_type(query::<Reply>(conn.clone(), &entry));
                 let (locked, reads, entry) = join3(take_lock, read_versions, read_entry).await;
                 let locked = is_ok(locked?);
                 let mut reads = reads?;
@@ -279,7 +300,24 @@ impl RedisBackend {
                 Ok((locked, reads))
             })
             .await?;
-        Ok(request.start(locked, reads))
+        let found = request.start(locked, reads);
+        self.mend_async(&request, found).await
+    }
+
+    /// [`mend`](RedisBackend::mend), awaited.
+    async fn mend_async(&self, request: &BeginLoad<'_>, mut found: Found) -> Result<LoadStart> {
+        for index in found.unreadable() {
+            let key = &request.versions[index];
+            let candidate = request.candidate(index);
+            let reply: Reply = self
+                .eval_async(MEND, &scripts::MEND_VERSION, &[key], &[&candidate[..]])
+                .await?;
+            let kind = found
+                .mended(index, reply)
+                .map_err(|error| self.connections.error(MEND, error))?;
+            self.note_replaced(key, &kind);
+        }
+        Ok(found.into_start(request))
     }
 }
 

@@ -7,14 +7,21 @@
 //! error) the connection is dropped, as it may hold a late answer; an I/O
 //! error drops every idle connection too (the server probably restarted), and
 //! the next call connects anew. Connecting and every command are bounded by
-//! the [`ConnectOptions`] timeouts.
+//! the [`ConnectOptions`] timeouts; after a failed connect, calls fail at once
+//! for a while (see `backoff`).
+//!
+//! A blocking TLS connection does its handshake on its first exchange, so that
+//! exchange is part of connecting: its failure counts as a failed connect, and
+//! its error says that TLS failed and why (see `tls`).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
-use redis::{ConnectionInfo, RedisError, RedisResult};
+use redis::{ConnectionAddr, ConnectionInfo, RedisError, RedisResult};
 
+use super::backoff::{Attempt, Backoff, Paused};
+use super::tls;
 use super::url::Target;
 use crate::backend::ConnectOptions;
 use crate::{Error, ErrorKind, Result};
@@ -41,13 +48,22 @@ pub(crate) struct Connections {
     options: ConnectOptions,
     /// The servers, for errors: `127.0.0.1:6379`, a socket path, or a node list.
     server: String,
+    /// Whether the connections use TLS (`rediss://`).
+    tls: bool,
     idle: Mutex<Vec<Conn>>,
     round_trips: AtomicU64,
+    /// The pause after failed connects, for the pool and the async connections alike.
+    backoff: Backoff,
 }
 
 impl Connections {
     /// A pool for `target`; nothing is connected yet.
     pub(crate) fn new(target: Target, options: ConnectOptions) -> Result<Connections> {
+        options.check()?;
+        let tls = match &target {
+            Target::Single(info) => is_tls(info),
+            Target::Cluster(nodes) => nodes.iter().any(is_tls),
+        };
         let (client, server) = match target {
             Target::Single(info) => {
                 let server = info.addr().to_string();
@@ -81,8 +97,10 @@ impl Connections {
             client,
             options,
             server,
+            tls,
             idle: Mutex::new(Vec::new()),
             round_trips: AtomicU64::new(0),
+            backoff: Backoff::default(),
         })
     }
 
@@ -108,6 +126,16 @@ impl Connections {
         self.round_trips.load(Relaxed)
     }
 
+    /// Connections tried so far, sync and async, good or bad.
+    pub(crate) fn connect_attempts(&self) -> u64 {
+        self.backoff.attempts()
+    }
+
+    #[cfg(feature = "tokio")]
+    pub(super) fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
     /// Counts one more round trip (a `NOSCRIPT` fallback).
     pub(crate) fn count_round_trip(&self) {
         self.round_trips.fetch_add(1, Relaxed);
@@ -120,26 +148,35 @@ impl Connections {
         f: impl FnOnce(&mut Conn) -> RedisResult<T>,
     ) -> Result<T> {
         let pooled = self.idle.lock().pop();
-        let mut conn = match pooled {
-            Some(conn) => conn,
-            None => self
-                .connect()
-                .map_err(|error| self.error("connect", error))?,
+        let fresh = pooled.is_none();
+        let (mut conn, handshake) = match pooled {
+            Some(conn) => (conn, None),
+            None => self.connect()?,
         };
         self.count_round_trip();
         match f(&mut conn) {
             Ok(value) => {
+                if let Some(handshake) = handshake {
+                    handshake.succeeded();
+                }
                 self.put_back(conn);
                 Ok(value)
             }
             Err(error) => {
-                if matches!(error.kind(), redis::ErrorKind::Server(_)) {
+                let clean_reply = matches!(error.kind(), redis::ErrorKind::Server(_));
+                if let Some(handshake) = handshake {
+                    match clean_reply {
+                        true => handshake.succeeded(),
+                        false => handshake.failed(&error),
+                    }
+                }
+                if clean_reply {
                     // A clean error reply: the connection is in step.
                     self.put_back(conn);
                 } else if error.is_io_error() || error.is_connection_dropped() {
                     self.idle.lock().clear();
                 }
-                Err(self.error(operation, error))
+                Err(self.error_on(operation, error, fresh))
             }
         }
     }
@@ -151,11 +188,30 @@ impl Connections {
         }
     }
 
-    fn connect(&self) -> RedisResult<Conn> {
+    /// A new connection, unless connecting failed moments ago. On one TLS
+    /// server, the attempt is still open: the first exchange (the handshake)
+    /// settles it.
+    fn connect(&self) -> Result<(Conn, Option<Attempt<'_>>)> {
+        let attempt = self.backoff.admit().map_err(|paused| self.paused(paused))?;
+        match self.open_conn() {
+            Ok(conn) if self.tls && matches!(conn, Conn::Single(_)) => Ok((conn, Some(attempt))),
+            Ok(conn) => {
+                attempt.succeeded();
+                Ok((conn, None))
+            }
+            Err(error) => {
+                attempt.failed(&error);
+                Err(self.error_on("connect", error, true))
+            }
+        }
+    }
+
+    fn open_conn(&self) -> RedisResult<Conn> {
         match &self.client {
             Client::Single(info) => {
                 let conn = redis::Client::open((**info).clone())?
                     .get_connection_with_timeout(self.options.connect_timeout)?;
+                // Never zero (`ConnectOptions::check`): std refuses `Some(ZERO)`.
                 conn.set_read_timeout(Some(self.options.io_timeout))?;
                 conn.set_write_timeout(Some(self.options.io_timeout))?;
                 Ok(Conn::Single(conn))
@@ -164,17 +220,55 @@ impl Connections {
         }
     }
 
+    /// The error of a call that did not try to connect, the server having
+    /// failed moments ago.
+    pub(super) fn paused(&self, paused: Paused) -> Error {
+        let failures = paused.failures;
+        let next = match paused.left.as_millis() {
+            0 => "another call is trying now".to_owned(),
+            left => format!("the next try in {left} ms"),
+        };
+        Error::new(
+            ErrorKind::Backend,
+            format!(
+                "redis connect on {} not tried: {failures} failed attempt(s) in a row, \
+                 the last: {}; {next}",
+                self.server, paused.last_failure
+            ),
+        )
+        .at_server(&self.server, "connect")
+    }
+
     /// A cachetool error for a failed `operation`, naming the server.
     pub(crate) fn error(&self, operation: &str, error: RedisError) -> Error {
+        self.error_on(operation, error, false)
+    }
+
+    /// The same, for an `operation` that was the `first_exchange` of a new
+    /// connection (for TLS, the handshake): a TLS failure says so and why.
+    pub(super) fn error_on(
+        &self,
+        operation: &str,
+        error: RedisError,
+        first_exchange: bool,
+    ) -> Error {
         let kind = if error.is_timeout() {
             ErrorKind::Timeout
         } else {
             ErrorKind::Backend
         };
-        Error::with_source(
-            kind,
-            format!("redis {operation} on {} failed", self.server),
-            error,
-        )
+        let tls_failure = match self.tls {
+            true => tls::failure(&error, first_exchange),
+            false => None,
+        };
+        let message = match tls_failure {
+            Some(why) => format!("redis {operation} on {} failed: {why}", self.server),
+            None => format!("redis {operation} on {} failed", self.server),
+        };
+        Error::with_source(kind, message, error).at_server(&self.server, operation)
     }
+}
+
+fn is_tls(info: &ConnectionInfo) -> bool {
+    matches!(info.addr(), ConnectionAddr::TcpTls { .. })
 }

@@ -12,17 +12,30 @@
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 
+mod admin;
 #[cfg(feature = "tokio")]
 mod aio;
 #[cfg(feature = "tokio")]
 mod aio_conn;
+mod backoff;
 mod begin;
 mod conn;
 mod keys;
 mod scripts;
+#[cfg(feature = "redis-tls")]
+mod tls;
+/// Without `redis-tls` no connection is TLS (`url.rs` refuses `rediss://`),
+/// so no failure is a TLS one.
+#[cfg(not(feature = "redis-tls"))]
+mod tls {
+    pub(super) fn failure(_: &redis::RedisError, _first_exchange: bool) -> Option<&'static str> {
+        None
+    }
+}
 mod url;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,7 +43,7 @@ use redis::cluster::cluster_pipe;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::Value as Reply;
 
-use self::begin::{mget_cmd, BeginLoad};
+use self::begin::{get_cmd, is_wrong_type, mget_cmd, read_string_cmd, BeginLoad, Found};
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
 use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
@@ -61,6 +74,8 @@ pub struct RedisBackend {
     async_connections: aio_conn::AsyncConnections,
     /// The database whose key count `server_stats` reports.
     db: i64,
+    /// Version keys found holding another type and replaced (see `replaced_versions`).
+    replaced_versions: AtomicU64,
 }
 
 impl RedisBackend {
@@ -69,7 +84,8 @@ impl RedisBackend {
     pub const MAX_KEY_LEN: usize = keys::MAX_KEY_LEN;
 
     /// A backend for `url` (see [`CacheBuilder::redis`](crate::CacheBuilder::redis)
-    /// for the forms). Only reads the URL: connections open on first use.
+    /// for the forms). Only reads the URL and checks `options` (a zero timeout
+    /// is a [`Config`](ErrorKind::Config) error): connections open on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<RedisBackend> {
         let target = url::parse(url)?;
         let db = match &target {
@@ -81,18 +97,41 @@ impl RedisBackend {
             #[cfg(feature = "tokio")]
             async_connections: Default::default(),
             db,
+            replaced_versions: AtomicU64::new(0),
         })
     }
 
     /// How many requests this backend has sent since it was opened, by sync
     /// and async calls alike: one per method call that reached the point of
-    /// sending (a blocking call whose connect failed counts none; an async
-    /// call counts even if its connection, opened by its first request, could
-    /// not be made), plus one when a script had to be sent again as `EVAL`
-    /// after a `NOSCRIPT` answer. On a cluster, one call that talks to several
-    /// nodes at once (all requests sent before any answer is read) counts one.
+    /// sending (a call whose connect failed, or that did not try during the
+    /// pause after a failed connect, counts none), plus one when a script had
+    /// to be sent again as `EVAL` after a `NOSCRIPT` answer, one per version
+    /// key of another type replaced (see
+    /// [`replaced_versions`](Self::replaced_versions)), and, on a cluster, one
+    /// when the reads are sent again after a `WRONGTYPE` answer. On a cluster,
+    /// one call that talks to several nodes at once (all requests sent before
+    /// any answer is read) counts one.
     pub fn round_trips(&self) -> u64 {
         self.connections.round_trips()
+    }
+
+    /// How many connections this backend has tried to open since it was
+    /// opened, sync and async alike, whether they were made or not. After a
+    /// failed attempt, calls fail at once (and compute their own values) for a
+    /// pause of 250 ms that doubles with each further failure up to 5 s
+    /// (jittered), and then one call at a time tries again: a server that
+    /// drops connection attempts costs the connect timeout only now and then.
+    pub fn connect_attempts(&self) -> u64 {
+        self.connections.connect_attempts()
+    }
+
+    /// How many tag or epoch keys were found holding another type than a
+    /// string (a list, a hash, a set... left there by another program) and
+    /// replaced with a new version, as a clean would. Each is also logged with
+    /// `tracing::warn!`. (Without the repair, every call under such a tag would
+    /// miss: its version could never be read.)
+    pub fn replaced_versions(&self) -> u64 {
+        self.replaced_versions.load(Relaxed)
     }
 
     /// `127.0.0.1:6379`, a socket path, or `cluster host:port,...`.
@@ -101,16 +140,52 @@ impl RedisBackend {
     }
 
     /// Runs `script` on `key`: `EVALSHA`, then `EVAL` if the server lacks it.
-    fn eval(&self, operation: &str, script: &Script, keys: &[&str], args: &[&[u8]]) -> Result<i64> {
+    fn eval<T: redis::FromRedisValue>(
+        &self,
+        operation: &str,
+        script: &Script,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<T> {
         let attempt = self.connections.run(operation, |conn| {
-            query_cmd::<i64>(conn, &script.call(false, keys, args))
+            query_cmd::<T>(conn, &script.call(false, keys, args))
         });
         match attempt {
             Err(error) if is_noscript(&error) => self.connections.run(operation, |conn| {
-                query_cmd::<i64>(conn, &script.call(true, keys, args))
+                query_cmd::<T>(conn, &script.call(true, keys, args))
             }),
             other => other,
         }
+    }
+
+    /// Mends the version keys of `found` that read as nil (see `begin`), one
+    /// script call each, and gives what `begin_load` returns.
+    fn mend(&self, request: &BeginLoad<'_>, mut found: Found) -> Result<LoadStart> {
+        for index in found.unreadable() {
+            let key = &request.versions[index];
+            let candidate = request.candidate(index);
+            let reply: Reply =
+                self.eval(MEND, &scripts::MEND_VERSION, &[key], &[&candidate[..]])?;
+            let kind = found
+                .mended(index, reply)
+                .map_err(|error| self.connections.error(MEND, error))?;
+            self.note_replaced(key, &kind);
+        }
+        Ok(found.into_start(request))
+    }
+
+    /// Counts and logs a version key that held `kind`, unless it was only absent.
+    fn note_replaced(&self, key: &str, kind: &str) {
+        if kind == "none" {
+            return;
+        }
+        self.replaced_versions.fetch_add(1, Relaxed);
+        tracing::warn!(
+            server = self.server(),
+            key,
+            kind,
+            "cachetool: a tag or epoch key held a {kind}, not a version; replaced with a new version"
+        );
     }
 
     /// On a cluster, the store and the release of `lock` (in another slot,
@@ -144,6 +219,9 @@ impl RedisBackend {
         }
     }
 }
+
+/// The operation name of a version key's mend, in errors.
+const MEND: &str = "begin_load (replace a version key of another type)";
 
 fn is_noscript(error: &Error) -> bool {
     std::error::Error::source(error)
@@ -264,9 +342,20 @@ impl Backend for RedisBackend {
             Conn::Cluster(conn) => {
                 let mut pipe = cluster_pipe();
                 for key in &keys {
-                    pipe.cmd("GET").arg(key.as_ref());
+                    pipe.add_command(get_cmd(key));
                 }
-                pipe.query::<Reply>(conn)
+                match pipe.query::<Reply>(conn) {
+                    // A key of another type: read again, nil for it (see `begin`).
+                    Err(error) if is_wrong_type(&error) => {
+                        self.connections.count_round_trip();
+                        let mut pipe = cluster_pipe();
+                        for key in &keys {
+                            pipe.add_command(read_string_cmd(key));
+                        }
+                        pipe.query::<Reply>(conn)
+                    }
+                    other => other,
+                }
             }
         })?;
         let values = replies(reply, keys.len(), "MGET")
@@ -298,7 +387,7 @@ impl Backend for RedisBackend {
             self.connections.is_cluster(),
         )?;
         let args = args.args();
-        let stored = match (release, same_call) {
+        let stored: i64 = match (release, same_call) {
             (None, _) => self.eval("replace_if", &scripts::REPLACE_IF, &[&entry_key], &args)?,
             (Some(lock), None) => {
                 self.replace_if_releasing_on_cluster(&[&entry_key], &args, lock)?
@@ -341,7 +430,7 @@ impl Backend for RedisBackend {
     fn unlock(&self, key: &str, token: u64) -> Result<()> {
         let key = keys::redis_key(key);
         let token = token.to_string();
-        self.eval("unlock", &scripts::UNLOCK, &[&key], &[token.as_bytes()])
+        self.eval::<i64>("unlock", &scripts::UNLOCK, &[&key], &[token.as_bytes()])
             .map(drop)
     }
 
@@ -361,12 +450,23 @@ impl Backend for RedisBackend {
                 for cmd in &request.cmds {
                     pipe.add_command(cmd.clone());
                 }
-                pipe.query::<Reply>(conn)
+                match pipe.query::<Reply>(conn) {
+                    Err(error) if is_wrong_type(&error) => {
+                        self.connections.count_round_trip();
+                        let mut pipe = cluster_pipe();
+                        for cmd in request.recovery_cmds() {
+                            pipe.add_command(cmd);
+                        }
+                        request.recovered(pipe.query::<Reply>(conn)?)
+                    }
+                    other => other,
+                }
             }
         })?;
-        request
+        let found = request
             .read(reply)
-            .map_err(|error| self.connections.error("begin_load", error))
+            .map_err(|error| self.connections.error("begin_load", error))?;
+        self.mend(&request, found)
     }
 
     fn server_stats(&self) -> Result<ServerStats> {

@@ -100,6 +100,41 @@ return 0
     )
 });
 
+/// Mends a tag or epoch key that holds no string: another type (a list, a
+/// hash, a set... left by another program: `SET NX` leaves it, `MGET` reads it
+/// as nil, so without this every call would miss forever) is replaced by the
+/// candidate version, as a clean would; an absent key (deleted or evicted
+/// since the `SET NX`) gets it too. A string found there (another caller was
+/// quicker) is kept. `KEYS[1]`: the key; `ARGV[1]`: the candidate. Returns
+/// the type found (`none` when absent) and the version the key now holds.
+pub(crate) static MEND_VERSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'string' then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return {kind, ARGV[1]}
+end
+return {kind, redis.call('GET', KEYS[1])}
+"#,
+    )
+});
+
+/// Reads a key as `MGET` does on one server: its string, or nil for a key of
+/// another type, where `GET` answers `WRONGTYPE`. A cluster refuses `MGET` in
+/// a pipeline, and one `WRONGTYPE` fails the whole pipeline: its reads fall
+/// back to this, once, when a key of another type is met. `KEYS[1]`: the key.
+pub(crate) static READ_STRING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  return redis.call('GET', KEYS[1])
+end
+return false
+"#,
+    )
+});
+
 /// Length of the envelope prefix that identifies one write (see `codec`).
 const STAMP_PREFIX_LEN: usize = 12;
 /// The smallest envelope: its header.

@@ -18,6 +18,9 @@ pub(crate) fn parse(url: &str) -> Result<Target> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| bad(url, "it has no scheme"))?;
+    if scheme.starts_with("rediss") && !cfg!(feature = "redis-tls") {
+        return Err(crate::features::feature_off(scheme, "redis-tls"));
+    }
     match scheme {
         "redis" | "rediss" | "redis+unix" | "unix" => Ok(Target::Single(Box::new(single(url)?))),
         "redis+cluster" | "rediss+cluster" => {
@@ -98,6 +101,8 @@ mod tests {
             parse("redis://u:p@127.0.0.1/2"),
             Ok(Target::Single(_))
         ));
+        // TLS needs its own feature (`features.rs` tests the error without it).
+        #[cfg(feature = "redis-tls")]
         assert!(matches!(
             parse("rediss://example.invalid:6380/"),
             Ok(Target::Single(_))
@@ -122,8 +127,15 @@ mod tests {
 
     #[test]
     fn errors_hide_the_password() {
-        let error = parse("redis://user:secret@/x:y").err();
-        if let Some(error) = error {
+        // URLs that fail to parse, each with a password in it.
+        for url in [
+            "redis://user:secret@host:notaport/",
+            "redis://user:secret@host/notadb",
+            "redis+cluster://user:secret@127.0.0.1:7000/3",
+        ] {
+            let Err(error) = parse(url) else {
+                panic!("{url} must not parse")
+            };
             assert!(!error.to_string().contains("secret"), "{error}");
         }
         assert_eq!(redacted("redis://u:secret@h:1/"), "redis://u:***@h:1/");

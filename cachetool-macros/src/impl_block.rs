@@ -1,0 +1,286 @@
+//! `#[cached(...)]` on an `impl` block: every method taking `&self` is cached
+//! with the block's options, as if it carried the attribute; a method's own
+//! `#[cached(...)]` adds its tags to the block's and replaces its other
+//! options (and caches a method of any receiver); `#[cached(off)]` leaves a
+//! method alone, as are methods without `&self`.
+//!
+//! Each method goes through the same validation and expansion as a function
+//! under the attribute. A method that fails falls back alone (unchanged, with
+//! stand-ins for its companions); the errors of a method cached only because
+//! of the block say how to leave it uncached.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Meta, Type};
+
+use crate::ast::Function;
+use crate::attr::{self, Options};
+use crate::errors::Errors;
+use crate::expand;
+use crate::valid;
+
+/// Appended to the errors of a method that the block caches by default.
+const OFF_HINT: &str = " (or mark the method `#[cached(off)]`: the `#[cached]` on its impl block caches every `&self` method)";
+
+/// The whole block: its methods expanded, every error reported after it.
+pub(crate) fn cached(attr: TokenStream, mut block: ItemImpl) -> TokenStream {
+    let mut errors = Errors::default();
+    let shared = attr::parse(attr, &mut errors);
+    check_block_options(&shared, &mut errors);
+    let block_ok = errors.is_empty();
+    let mut skips_used = vec![false; shared.skipped().len()];
+    block.items = std::mem::take(&mut block.items)
+        .into_iter()
+        .map(|item| match item {
+            ImplItem::Fn(method) => ImplItem::Verbatim(expand_method(
+                method,
+                &shared,
+                block_ok,
+                &mut errors,
+                &mut skips_used,
+            )),
+            other => other,
+        })
+        .collect();
+    for (skipped, used) in shared.skipped().iter().zip(skips_used) {
+        if !used {
+            errors.error(
+                skipped,
+                format!("`skip({skipped})`: no cached method of this impl block has an argument named `{skipped}`"),
+            );
+        }
+    }
+    let errors = errors.finish().err().map(syn::Error::into_compile_error);
+    quote!(#block #errors)
+}
+
+/// Options that mean nothing on a block.
+fn check_block_options(options: &Options, errors: &mut Errors) {
+    if let Some(name) = options.name.keyword() {
+        errors.error(
+            name,
+            "`name` can't be set on an impl block: its methods would share their entries; set it on each method",
+        );
+    }
+    if let Some(off) = options.off.keyword() {
+        errors.error(
+            off,
+            "`off` is for a method of a `#[cached]` impl block: `#[cached(off)] fn ...`",
+        );
+    }
+}
+
+/// One method: cached (with its companions), or left as it is.
+fn expand_method(
+    mut method: ImplItemFn,
+    shared: &Options,
+    block_ok: bool,
+    errors: &mut Errors,
+    skips_used: &mut [bool],
+) -> TokenStream {
+    let (own, other_attrs): (Vec<Attribute>, Vec<Attribute>) =
+        method.attrs.drain(..).partition(is_cached_attr);
+    method.attrs = other_attrs;
+    let own = own_options(&own, errors);
+    // Cached only because of the block: its errors say how to opt out.
+    let implicit = own.is_none();
+    let own = match own {
+        Some(own) if own.off.keyword().is_some() => {
+            check_off_alone(&own, errors);
+            return quote!(#method);
+        }
+        Some(own) => own,
+        None if takes_ref_self(&method) => Options::default(),
+        None => return quote!(#method),
+    };
+    let item_fn = ItemFn {
+        attrs: method.attrs.clone(),
+        vis: method.vis.clone(),
+        sig: method.sig.clone(),
+        block: Box::new(method.block.clone()),
+    };
+    let arg_names = arg_names(&item_fn);
+    for (skipped, used) in shared.skipped().iter().zip(skips_used.iter_mut()) {
+        *used |= arg_names.contains(&skipped);
+    }
+    let options = own.over(shared, &arg_names);
+    let mut function = Function::new(&item_fn, options.skipped());
+    function.implicit = implicit;
+    let mut method_errors = Errors::default();
+    method_errors.with_hint(implicit.then_some(OFF_HINT), |method_errors| {
+        valid::check(&options, &function, method_errors)
+    });
+    match method_errors.finish() {
+        Ok(()) if block_ok => expand::expand(&options, &function),
+        Ok(()) => expand::stand_in(&method, &function),
+        Err(error) => {
+            errors.push(error);
+            expand::stand_in(&method, &function)
+        }
+    }
+}
+
+/// The options of the method's own `#[cached(...)]`, if it has one.
+fn own_options(attrs: &[Attribute], errors: &mut Errors) -> Option<Options> {
+    let (first, rest) = attrs.split_first()?;
+    for duplicate in rest {
+        errors.error(duplicate, "this method has `#[cached]` twice");
+    }
+    let tokens = match &first.meta {
+        Meta::Path(_) => TokenStream::new(),
+        Meta::List(list) => list.tokens.clone(),
+        Meta::NameValue(_) => {
+            errors.error(first, "expected `#[cached]` or `#[cached(...)]`");
+            TokenStream::new()
+        }
+    };
+    Some(attr::parse(tokens, errors))
+}
+
+/// `#[cached(off)]` takes no other option.
+fn check_off_alone(own: &Options, errors: &mut Errors) {
+    let keywords = [
+        own.ttl.keyword(),
+        own.tags.keyword(),
+        own.key.keyword(),
+        own.cache.keyword(),
+        own.skip.keyword(),
+        own.name.keyword(),
+        own.version.keyword(),
+        own.lock.keyword(),
+        own.unless.keyword(),
+        own.companions.keyword(),
+    ];
+    for keyword in keywords.into_iter().flatten() {
+        errors.error(
+            keyword,
+            format!("`{keyword}` has no effect with `off`: the method is not cached"),
+        );
+    }
+}
+
+/// `#[cached]`, `#[cached(...)]`, `#[cachetool::cached(...)]`.
+fn is_cached_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|last| last.ident == "cached")
+}
+
+/// `&self`, `&'a self`, `self: &Self`: what the block caches by default.
+fn takes_ref_self(method: &ImplItemFn) -> bool {
+    method.sig.receiver().is_some_and(|receiver| {
+        matches!(&*receiver.ty, Type::Reference(reference) if reference.mutability.is_none())
+    })
+}
+
+/// The names of the method's arguments (what the block's `skip` can name).
+fn arg_names(item: &ItemFn) -> Vec<&Ident> {
+    item.sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            syn::FnArg::Typed(pat_type) => match &*pat_type.pat {
+                syn::Pat::Ident(pat) => Some(&pat.ident),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn expand(attr: TokenStream, block: ItemImpl) -> String {
+        cached(attr, block).to_string()
+    }
+
+    #[test]
+    fn which_methods_the_block_caches() {
+        let method: ImplItemFn = parse_quote!(
+            fn f(&self) {}
+        );
+        assert!(takes_ref_self(&method));
+        let method: ImplItemFn = parse_quote!(
+            fn f(self: &Self) {}
+        );
+        assert!(takes_ref_self(&method));
+        for method in [
+            quote!(
+                fn f(&mut self) {}
+            ),
+            quote!(
+                fn f(self) {}
+            ),
+            quote!(
+                fn f(self: std::sync::Arc<Self>) {}
+            ),
+            quote!(
+                fn f() {}
+            ),
+        ] {
+            let method: ImplItemFn = syn::parse2(method).unwrap();
+            assert!(!takes_ref_self(&method), "{}", quote!(#method));
+        }
+    }
+
+    #[test]
+    fn companions_for_the_cached_methods_only() {
+        let out = expand(
+            quote!(ttl = 5),
+            parse_quote! {
+                impl Repo {
+                    fn get(&self, id: u64) -> u64 { id }
+                    #[cached(off)]
+                    fn off(&self, id: u64) -> u64 { id }
+                    fn new() -> Repo { Repo }
+                    fn set(&mut self, id: u64) {}
+                    #[cachetool::cached(companions = [invalidate])]
+                    fn owned(self, id: u64) -> u64 { id }
+                }
+            },
+        );
+        for present in [
+            "fn get_invalidate",
+            "fn get_refresh",
+            "fn get_peek",
+            "fn get_many",
+            "fn owned_invalidate",
+        ] {
+            assert!(out.contains(present), "{present} in {out}");
+        }
+        for absent in [
+            "fn off_",
+            "fn new_",
+            "fn set_",
+            "fn owned_refresh",
+            "# [cached",
+            "compile_error",
+        ] {
+            assert!(!out.contains(absent), "{absent} in {out}");
+        }
+    }
+
+    #[test]
+    fn a_failing_method_falls_back_alone_with_the_hint() {
+        let out = expand(
+            quote!(),
+            parse_quote! {
+                impl Repo {
+                    fn name(&self) -> &str { "" }
+                    fn get(&self, id: u64) -> u64 { id }
+                }
+            },
+        );
+        assert!(out.contains("mark the method `#[cached(off)]`"), "{out}");
+        assert!(out.contains("fn get_many"), "{out}");
+        // The failing method's stand-ins: no `_refresh` or `_peek` with its broken type.
+        assert!(out.contains("fn name_invalidate"), "{out}");
+        assert!(!out.contains("fn name_peek"), "{out}");
+    }
+}

@@ -1,0 +1,278 @@
+//! `{name}_many(<other params>, items) -> Vec<R>`: the function for each item
+//! of its key arguments (a tuple where there are several), the arguments out
+//! of the key (skipped, `_`) taken once for all.
+//!
+//! The expansion builds one request per item, reads every entry at once
+//! (`Batch::lookup`), then goes through the items in order: a hit is taken as
+//! read, a miss computed by a copy of the body (under its own dogpile
+//! protection, in the runtime). The loops are generated rather than written
+//! in the runtime because a body borrows the arguments taken once (a `&mut`
+//! connection among them) for one item at a time, which an async closure
+//! called per item could not.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens as _};
+use syn::spanned::Spanned as _;
+use syn::visit_mut::VisitMut;
+use syn::{parse_quote, FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, Signature, Type};
+
+use crate::ast::{Arg, Function, Role};
+use crate::attr::Options;
+use crate::companions;
+use crate::expand::{self, Call};
+
+/// The `_many` companion; nothing for a function without key arguments.
+pub(crate) fn many(options: &Options, function: &Function<'_>) -> TokenStream {
+    let Some(sig) = signature(function) else {
+        return TokenStream::new();
+    };
+    let body = body(options, function);
+    companions::companion(function, Call::Many, &sig, body)
+}
+
+/// Its stand-in, next to errors (see `companions::stubs`).
+pub(crate) fn stub(function: &Function<'_>) -> TokenStream {
+    match signature(function) {
+        Some(sig) => companions::companion(
+            function,
+            Call::Many,
+            &sig,
+            quote!({ ::core::unreachable!() }),
+        ),
+        None => TokenStream::new(),
+    }
+}
+
+/// The parameter that takes the items: hygienic, so that it can't clash with
+/// the function's own parameters, which keep their names.
+fn items_param() -> Ident {
+    Ident::new("items", Span::mixed_site())
+}
+
+/// The companion's signature: the receiver and the arguments out of the key
+/// in their places, then `items: impl IntoIterator<Item = K>`; it returns
+/// `Vec<R>`. Elided lifetimes of `K` are named (an `impl Trait` argument can't
+/// hold one), all alike.
+fn signature(function: &Function<'_>) -> Option<Signature> {
+    let items: Vec<&Arg<'_>> = function.item_args().collect();
+    // An `impl Trait` item (possible with `key = ...`) could not be named in
+    // the `Item` type.
+    if items.is_empty() || items.iter().any(|arg| has_impl_trait(&arg.pat_type.ty)) {
+        return None;
+    }
+    let mut sig = companions::signature(function, Call::Many);
+    let mut item_types: Vec<Type> = items.iter().map(|arg| (*arg.pat_type.ty).clone()).collect();
+    let mut namer = NameElided {
+        lifetime: Lifetime::new("'__cachetool_items", Span::call_site()),
+        named: false,
+    };
+    for ty in &mut item_types {
+        namer.visit_type_mut(ty);
+    }
+    if namer.named {
+        let param = GenericParam::Lifetime(LifetimeParam::new(namer.lifetime));
+        sig.generics.params.insert(0, param);
+    }
+    let item = match item_types.as_slice() {
+        [one] => quote!(#one),
+        several => quote!((#(#several),*)),
+    };
+    let items_param = items_param();
+    let kept: Vec<FnArg> = sig
+        .inputs
+        .iter()
+        .filter(|input| match input {
+            FnArg::Receiver(_) => true,
+            FnArg::Typed(pat_type) => !items.iter().any(|arg| is_param_of(arg, pat_type)),
+        })
+        .cloned()
+        .collect();
+    sig.inputs = kept.into_iter().collect();
+    sig.inputs.push(parse_quote!(
+        #items_param: impl ::core::iter::IntoIterator<Item = #item>
+    ));
+    let output = function.output.ty();
+    sig.output = parse_quote!(-> ::std::vec::Vec<#output>);
+    Some(sig)
+}
+
+/// Whether `param` (of the companion's signature, pattern arguments renamed)
+/// is the parameter of `arg`.
+fn is_param_of(arg: &Arg<'_>, param: &syn::PatType) -> bool {
+    let name = match &arg.role {
+        Role::Key(ident) | Role::Skipped(ident) => *ident,
+        Role::Pattern(ident) => ident,
+        Role::Wildcard => return false,
+    };
+    matches!(&*param.pat, Pat::Ident(pat) if pat.ident == *name)
+}
+
+fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'a> syn::visit::Visit<'a> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'a syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}
+
+/// Replaces `&T` and `'_` with a named lifetime.
+struct NameElided {
+    lifetime: Lifetime,
+    named: bool,
+}
+
+impl VisitMut for NameElided {
+    fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+        if reference.lifetime.is_none() {
+            reference.lifetime = Some(self.lifetime.clone());
+            self.named = true;
+        }
+        syn::visit_mut::visit_type_reference_mut(self, reference);
+    }
+
+    fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+        if lifetime.ident == "_" {
+            *lifetime = self.lifetime.clone();
+            self.named = true;
+        }
+    }
+
+    // A `fn(&T)` pointer's lifetimes are its own.
+    fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+}
+
+fn body(options: &Options, function: &Function<'_>) -> TokenStream {
+    let inner_attrs = function.inner_attrs();
+    let site = expand::site(options, Call::Many);
+    let request = expand::request(options, function);
+    let items: Vec<&Arg<'_>> = function.item_args().collect();
+    // Bound by name to build the request, then kept to run the body.
+    let names: Vec<&Ident> = items.iter().map(|arg| item_name(arg)).collect();
+    let names = tuple(&names);
+    // Bound as the function binds them (`mut x`), to run the body.
+    let patterns: Vec<TokenStream> = items
+        .iter()
+        .map(|arg| match &arg.role {
+            Role::Pattern(ident) => quote!(#ident),
+            _ => {
+                let pat = &arg.pat_type.pat;
+                quote!(#pat)
+            }
+        })
+        .collect();
+    let patterns = tuple(&patterns);
+    let (make_unless, apply_unless) = match options.unless.value() {
+        Some(unless) => {
+            let closure = expand::unless_closure(&unless.expr, function);
+            (
+                quote!(let __cachetool_unless = #closure;),
+                quote!(let __cachetool_request = __cachetool_request.unless(&__cachetool_unless);),
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let stored = function.output.stored_ty();
+    let stored = quote_spanned!(function.output.ty().span()=> #stored);
+    let (lookup, value) = if function.is_async() {
+        let method = expand::method(function, Call::Many, "_async");
+        let future = borrowing_async_block(function);
+        (
+            quote!(__cachetool_batch.lookup_async::<#stored>().await),
+            quote!(__cachetool_lookups.#method(#future).await),
+        )
+    } else {
+        let method = expand::method(function, Call::Many, "");
+        let closure = expand::closure(function);
+        (
+            quote!(__cachetool_batch.lookup::<#stored>()),
+            quote!(__cachetool_lookups.#method(#closure)),
+        )
+    };
+    // The cache once for all items (an owned `Cache` from `cache = f()` then
+    // lives through the call), unless its expression uses an item's argument.
+    let cache = expand::cache(options);
+    let per_item = options.cache.value().is_some_and(|expr| {
+        let names: Vec<&Ident> = items.iter().map(|arg| item_name(arg)).collect();
+        mentions(expr.to_token_stream(), &names)
+    });
+    let (cache_once, cache_per_item) = match per_item {
+        true => (TokenStream::new(), cache),
+        false => (cache, TokenStream::new()),
+    };
+    let items_param = items_param();
+    let run = quote!({
+        #make_unless
+        #cache_once
+        let mut __cachetool_batch = ::cachetool::__private::Batch::new();
+        let mut __cachetool_items = ::std::vec::Vec::new();
+        for __cachetool_item in ::core::iter::IntoIterator::into_iter(#items_param) {
+            let #names = __cachetool_item;
+            #cache_per_item
+            let __cachetool_request = #request;
+            #apply_unless
+            __cachetool_batch.push(__cachetool_request);
+            __cachetool_items.push(#names);
+        }
+        let mut __cachetool_lookups = #lookup;
+        let mut __cachetool_values = ::std::vec::Vec::with_capacity(__cachetool_items.len());
+        for #patterns in __cachetool_items {
+            __cachetool_values.push(#value);
+        }
+        __cachetool_values
+    });
+    // Without the `tokio` feature, an async `_many` adds no error of its own.
+    let run = match function.item.sig.asyncness {
+        Some(token) => expand::needs_tokio(token.span, Call::Many, run),
+        None => run,
+    };
+    quote!({
+        #(#inner_attrs)*
+        #site
+        #run
+    })
+}
+
+/// Whether `tokens` hold one of `names` (as an identifier, at any depth).
+fn mentions(tokens: TokenStream, names: &[&Ident]) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => names.iter().any(|name| **name == ident),
+        TokenTree::Group(group) => mentions(group.stream(), names),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
+    })
+}
+
+/// The name an item argument has in the function's signature.
+fn item_name<'a>(arg: &'a Arg<'_>) -> &'a Ident {
+    match &arg.role {
+        Role::Key(ident) | Role::Skipped(ident) => ident,
+        Role::Pattern(ident) => ident,
+        Role::Wildcard => unreachable!("`_` is never an item"),
+    }
+}
+
+/// `a` for one, `(a, b)` for several.
+fn tuple<T: quote::ToTokens>(parts: &[T]) -> TokenStream {
+    match parts {
+        [one] => quote!(#one),
+        several => quote!((#(#several),*)),
+    }
+}
+
+/// `async { let PATTERN = ...; let out: R = BODY; out }`, not `move`: it
+/// borrows the arguments taken once (a `&mut` one for this item only) and
+/// takes the item's own as the body uses them.
+fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
+    let ty = function.output.ty();
+    let block = &function.item.block;
+    let destructure = expand::destructure(function);
+    let output = format_ident!("__cachetool_output");
+    quote!(async {
+        #(#destructure)*
+        let #output: #ty = #block;
+        #output
+    })
+}

@@ -1,0 +1,157 @@
+//! What a cache tells about itself: each function's counters
+//! ([`Cache::stats_by_function`](crate::Cache::stats_by_function)), the
+//! `metrics` crate's counters (feature `metrics`) and `tracing` spans and events.
+//!
+//! `load.rs` calls the hooks here at the points it decides things (a hit, a
+//! miss, a body run, a backend failure, how a load ended), so that the
+//! counting and reporting live in one place. A hit only adds to two striped
+//! counters (and a metrics handle): no span, no event, no lock, no allocation.
+
+mod functions;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod span;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tracing::Instrument as _;
+
+pub(crate) use functions::Functions;
+pub(crate) use span::{Outcome, OutcomeCell};
+
+use crate::request::Request;
+use crate::stats::Tally;
+use crate::Error;
+use functions::Function;
+
+impl Request<'_> {
+    /// This call's function's counters in its cache (`None` past the table's capacity).
+    #[inline]
+    fn function(&self) -> Option<&Function> {
+        let inner = self.inner();
+        (inner.counters.functions).of(self.site, inner.namespace.prefix())
+    }
+
+    /// Applies `count` to this function's tally, or to the cache's unlisted one.
+    #[inline]
+    fn tally(&self, count: impl FnOnce(&Tally)) -> Option<&Function> {
+        match self.function() {
+            Some(function) => {
+                count(&function.tally);
+                Some(function)
+            }
+            None => {
+                count(&self.inner().counters.unlisted);
+                None
+            }
+        }
+    }
+
+    /// A call answered from the cache.
+    #[inline]
+    pub(crate) fn count_hit(&self) {
+        let _function = self.tally(Tally::hit);
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.hit();
+        }
+    }
+
+    /// A call that found no valid entry.
+    pub(crate) fn count_miss(&self) {
+        let _function = self.tally(Tally::miss);
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.miss();
+        }
+    }
+
+    /// A body that ran for `took` and returned an error if `failed`.
+    pub(crate) fn count_load(&self, took: Duration, failed: bool) {
+        let _function = self.tally(|tally| tally.load(took, failed));
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.load(took, failed);
+        }
+        self.outcome.set(match failed {
+            true => Outcome::Error,
+            false => Outcome::Computed,
+        });
+    }
+
+    /// A value not stored for its size.
+    pub(crate) fn count_oversized(&self) {
+        self.tally(Tally::oversized);
+    }
+
+    /// This call waits for another caller of this process computing its key.
+    pub(crate) fn waiting(&self) {
+        tracing::trace!("cachetool: waiting for another caller's computation of this key");
+    }
+
+    /// Notes how this call's load ended, where it is not by running the body.
+    pub(crate) fn note(&self, outcome: Outcome) {
+        self.outcome.set(outcome);
+    }
+
+    /// Counts and reports a failed backend operation; the caller carries on
+    /// without it. The event names the server and the command (when the
+    /// backend said them) and the key.
+    pub(crate) fn backend_failed(&self, operation: &str, key: &str, error: &Error) {
+        let _function = self.tally(Tally::error);
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.backend_error();
+        }
+        let inner = self.inner();
+        let backend = inner.backend.name();
+        tracing::warn!(
+            cache = inner.namespace.prefix(),
+            function = self.site.path(),
+            backend,
+            server = error.server().unwrap_or(backend),
+            command = error.command().unwrap_or(operation),
+            operation,
+            key,
+            %error,
+            "cachetool: backend operation failed; the function's own value is used"
+        );
+    }
+
+    /// Runs `load` (everything a call does after a miss, or a refresh) inside
+    /// a `cachetool.load` span, which gets the load's outcome when it ends.
+    pub(crate) async fn observed<F: Future>(&self, load: F) -> F::Output {
+        let inner = self.inner();
+        let prefix = inner.namespace.prefix();
+        let span = tracing::debug_span!(
+            "cachetool.load",
+            cache = prefix,
+            function = self.site.path(),
+            key_hash = %span::KeyHash {
+                part: span::key_part(&self.entry_key, prefix),
+            },
+            backend = inner.backend.name(),
+            outcome = tracing::field::Empty,
+        );
+        let output = load.instrument(span.clone()).await;
+        span.record("outcome", self.outcome.get().as_str());
+        output
+    }
+}
+
+/// Reports an error that an invalidation or a clean returns to its caller
+/// (which is not counted: the caller gets the error).
+pub(crate) fn returned_error(cache: &crate::Cache, operation: &str, key: &str, error: &Error) {
+    let backend = cache.inner.backend.name();
+    tracing::warn!(
+        cache = cache.prefix(),
+        backend,
+        server = error.server().unwrap_or(backend),
+        command = error.command().unwrap_or(operation),
+        operation,
+        key,
+        %error,
+        "cachetool: backend operation failed; the error is returned to the caller"
+    );
+}

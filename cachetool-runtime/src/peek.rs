@@ -1,0 +1,61 @@
+//! `{name}_peek(args)`: the stored value of one call, if it is current,
+//! without running the function or waiting for a run. One read of the entry
+//! and its versions (one round trip on Redis and Memcached), counted neither
+//! as a hit nor as a miss.
+
+use crate::__private::Cacheable;
+use crate::backend::Value;
+use crate::codec;
+use crate::driver::{run_blocking, Blocking, Driver};
+use crate::handover::Versions;
+use crate::load::{versions_of, wrong_count};
+use crate::request::Request;
+use crate::Result;
+
+impl Request<'_> {
+    /// The stored value, if there is a current one.
+    pub fn peek<T: Cacheable>(self) -> Option<T> {
+        run_blocking(self.peek_with(&Blocking))
+    }
+
+    /// The same, awaiting the backend.
+    #[cfg(feature = "tokio")]
+    pub async fn peek_async<T: Cacheable>(self) -> Option<T> {
+        self.peek_with(&crate::driver::Tokio).await
+    }
+
+    async fn peek_with<D: Driver, T: Cacheable>(self, driver: &D) -> Option<T> {
+        if self.unkeyable.is_some() {
+            return None;
+        }
+        let known = self.local_versions();
+        let keys = self.lookup_keys(known.is_some());
+        let values = driver.get_many(&self.inner().backend, &keys).await;
+        self.peeked(known, keys.len(), values)
+    }
+
+    /// The value in what was read for `lookup_keys` (`asked` of them), if it
+    /// is of type `T` and computed under the current versions (`known`, or read).
+    fn peeked<T: Cacheable>(
+        &self,
+        known: Option<Versions>,
+        asked: usize,
+        values: Result<Vec<Option<Value>>>,
+    ) -> Option<T> {
+        let values = match values {
+            Ok(values) if values.len() == asked => values,
+            Ok(values) => {
+                let error = wrong_count(self.inner().backend.name(), asked, values.len());
+                self.backend_failed("peek", &self.entry_key, &error);
+                return None;
+            }
+            Err(error) => {
+                self.backend_failed("peek", &self.entry_key, &error);
+                return None;
+            }
+        };
+        let (entry, versions) = values.split_first()?;
+        let versions = known.or_else(|| versions_of(versions))?;
+        codec::decode(entry.as_ref()?, &versions)
+    }
+}

@@ -1,0 +1,460 @@
+//! Dogpile protection across processes: 4 OS processes of 8 threads (or 8
+//! tokio tasks) each miss one cold key, and the body runs exactly once in
+//! total, counted on the server itself (Redis `INCR`, memcached `incr`), on
+//! Redis and on Memcached.
+//!
+//! The processes provably overlap: each child reports on the server once one
+//! of its calls has missed, and the body (in whichever process wins the lock)
+//! returns only after every child has. So every process looked the key up
+//! before the value existed, and still the body ran once. Children start
+//! their callers on a "go" from the parent, sent once every child is ready:
+//! no start time to meet.
+//!
+//! A process that crashes while it computes leaves its lock behind: others
+//! wait for it only until it expires (the cache's `lock_timeout`), then
+//! compute under a lock of their own.
+//!
+//! A custom harness (libtest-mimic): the child's entry point (this binary
+//! again, with `CHILD_ENV` set) is not counted as a test.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+use cachetool::{cached, Cache};
+use libtest_mimic::{Arguments, Failed, Trial};
+use support::server::{Kind, Server};
+
+const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
+const PROCESSES: u64 = 4;
+const CALLERS: usize = 8;
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A counter on the test server, read and bumped with the server's own commands.
+#[derive(Clone)]
+struct Counters {
+    kind: Kind,
+    /// `redis://...` or `host:port`.
+    server: String,
+    prefix: String,
+}
+
+impl Counters {
+    fn key(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    fn create(&self, name: &str) {
+        if let Kind::Memcached = self.kind {
+            let request = format!("set {} 0 0 1\r\n0\r\n", self.key(name));
+            support::memcached::request(&self.server, request.as_bytes(), &[b"STORED\r\n"]);
+        }
+    }
+
+    fn bump(&self, name: &str) {
+        match self.kind {
+            Kind::Redis => {
+                let mut conn = self.redis();
+                let _: u64 = redis::cmd("INCR")
+                    .arg(self.key(name))
+                    .query(&mut conn)
+                    .unwrap();
+            }
+            _ => {
+                let request = format!("incr {} 1\r\n", self.key(name));
+                support::memcached::request(&self.server, request.as_bytes(), &[b"\r\n"]);
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> u64 {
+        match self.kind {
+            Kind::Redis => {
+                let mut conn = self.redis();
+                let value: Option<u64> = redis::cmd("GET")
+                    .arg(self.key(name))
+                    .query(&mut conn)
+                    .unwrap();
+                value.unwrap_or(0)
+            }
+            _ => {
+                let raw = support::memcached::raw_get(&self.server, &self.key(name))
+                    .expect("the counter exists");
+                String::from_utf8(raw).unwrap().trim().parse().unwrap()
+            }
+        }
+    }
+
+    fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.server.as_str())
+            .unwrap()
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .unwrap()
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        child::run(&spec);
+        return;
+    }
+    let arguments = Arguments::from_args();
+    let mut trials = Vec::new();
+    for kind in [Kind::Redis, Kind::Memcached] {
+        for mode in ["threads", "tasks"] {
+            let name = format!(
+                "{}::{PROCESSES}_processes_of_{CALLERS}_{mode}_run_the_body_once",
+                format!("{kind:?}").to_lowercase()
+            );
+            trials.push(Trial::test(name, move || {
+                processes_run_the_body_once(kind, mode)
+            }));
+        }
+        let name = format!(
+            "{}::a_crashed_processs_lock_holds_others_only_until_it_expires",
+            format!("{kind:?}").to_lowercase()
+        );
+        trials.push(Trial::test(name, move || a_crashed_lock_expires(kind)));
+    }
+    libtest_mimic::run(&arguments, trials).exit();
+}
+
+fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
+    let server = Server::start(kind);
+    let (url, counter_server) = match kind {
+        Kind::Redis => (server.url(), server.url()),
+        _ => (server.url(), server.address()),
+    };
+    let counters = Counters {
+        kind,
+        server: counter_server,
+        prefix: support::unique_prefix("dogpile-processes"),
+    };
+    counters.create("runs");
+    counters.create("missed");
+    let spec = format!(
+        "{kind:?}|{mode}|{url}|{}|{}",
+        counters.server, counters.prefix
+    );
+    let mut children: Vec<Child> = (0..PROCESSES)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .env(CHILD_ENV, &spec)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn the test binary as a child")
+        })
+        .collect();
+    // Every child says "ready" once its cache is built; then all go at once.
+    let mut outputs: Vec<_> = children
+        .iter_mut()
+        .map(|child| BufReader::new(child.stdout.take().unwrap()))
+        .collect();
+    for output in &mut outputs {
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        if line.trim() != "ready" {
+            kill_all(&mut children);
+            return Err(format!("a child did not get ready: {line:?}").into());
+        }
+    }
+    for child in &mut children {
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    }
+    let deadline = Instant::now() + PATIENCE;
+    for (child, output) in children.iter_mut().zip(&mut outputs) {
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                kill_all(&mut children);
+                return Err(format!("a child did not finish within {PATIENCE:?}").into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut said = String::new();
+        std::io::Read::read_to_string(output, &mut said).unwrap();
+        if !status.success() || !said.contains(&format!("CHILD OK {CALLERS} of {CALLERS}")) {
+            return Err(format!("a child failed ({status}): {said}").into());
+        }
+    }
+    let (runs, missed) = (counters.get("runs"), counters.get("missed"));
+    if missed != PROCESSES {
+        return Err(format!("{missed} of {PROCESSES} processes missed").into());
+    }
+    if runs != 1 {
+        return Err(format!(
+            "the body ran {runs} times in {PROCESSES} processes x {CALLERS} {mode}"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The crashing child's lock timeout, and so its lock's expiry (memcached
+/// counts whole seconds).
+const CRASHED_LOCK: Duration = Duration::from_secs(2);
+
+/// What the lock key held while `orphan` computed in this process.
+static LOCK_WHILE_COMPUTING: std::sync::Mutex<Vec<(Kind, Option<Vec<u8>>)>> =
+    std::sync::Mutex::new(Vec::new());
+static CRASH_CACHES: std::sync::Mutex<Vec<(Kind, &'static Cache, Counters)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn crash_setup(kind: Kind) -> (&'static Cache, Counters) {
+    let caches = CRASH_CACHES.lock().unwrap();
+    let (_, cache, counters) = caches.iter().find(|(of, ..)| *of == kind).unwrap();
+    (cache, counters.clone())
+}
+
+impl Counters {
+    /// The raw value of one of the cache's keys.
+    fn raw(&self, key: &str) -> Option<Vec<u8>> {
+        match self.kind {
+            Kind::Redis => redis::cmd("GET").arg(key).query(&mut self.redis()).unwrap(),
+            _ => support::memcached::raw_get(&self.server, key),
+        }
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}:lock:orphan:k", self.prefix)
+    }
+}
+
+/// `orphan` in the test process: notes what the lock key holds as it computes.
+#[cached(cache = crash_setup(kind).0, name = "orphan", key = "k")]
+fn orphan(kind: Kind) -> u64 {
+    let counters = crash_setup(kind).1;
+    let lock = counters.raw(&counters.lock_key());
+    LOCK_WHILE_COMPUTING.lock().unwrap().push((kind, lock));
+    5
+}
+
+fn a_crashed_lock_expires(kind: Kind) -> Result<(), Failed> {
+    let server = Server::start(kind);
+    let counters = Counters {
+        kind,
+        server: match kind {
+            Kind::Redis => server.url(),
+            _ => server.address(),
+        },
+        prefix: support::unique_prefix("crashed-lock"),
+    };
+    let spec = format!(
+        "{kind:?}|crash|{}|{}|{}",
+        server.url(),
+        counters.server,
+        counters.prefix
+    );
+    let mut crashing = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD_ENV, &spec)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the test binary as a child");
+    let mut said = String::new();
+    BufReader::new(crashing.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let crashed_lock = counters.raw(&counters.lock_key());
+    let _ = crashing.kill();
+    let _ = crashing.wait();
+    if said.trim() != "computing" || crashed_lock.is_none() {
+        return Err(format!("the child did not compute under its lock: {said:?}").into());
+    }
+    let cache = Cache::builder()
+        .url(&server.url())
+        .unwrap()
+        .prefix(counters.prefix.clone())
+        // Far longer than the crashed lock lives: a wait that ends by this
+        // timeout would compute without a lock, which the test tells apart.
+        .lock_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    CRASH_CACHES
+        .lock()
+        .unwrap()
+        .push((kind, Box::leak(Box::new(cache)), counters.clone()));
+    assert_eq!(orphan(kind), 5);
+    let seen = LOCK_WHILE_COMPUTING.lock().unwrap().clone();
+    let seen: Vec<_> = seen.into_iter().filter(|(of, _)| *of == kind).collect();
+    // Computed once, under a lock of its own: not the crashed one (still
+    // there, it would have been waited for), not none (the wait timed out
+    // and it computed without a lock).
+    match &seen[..] {
+        [(_, Some(lock))] if Some(lock) != crashed_lock.as_ref() => {}
+        other => {
+            return Err(
+                format!("computed under {other:?}, the crashed lock was {crashed_lock:?}").into(),
+            )
+        }
+    }
+    if counters.raw(&counters.lock_key()).is_some() {
+        return Err("its own lock was not released".into());
+    }
+    assert_eq!(orphan(kind), 5, "a hit");
+    Ok(())
+}
+
+fn kill_all(children: &mut [Child]) {
+    for child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// One process of the test.
+mod child {
+    use super::*;
+
+    pub(super) struct Setup {
+        pub(super) cache: Cache,
+        pub(super) counters: Counters,
+    }
+
+    pub(super) static SETUP: OnceLock<Setup> = OnceLock::new();
+
+    fn setup() -> &'static Setup {
+        SETUP.get().expect("child mode")
+    }
+
+    /// Counts its run, then returns only once every process has missed.
+    fn body(n: u64) -> u64 {
+        let counters = &setup().counters;
+        counters.bump("runs");
+        let deadline = Instant::now() + PATIENCE;
+        while counters.get("missed") < PROCESSES {
+            assert!(Instant::now() < deadline, "not every process missed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        n * 3
+    }
+
+    #[cached(cache = setup().cache, name = "cold", tags = ["t"])]
+    fn cold(n: u64) -> u64 {
+        body(n)
+    }
+
+    /// `cold` as an `async fn`: the same name, so the same key and lock.
+    #[cached(cache = setup().cache, name = "cold", tags = ["t"])]
+    async fn cold_async(n: u64) -> u64 {
+        tokio::task::spawn_blocking(move || body(n)).await.unwrap()
+    }
+
+    /// `orphan` in the child that crashes: says it computes, and hangs (for
+    /// at most a minute) until the parent kills it.
+    #[cached(cache = setup().cache, name = "orphan", key = "k")]
+    fn orphan() -> u64 {
+        println!("computing");
+        std::io::stdout().flush().unwrap();
+        std::thread::sleep(PATIENCE);
+        5
+    }
+
+    /// `kind|mode|cache url|counter server|prefix`; mode `crash` computes
+    /// `orphan` and is killed while it does.
+    pub(super) fn run(spec: &str) {
+        let [kind, mode, url, server, prefix] = spec.split('|').collect::<Vec<_>>()[..] else {
+            panic!("a bad child spec: {spec}");
+        };
+        let kind = match kind {
+            "Redis" => Kind::Redis,
+            _ => Kind::Memcached,
+        };
+        let cache = Cache::builder()
+            .url(url)
+            .unwrap()
+            .prefix(prefix)
+            .io_timeout(Duration::from_secs(5))
+            // The crashing child's lock expires soon; the others' waits are
+            // the default 30 s, far longer than the test needs.
+            .lock_timeout(match mode {
+                "crash" => CRASHED_LOCK,
+                _ => Duration::from_secs(30),
+            })
+            .build()
+            .unwrap();
+        let counters = Counters {
+            kind,
+            server: server.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        assert!(SETUP.set(Setup { cache, counters }).is_ok());
+        if mode == "crash" {
+            orphan();
+            return;
+        }
+        // Reports this process's first miss on the server.
+        let reporter = std::thread::spawn(|| {
+            let deadline = Instant::now() + PATIENCE;
+            while setup().cache.stats().misses == 0 {
+                assert!(Instant::now() < deadline, "no call of this process missed");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            setup().counters.bump("missed");
+        });
+        println!("ready");
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        assert_eq!(go.trim(), "go");
+        let values = match mode {
+            "threads" => on_threads(),
+            _ => on_tasks(),
+        };
+        reporter.join().unwrap();
+        assert_eq!(values, vec![21; CALLERS]);
+        let stats = setup().cache.stats();
+        assert_eq!(stats.errors, 0, "{stats:?}");
+        println!("CHILD OK {} of {CALLERS}: {stats:?}", values.len());
+    }
+
+    fn on_threads() -> Vec<u64> {
+        let barrier = Barrier::new(CALLERS);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        cold(7)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        })
+    }
+
+    fn on_tasks() -> Vec<u64> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CALLERS));
+            let tasks: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        cold_async(7).await
+                    })
+                })
+                .collect();
+            let mut values = Vec::new();
+            for task in tasks {
+                values.push(tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap());
+            }
+            values
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! `foo_many(items)`: the function for each item (its key arguments, a tuple
+//! where there are several), in order; hits read at once, misses computed one
+//! by one under their own dogpile protection; the arguments out of the key
+//! taken once.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cachetool::cached;
+
+/// Bounds every wait of these tests.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+support::modes::for_each_mode! {
+    static USER_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = cache("many"), tags = [format!("user:{id}")])]
+    fn user(id: u64) -> String {
+        USER_RUNS.fetch_add(1, SeqCst);
+        format!("user {id}")
+    }
+
+    #[test]
+    fn values_come_in_order_and_only_misses_run() {
+        assert_eq!(call!(user(2)), "user 2");
+        assert_eq!(call!(user_many([1, 2, 3])), ["user 1", "user 2", "user 3"]);
+        assert_eq!(USER_RUNS.load(SeqCst), 3, "2 was a hit");
+        assert_eq!(call!(user_many(vec![3, 1, 2])), ["user 3", "user 1", "user 2"]);
+        assert_eq!(USER_RUNS.load(SeqCst), 3, "all hits");
+        // Each miss was stored as a single call's would be.
+        assert_eq!(call!(user(1)), "user 1");
+        assert_eq!(USER_RUNS.load(SeqCst), 3);
+        // Tags per item, from its own arguments.
+        clean!(cache("many"), &["user:3"]).expect("clean");
+        assert_eq!(call!(user_many([1, 3])), ["user 1", "user 3"]);
+        assert_eq!(USER_RUNS.load(SeqCst), 4);
+        assert_eq!(call!(user_many(Vec::<u64>::new())), Vec::<String>::new());
+    }
+
+    static SAME_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = cache("many"))]
+    fn same(id: u64) -> u64 {
+        SAME_RUNS.fetch_add(1, SeqCst);
+        id
+    }
+
+    #[test]
+    fn an_item_repeated_is_computed_once() {
+        assert_eq!(call!(same_many([5, 5, 5])), [5, 5, 5]);
+        assert_eq!(SAME_RUNS.load(SeqCst), 1);
+    }
+
+    #[cached(cache = cache("many-stats"))]
+    fn counted(id: u64) -> u64 {
+        id
+    }
+
+    #[test]
+    fn each_item_counts_as_a_hit_or_a_miss() {
+        let cache = cache("many-stats");
+        call!(counted_many([1, 2]));
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.loads), (0, 2, 2));
+        call!(counted_many([1, 2, 3]));
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.loads), (2, 3, 3));
+    }
+
+    struct Db {
+        reads: AtomicUsize,
+    }
+
+    #[cached(cache = cache("many"), skip(db))]
+    fn row(db: &Db, table: String, id: u64) -> String {
+        db.reads.fetch_add(1, SeqCst);
+        format!("{table}/{id}")
+    }
+
+    #[test]
+    fn several_key_arguments_come_as_tuples_and_skipped_ones_once() {
+        let db = Db { reads: AtomicUsize::new(0) };
+        let rows = call!(row_many(&db, [("a".to_string(), 1), ("b".to_string(), 1), ("a".to_string(), 1)]));
+        assert_eq!(rows, ["a/1", "b/1", "a/1"]);
+        assert_eq!(db.reads.load(SeqCst), 2);
+        assert_eq!(call!(row(&db, "b".to_string(), 1)), "b/1");
+        assert_eq!(db.reads.load(SeqCst), 2);
+    }
+
+    struct Conn {
+        calls: u64,
+    }
+
+    #[cached(cache = cache("many"), skip(conn))]
+    fn next(conn: &mut Conn, id: u64) -> u64 {
+        conn.calls += 1;
+        id * 100 + conn.calls
+    }
+
+    #[test]
+    fn a_mut_argument_out_of_the_key_is_lent_to_each_miss_in_turn() {
+        let mut conn = Conn { calls: 0 };
+        assert_eq!(call!(next_many(&mut conn, [1, 2])), [101, 202]);
+        assert_eq!(call!(next_many(&mut conn, [2, 3])), [202, 303]);
+        assert_eq!(conn.calls, 3);
+    }
+
+    static PARSE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = cache("many"))]
+    fn parse(text: &str) -> Result<u32, String> {
+        PARSE_RUNS.fetch_add(1, SeqCst);
+        text.parse().map_err(|_| format!("not a number: {text}"))
+    }
+
+    #[test]
+    fn errors_come_in_place_and_are_not_stored() {
+        let parsed = call!(parse_many(["1", "x", "2"]));
+        assert_eq!(parsed, [Ok(1), Err("not a number: x".to_string()), Ok(2)]);
+        let parsed = call!(parse_many(["x", "1"]));
+        assert_eq!(parsed, [Err("not a number: x".to_string()), Ok(1)]);
+        assert_eq!(PARSE_RUNS.load(SeqCst), 4);
+    }
+
+    static GATE: Mutex<Option<rt::Receiver<()>>> = Mutex::new(None);
+    static GATED_RUNS: AtomicUsize = AtomicUsize::new(0);
+    static SECOND_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Key 1 blocks until the test opens the gate (once: a second run of it
+    /// finds no gate and fails); other keys return at once.
+    #[cached(cache = cache("many"))]
+    fn gated(n: u64) -> u64 {
+        if n == 1 {
+            GATED_RUNS.fetch_add(1, SeqCst);
+            let gate = GATE.lock().unwrap().take().expect("key 1 runs once");
+            recv!(gate, PATIENCE).expect("the test opens the gate");
+        } else {
+            SECOND_RUNS.fetch_add(1, SeqCst);
+        }
+        n * 3
+    }
+
+    #[test]
+    fn a_miss_waits_for_the_computation_of_another_caller() {
+        let (open, gate) = rt::channel();
+        *GATE.lock().unwrap() = Some(gate);
+        let single = spawn!({ call!(gated(1)) });
+        // Item 2 first: once both bodies ran, key 1 is being computed by one
+        // caller (until the gate opens) and the other comes to it with its
+        // lookup done: it must wait for that computation (or, if it comes
+        // late, take the stored value), never run the body again.
+        let batch = spawn!({ call!(gated_many([2, 1])) });
+        until!(GATED_RUNS.load(SeqCst) == 1 && SECOND_RUNS.load(SeqCst) == 1, "both bodies started");
+        open.send(()).unwrap();
+        assert_eq!(join!(single).unwrap(), 3);
+        assert_eq!(join!(batch).unwrap(), [6, 3]);
+        assert_eq!(GATED_RUNS.load(SeqCst), 1);
+    }
+}

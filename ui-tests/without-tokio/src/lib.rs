@@ -1,0 +1,1 @@
+//! ui cases of `#[cached]` built without the `tokio` feature.
