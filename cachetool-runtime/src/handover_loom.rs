@@ -234,9 +234,9 @@ fn check(changes: &[Change], preemptions: usize) {
     );
 }
 
-// The largest model (390,000 interleavings, about 90 s of one core): the
-// other process's change on the model's own thread. (The other way round,
-// 640,000.)
+// The largest model (390,000 interleavings, about 90 s of one core: most of
+// the check's two minutes), with the other process's change on the model's
+// own thread (the other way round, 640,000).
 #[test]
 fn loom_no_stale_value_after_invalidations_here_and_elsewhere() {
     check(&[(Here, Invalidate), (Elsewhere, Invalidate)], PREEMPTIONS);
