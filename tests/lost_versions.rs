@@ -1,6 +1,7 @@
-//! A tag key or the namespace epoch that disappears (evicted by a full
-//! memory backend, an LRU server, or deleted by hand) makes the entries that
-//! recorded it misses, never stale hits: on every backend.
+//! A tag key or the namespace epoch that disappears from a server (evicted
+//! by its LRU, or deleted by hand) makes the entries that recorded it misses,
+//! never stale hits. (In memory, versions are not keys: the bounded table of
+//! tag versions is checked in `cachetool-runtime/src/local/namespace.rs`.)
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use cachetool::cached;
 
-support::modes::for_each_mode! {
+support::modes::for_each_remote_mode! {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
 
     #[cached(cache = cache("lost-tag"), tags = ["lost"])]

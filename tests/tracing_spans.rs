@@ -164,13 +164,22 @@ support::modes::for_each_mode! {
                 .count()
         };
         if KIND == BackendKind::Memory {
-            // In this process's memory there is no other process, and no
-            // lock between caches: the second computes at once.
-            assert_eq!(call!(second.slow(2)), 20);
+            // In this process's memory there is no other process: the caches
+            // of one prefix share their computations in flight, and the
+            // second waits for the first's.
+            let joins = second.cache.__flight_joins();
+            let waiter = Arc::clone(&second);
+            let waiting = spawn!({ call!(waiter.slow(2)) });
+            call!(eventually("the second caller to wait", || {
+                second.cache.__flight_joins() > joins
+            }));
             open.send(()).unwrap();
             assert_eq!(join!(computing).unwrap(), 20);
-            let outcomes: Vec<String> = capture.loads(&prefix).iter().map(|l| l["outcome"].clone()).collect();
-            assert_eq!(outcomes, ["computed", "computed"]);
+            assert_eq!(join!(waiting).unwrap(), 20);
+            assert_eq!(PROCESS_RUNS.load(SeqCst), 1, "computed once");
+            let mut outcomes: Vec<String> = capture.loads(&prefix).iter().map(|l| l["outcome"].clone()).collect();
+            outcomes.sort();
+            assert_eq!(outcomes, ["computed", "joined"]);
             return;
         }
         let waiting = spawn!({ call!(second.slow(2)) });

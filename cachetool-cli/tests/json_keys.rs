@@ -1,6 +1,7 @@
 //! `cachetool key FUNCTION --args JSON` builds the very key `#[cached]`
 //! stores the entry of the same Rust arguments under: for integers, strings,
-//! booleans, floats, sequences, maps, structs, enums and null.
+//! booleans, floats, sequences, maps, structs, enums and null. (On Redis,
+//! whose entries are under string keys; the memory backend keys by hash.)
 
 mod support;
 
@@ -10,9 +11,16 @@ use std::sync::LazyLock;
 use cachetool::{cached, Cache};
 use serde::Serialize;
 use support::cachetool;
+use support::server::{Kind, Server};
 
-static CACHE: LazyLock<Cache> =
-    LazyLock::new(|| Cache::builder().prefix("json-keys").build().unwrap());
+static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
+static CACHE: LazyLock<Cache> = LazyLock::new(|| {
+    Cache::builder()
+        .prefix("json-keys")
+        .url(&SERVER.url())
+        .and_then(|builder| builder.build())
+        .expect("a cache on the test's redis-server")
+});
 
 #[derive(Serialize)]
 struct Query {
@@ -73,7 +81,7 @@ fn key(function: &str, args: &str) -> String {
     run.stdout.trim().to_owned()
 }
 
-/// Whether the in-memory cache holds an entry under `key`.
+/// Whether the cache holds an entry under `key`.
 fn stored(key: &str) -> bool {
     CACHE.backend().get_many(&[key]).unwrap()[0].is_some()
 }

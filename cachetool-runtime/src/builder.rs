@@ -10,7 +10,7 @@ use crate::durations;
 use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
-use crate::local_versions::LocalVersions;
+use crate::local::LocalStore;
 use crate::stats::Counters;
 use crate::{Error, Result};
 
@@ -138,13 +138,22 @@ impl CacheBuilder {
         Ok(self)
     }
 
-    /// Picks the backend from the URL's scheme: `redis`, `rediss`, `redis+unix`,
-    /// `redis+cluster` or `memcache`. A scheme whose backend this build
+    /// Picks the backend from the URL's scheme: `memory` (`memory://`, or
+    /// `memory://?capacity=N` for [`capacity`](CacheBuilder::capacity)),
+    /// `redis`, `rediss`, `redis+unix`, `redis+cluster` or `memcache`. A scheme whose backend this build
     /// leaves out is a [`Config`](crate::ErrorKind::Config) error naming the
     /// cargo feature to enable (`redis`, `redis-tls` or `memcached`).
-    pub fn url(self, url: &str) -> Result<Self> {
+    pub fn url(mut self, url: &str) -> Result<Self> {
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         match scheme {
+            "memory" => {
+                let capacity = crate::backend::memory_url_capacity(url)?;
+                self.backend = None;
+                Ok(match capacity {
+                    Some(capacity) => self.capacity(capacity),
+                    None => self,
+                })
+            }
             "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" | "rediss+cluster" => {
                 // `rediss` without `redis-tls` is refused by the Redis backend's
                 // URL check, which `.redis(..)` shares.
@@ -170,8 +179,8 @@ impl CacheBuilder {
                 }
             }
             _ => Err(Error::config(format!(
-                "no backend for the URL {url:?}: expected redis://, rediss://, redis+unix://, \
-                 redis+cluster:// or memcache://"
+                "no backend for the URL {url:?}: expected memory://, redis://, rediss://, \
+                 redis+unix://, redis+cluster:// or memcache://"
             ))),
         }
     }
@@ -234,24 +243,33 @@ impl CacheBuilder {
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };
         let namespace = Namespace::new(&self.prefix);
+        // Decided once: in memory, calls use the tier directly (with the
+        // namespace's shared flights and counts); elsewhere, the backend.
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
-        let local_versions = any
+        let local = any
             .downcast::<MemoryBackend>()
             .ok()
-            .map(|memory| LocalVersions::new(memory, namespace.epoch_key()));
+            .map(|memory| LocalStore::new(memory, namespace.prefix()));
+        let (flights, invalidations) = match &local {
+            Some(local) => (
+                Arc::clone(&local.namespace.flights),
+                Arc::clone(&local.namespace.invalidations),
+            ),
+            None => (Arc::new(Flights::new()), Arc::new(Invalidations::new())),
+        };
         Ok(Cache {
             inner: Arc::new(Inner {
                 objects: backend.stores_objects(),
                 backend,
-                local_versions,
+                local,
                 namespace,
                 // A TTL or timeout of a century or more (`Duration::MAX`) is "never".
                 default_ttl: durations::finite_ttl(self.ttl),
                 lock_timeout: durations::bounded(self.lock_timeout),
                 max_value_size: self.max_value_size,
                 counters: Counters::default(),
-                flights: Flights::new(),
-                invalidations: Invalidations::new(),
+                flights,
+                invalidations,
             }),
         })
     }

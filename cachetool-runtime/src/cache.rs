@@ -11,10 +11,11 @@ use crate::driver::{run_blocking, Blocking, Driver};
 use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
-use crate::local_versions::LocalVersions;
+use crate::local::LocalStore;
 use crate::observe;
 use crate::stats::{Counters, Stats};
 use crate::{CacheBuilder, Result};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// A cache: where `#[cached]` functions keep their entries.
 ///
@@ -34,11 +35,15 @@ pub(crate) struct Inner {
     pub(crate) max_value_size: usize,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
     pub(crate) objects: bool,
-    /// The epoch's and tags' versions, read without a lookup: with the memory backend only.
-    pub(crate) local_versions: Option<LocalVersions>,
+    /// With the memory backend: its tier, which calls use directly, keyed by
+    /// identity (`local/call.rs`); `None`: every call goes to the backend
+    /// (`load.rs`).
+    pub(crate) local: Option<LocalStore>,
     pub(crate) counters: Counters,
-    pub(crate) flights: Flights,
-    pub(crate) invalidations: Invalidations,
+    /// Shared by the caches of one namespace in one memory backend.
+    pub(crate) flights: Arc<Flights>,
+    /// Shared by the caches of one namespace in one memory backend.
+    pub(crate) invalidations: Arc<Invalidations>,
 }
 
 impl Cache {
@@ -98,6 +103,12 @@ impl Cache {
         if tags.is_empty() {
             return Ok(());
         }
+        if let Some(local) = &self.inner.local {
+            let hashes = tags.iter().map(|tag| xxh3_64(tag.as_ref().as_bytes()));
+            local.namespace.clean_tags(hashes);
+            self.inner.invalidations.cleaned();
+            return Ok(());
+        }
         let keys: Vec<String> = tags
             .iter()
             .map(|tag| self.inner.namespace.tag_key(tag.as_ref()))
@@ -112,6 +123,11 @@ impl Cache {
     }
 
     async fn clean_all_with<D: Driver>(&self, driver: &D) -> Result<()> {
+        if let Some(local) = &self.inner.local {
+            local.namespace.new_epoch();
+            self.inner.invalidations.cleaned();
+            return Ok(());
+        }
         let epoch_key = self.inner.namespace.epoch_key();
         let outcome = driver
             .set(&self.inner.backend, epoch_key, codec::new_version(), None)

@@ -9,13 +9,13 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
-
+use crate::key::CallId;
+use crate::local::FoldHasher;
 // parking_lot's, std's and event-listener's; loom's in the model check.
 use crate::sync::{Event, EventListener, Listener as _, Mutex};
 
@@ -25,7 +25,8 @@ pub(crate) type Shared = Arc<dyn Any + Send + Sync>;
 /// (Fewer in the model check, which builds them anew for every interleaving.)
 const SHARDS: usize = if cfg!(cachetool_loom) { 2 } else { 16 };
 
-/// The computations under way in one cache, by entry key.
+/// The computations under way in one cache (or, in memory, one namespace),
+/// by call identity.
 pub(crate) struct Flights {
     shards: [Mutex<FlightMap>; SHARDS],
     /// How many callers have joined another's flight to wait for it: an event
@@ -34,22 +35,8 @@ pub(crate) struct Flights {
     joins: std::sync::atomic::AtomicU64,
 }
 
-type FlightMap = HashMap<Box<str>, Arc<Flight>, BuildHasherDefault<KeyHasher>>;
-
-/// Hashes a key with one xxh3 call: `Xxh3Builder`'s streaming state costs
-/// several times more for keys this short, twice on every miss.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+// A call identity is a hash already: folded, not hashed again.
+type FlightMap = HashMap<CallId, Arc<Flight>, BuildHasherDefault<FoldHasher>>;
 
 struct Flight {
     state: Mutex<State>,
@@ -125,8 +112,8 @@ impl Flights {
 
     /// Joins the flight of `key`. A caller whose thread (`per_thread`, sync
     /// callers) or task (async callers) already computes the key is told so.
-    pub(crate) fn join(&self, key: &str, per_thread: bool) -> Joined<'_> {
-        let hash = xxh3_64(key.as_bytes());
+    pub(crate) fn join(&self, key: CallId, per_thread: bool) -> Joined<'_> {
+        let hash = key.spread();
         let marker = (self as *const Flights as usize, hash);
         let reentrant = match per_thread {
             true => LEADING.with(|leading| leading.borrow().contains(&marker)),
@@ -136,7 +123,7 @@ impl Flights {
             return Joined::Reentrant;
         }
         let mut shard = self.shards[hash as usize % SHARDS].lock();
-        if let Some(flight) = shard.get(key) {
+        if let Some(flight) = shard.get(&key) {
             if let State::Running { waiters } = &mut *flight.state.lock() {
                 *waiters += 1;
                 self.joins.fetch_add(1, Ordering::AcqRel);
@@ -147,14 +134,14 @@ impl Flights {
             state: Mutex::new(State::Running { waiters: 0 }),
             finished: Event::new(),
         });
-        shard.insert(key.into(), Arc::clone(&flight));
+        shard.insert(key, Arc::clone(&flight));
         drop(shard);
         if per_thread {
             LEADING.with(|leading| leading.borrow_mut().push(marker));
         }
         Joined::Leader(LeaderGuard {
             flights: self,
-            key: key.into(),
+            key,
             marker,
             per_thread,
             flight,
@@ -167,7 +154,7 @@ impl Flights {
 /// flight: its waiters wake and one of them computes.
 pub(crate) struct LeaderGuard<'a> {
     flights: &'a Flights,
-    key: Box<str>,
+    key: CallId,
     /// (flights address, key hash): this leader's entry in `LEADING` (a
     /// per-thread leader) or `TASK_LEADING` (a task, while its body runs).
     marker: (usize, u64),
@@ -208,10 +195,10 @@ impl LeaderGuard<'_> {
         {
             let mut shard = shard.lock();
             if shard
-                .get(&*self.key)
+                .get(&self.key)
                 .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
             {
-                shard.remove(&*self.key);
+                shard.remove(&self.key);
             }
         }
         // Out of the map, the flight gains no waiter: the count below is final.
@@ -299,6 +286,13 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn id(name: &str) -> CallId {
+        CallId {
+            function: 1,
+            args: xxhash_rust::xxh3::xxh3_128(name.as_bytes()),
+        }
+    }
+
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)
     }
@@ -306,12 +300,12 @@ mod tests {
     #[test]
     fn second_caller_waits_for_the_first() {
         let flights = Flights::new();
-        let Joined::Leader(leader) = flights.join("k", true) else {
+        let Joined::Leader(leader) = flights.join(id("k"), true) else {
             panic!("first caller must lead")
         };
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| {
-                let Joined::Waiter(waiter) = flights.join("k", true) else {
+                let Joined::Waiter(waiter) = flights.join(id("k"), true) else {
                     panic!("must wait")
                 };
                 match waiter.wait(soon()) {
@@ -331,7 +325,7 @@ mod tests {
             assert_eq!(waiter.join().unwrap(), 7);
         });
         assert!(
-            matches!(flights.join("k", true), Joined::Leader(_)),
+            matches!(flights.join(id("k"), true), Joined::Leader(_)),
             "a finished flight is gone"
         );
     }
@@ -339,17 +333,18 @@ mod tests {
     #[test]
     fn the_hand_over_decides_once_no_one_can_join_and_may_abandon() {
         let flights = Flights::new();
-        let Joined::Leader(leader) = flights.join("k", false) else {
+        let Joined::Leader(leader) = flights.join(id("k"), false) else {
             panic!("first caller must lead")
         };
-        let waiter = std::thread::scope(|s| s.spawn(|| flights.join("k", false)).join().unwrap());
+        let waiter =
+            std::thread::scope(|s| s.spawn(|| flights.join(id("k"), false)).join().unwrap());
         let Joined::Waiter(waiter) = waiter else {
             panic!("must wait")
         };
         leader.finish(|| {
             // A caller arriving now starts its own flight: the decision below
             // holds for every waiter this flight will ever have.
-            assert!(matches!(flights.join("k", false), Joined::Leader(_)));
+            assert!(matches!(flights.join(id("k"), false), Joined::Leader(_)));
             None
         });
         assert!(matches!(waiter.wait(soon()), Waited::Abandoned));
@@ -358,14 +353,14 @@ mod tests {
     #[test]
     fn a_dropped_leader_abandons_and_a_waiter_can_time_out() {
         let flights = Flights::new();
-        let leader = flights.join("k", true);
+        let leader = flights.join(id("k"), true);
         let Joined::Waiter(waiter) =
-            std::thread::scope(|s| s.spawn(|| flights.join("k", true)).join().unwrap())
+            std::thread::scope(|s| s.spawn(|| flights.join(id("k"), true)).join().unwrap())
         else {
             panic!("must wait")
         };
         let Joined::Waiter(late) =
-            std::thread::scope(|s| s.spawn(|| flights.join("k", true)).join().unwrap())
+            std::thread::scope(|s| s.spawn(|| flights.join(id("k"), true)).join().unwrap())
         else {
             panic!("must wait")
         };
@@ -377,8 +372,8 @@ mod tests {
     #[test]
     fn the_leading_thread_is_told_it_is_reentrant() {
         let flights = Flights::new();
-        let _leader = flights.join("k", true);
-        assert!(matches!(flights.join("k", true), Joined::Reentrant));
-        assert!(matches!(flights.join("other", true), Joined::Leader(_)));
+        let _leader = flights.join(id("k"), true);
+        assert!(matches!(flights.join(id("k"), true), Joined::Reentrant));
+        assert!(matches!(flights.join(id("other"), true), Joined::Leader(_)));
     }
 }

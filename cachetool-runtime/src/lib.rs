@@ -22,7 +22,7 @@ mod invalidations;
 mod key;
 mod key_cbor;
 mod load;
-mod local_versions;
+mod local;
 mod many;
 mod observe;
 mod peek;

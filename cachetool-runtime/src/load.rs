@@ -16,7 +16,6 @@ use crate::driver::Driver;
 use crate::durations::deadline_after;
 use crate::flight::{Joined, LeaderGuard, Shared, Waited};
 use crate::handover::{Handed, Versions, View};
-use crate::local_versions::time_to_touch;
 use crate::observe::Outcome;
 use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
@@ -61,6 +60,17 @@ enum StoreOutcome {
     NotStored,
 }
 
+impl Miss {
+    /// A miss with nothing read (a local store needs nothing of its lookup).
+    pub(crate) fn unread() -> Miss {
+        Miss {
+            versions: None,
+            seen: None,
+            view: None,
+        }
+    }
+}
+
 impl StoreOutcome {
     /// Whether the lock handed to the store was released with it.
     fn released_lock(self) -> bool {
@@ -101,6 +111,10 @@ impl Request<'_> {
             Found::Hit(value) => return Ok(value),
             found => found,
         };
+        if let Some(local) = self.local() {
+            let after_miss = Box::pin(self.local_after_miss(driver, local, found, body));
+            return self.observed(after_miss).await;
+        }
         let after_miss = Box::pin(self.after_miss(driver, found, body));
         self.observed(after_miss).await
     }
@@ -128,10 +142,10 @@ impl Request<'_> {
                 Found::Failed => return self.load(body).await,
                 Found::Miss(miss) => miss,
             };
-            if !self.site.lock() {
+            let Some(call) = self.call.filter(|_| self.site.lock()) else {
                 return self.load_and_store(driver, miss, body).await;
-            }
-            match inner.flights.join(&self.entry_key, D::PER_THREAD) {
+            };
+            match inner.flights.join(call, D::PER_THREAD) {
                 Joined::Leader(flight) => return self.lead_boxed(driver, flight, body).await,
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
@@ -168,6 +182,9 @@ impl Request<'_> {
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         self.observed(async {
+            if let Some(local) = self.local() {
+                return self.local_reload(local, body).await;
+            }
             if self.unkeyable.is_some() {
                 return self.load(body).await;
             }
@@ -179,6 +196,9 @@ impl Request<'_> {
 
     /// Leaves a tombstone under the entry's key.
     pub(crate) async fn drop_entry<D: Driver>(self, driver: &D) -> Result<()> {
+        if let Some(local) = self.local() {
+            return self.local_invalidate(local);
+        }
         if let Some(reason) = &self.unkeyable {
             return Err(Error::new(
                 ErrorKind::Codec,
@@ -212,57 +232,44 @@ impl Request<'_> {
 
     /// One read of the entry and every version it depends on.
     async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
+        if let Some(local) = self.local() {
+            return self.local_found(local);
+        }
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let known = self.local_versions();
-        let keys = self.lookup_keys(known.is_some());
+        let keys = self.lookup_keys();
         let values = driver.get_many(&self.inner().backend, &keys).await;
-        self.found(known, keys.len(), values.as_deref())
+        self.found(keys.len(), values.as_deref())
     }
 
     /// [`lookup`](Request::lookup), for a caller that blocks on the backend.
+    #[inline]
     pub(crate) fn lookup_now<T: Cacheable>(&self) -> Found<T> {
+        if let Some(local) = self.local() {
+            return self.local_found(local);
+        }
         if self.unkeyable.is_some() {
             return Found::Failed;
         }
-        let known = self.local_versions();
-        let keys = self.lookup_keys(known.is_some());
+        let keys = self.lookup_keys();
         let mut values = Values::new();
         let read = (self.inner().backend).read_each(&keys, &mut |value| values.push(value));
-        self.found(known, keys.len(), read.as_ref().map(|()| &values[..]))
+        self.found(keys.len(), read.as_ref().map(|()| &values[..]))
     }
 
-    /// The versions of the epoch and every tag, when the backend is this
-    /// process's memory and they can all be known without a lookup.
-    pub(crate) fn local_versions(&self) -> Option<Versions> {
-        let inner = self.inner();
-        let local = inner.local_versions.as_ref()?;
-        let touch = time_to_touch();
-        let mut versions = Versions::new();
-        versions.push(local.epoch_version(inner.namespace.epoch_key(), touch)?);
-        for tag_key in self.tag_keys.iter() {
-            versions.push(local.version(tag_key, touch)?);
-        }
-        Some(versions)
-    }
-
-    /// The entry's key, then (unless the versions are `known`) the epoch's and each tag's.
-    pub(crate) fn lookup_keys(&self, known: bool) -> Keys<'_> {
+    /// The entry's key, then the epoch's and each tag's.
+    pub(crate) fn lookup_keys(&self) -> Keys<'_> {
         let mut keys = Keys::new();
         keys.push(self.entry_key.as_str());
-        if !known {
-            keys.extend(self.version_keys());
-        }
+        keys.extend(self.version_keys());
         keys
     }
 
-    /// What the values read for `lookup_keys` (`asked` of them) mean, with the
-    /// versions if they are `known` without a lookup. (Borrowed, not moved: the
-    /// values are a few hundred bytes on the stack.)
+    /// What the values read for `lookup_keys` (`asked` of them) mean.
+    /// (Borrowed, not moved: the values are a few hundred bytes on the stack.)
     pub(crate) fn found<T: Cacheable>(
         &self,
-        known: Option<Versions>,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
     ) -> Found<T> {
@@ -275,8 +282,7 @@ impl Request<'_> {
             }
             Err(error) => return self.failed_lookup(error),
         };
-        let from_lookup = known.is_none();
-        let versions = known.or_else(|| versions_of(versions));
+        let versions = versions_of(versions);
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             if let Some(value) = codec::decode::<T>(entry, versions) {
                 self.count_hit();
@@ -289,12 +295,7 @@ impl Request<'_> {
             versions: versions.clone(),
         };
         Found::Miss(Miss {
-            // With the versions known without a lookup, a miss reads them again
-            // before its store (`versions_now`): that read counts as a use of the
-            // epoch and tag keys, which the eviction policy must see before the
-            // store adds a key, or it might evict the epoch, and with it every
-            // entry of the cache.
-            versions: versions.filter(|_| from_lookup),
+            versions,
             seen: seen.clone(),
             view: Some(view),
         })
@@ -543,7 +544,10 @@ impl Request<'_> {
     }
 
     /// Runs the body, timing it.
-    async fn load<T, E>(&self, body: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    pub(crate) async fn load<T, E>(
+        &self,
+        body: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         let started = Instant::now();
         let outcome = pin!(body).await;
         self.count_load(started.elapsed(), outcome.is_err());
@@ -686,7 +690,7 @@ fn jittered(pause: Duration, unit: f64) -> Duration {
 }
 
 /// The value for the waiters, with the view its computation started from.
-fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
+pub(crate) fn share<T: Cacheable>(value: &T, view: Option<View>) -> Shared {
     Arc::new(Handed {
         value: value.clone(),
         view,

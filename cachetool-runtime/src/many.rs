@@ -69,6 +69,11 @@ impl<'c> Batch<'c> {
         // arguments may spread them over several).
         let mut caches: Vec<(&Inner, Vec<usize>)> = Vec::new();
         for (index, request) in self.requests.iter().enumerate() {
+            // In memory, each item is looked up at once: no round trip to save.
+            if let Some(local) = request.local() {
+                found[index] = Some(request.local_found(local));
+                continue;
+            }
             if request.unkeyable.is_some() {
                 // As a single call: computed, not stored, counted neither way.
                 found[index] = Some(Found::Failed);
@@ -139,7 +144,7 @@ async fn read_together<D: Driver, T: Cacheable>(
         for tag_key in request.tag_keys.iter() {
             own.push(values[tag_at[tag_key]].clone());
         }
-        found[index] = Some(request.found(None, own.len(), Ok(&own)));
+        found[index] = Some(request.found(own.len(), Ok(&own)));
     }
 }
 

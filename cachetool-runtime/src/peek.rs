@@ -7,7 +7,6 @@ use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
-use crate::handover::Versions;
 use crate::load::{versions_of, wrong_count};
 use crate::request::Request;
 use crate::Result;
@@ -25,23 +24,20 @@ impl Request<'_> {
     }
 
     async fn peek_with<D: Driver, T: Cacheable>(self, driver: &D) -> Option<T> {
+        if let Some(local) = self.local() {
+            return self.local_peek(local);
+        }
         if self.unkeyable.is_some() {
             return None;
         }
-        let known = self.local_versions();
-        let keys = self.lookup_keys(known.is_some());
+        let keys = self.lookup_keys();
         let values = driver.get_many(&self.inner().backend, &keys).await;
-        self.peeked(known, keys.len(), values)
+        self.peeked(keys.len(), values)
     }
 
     /// The value in what was read for `lookup_keys` (`asked` of them), if it
-    /// is of type `T` and computed under the current versions (`known`, or read).
-    fn peeked<T: Cacheable>(
-        &self,
-        known: Option<Versions>,
-        asked: usize,
-        values: Result<Vec<Option<Value>>>,
-    ) -> Option<T> {
+    /// is of type `T` and computed under the current versions.
+    fn peeked<T: Cacheable>(&self, asked: usize, values: Result<Vec<Option<Value>>>) -> Option<T> {
         let values = match values {
             Ok(values) if values.len() == asked => values,
             Ok(values) => {
@@ -55,7 +51,7 @@ impl Request<'_> {
             }
         };
         let (entry, versions) = values.split_first()?;
-        let versions = known.or_else(|| versions_of(versions))?;
+        let versions = versions_of(versions)?;
         codec::decode(entry.as_ref()?, &versions)
     }
 }

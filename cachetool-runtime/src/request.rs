@@ -5,23 +5,32 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::__private::Cacheable;
 use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
 use crate::invalidations::Mark;
-use crate::key::{KeyPart, Site, TagKeys};
+use crate::key::{CallId, KeyPart, Site, TagKeys};
 use crate::load::Found;
 use crate::observe::OutcomeCell;
 use crate::unless::StoreUnless;
 use crate::Result;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Everything one call needs, built before the body runs so that it owns its
 /// keys and borrows none of the arguments.
 pub struct Request<'c> {
     pub(crate) cache: &'c Cache,
     pub(crate) site: &'static Site,
+    /// The call's identity (`None`: the arguments make no key).
+    pub(crate) call: Option<CallId>,
+    /// The entry's key in a remote backend (empty with a local store).
     pub(crate) entry_key: String,
+    /// The tags' keys in a remote backend (none with a local store).
     pub(crate) tag_keys: TagKeys,
+    /// The hashes of the tags' names, with a local store (none with a remote one).
+    pub(crate) tag_hashes: SmallVec<[u64; 4]>,
     pub(crate) ttl: Option<Duration>,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
@@ -46,32 +55,47 @@ impl<'c> Request<'c> {
         tags: &[&str],
         ttl: Option<Duration>,
     ) -> Request<'c> {
-        let namespace = &cache.inner.namespace;
+        let inner = &cache.inner;
         let self_type = self_type.filter(|self_type| site.keys_self(self_type));
-        let mut entry_key = spare_key();
-        namespace.write_entry_key(&mut entry_key, site.path(), self_type, generics, &key);
-        // Most functions have no tags: no spare string for them.
-        let tag_text = if tags.is_empty() {
-            String::new()
-        } else {
-            spare_key()
+        let call = CallId::new(site, self_type, generics, &key);
+        // Invalidations of this call's stripe (its function and arguments:
+        // calls of other functions with the same arguments fall elsewhere).
+        let mark = inner
+            .invalidations
+            .mark(call.map_or(0, |call| call.spread()));
+        let (entry_key, tag_keys, tag_hashes) = match inner.local {
+            // In memory, the tier keys by identity and tags by hash: no string.
+            Some(_) => {
+                let hashes = tags.iter().map(|tag| xxh3_64(tag.as_bytes())).collect();
+                (String::new(), TagKeys::none(), hashes)
+            }
+            None => {
+                let namespace = &inner.namespace;
+                let mut entry_key = spare_key();
+                namespace.write_entry_key(&mut entry_key, site.path(), self_type, generics, &key);
+                // Most functions have no tags: no spare string for them.
+                let tag_text = if tags.is_empty() {
+                    String::new()
+                } else {
+                    spare_key()
+                };
+                let tag_keys = TagKeys::new(tag_text, namespace, tags);
+                (entry_key, tag_keys, SmallVec::new())
+            }
         };
-        let tag_keys = TagKeys::new(tag_text, namespace, tags);
-        // The function and the arguments: calls of other functions with the
-        // same arguments fall elsewhere.
-        let stripe_hash = site.path_hash() ^ key.stripe_hash();
-        let mark = cache.inner.invalidations.mark(stripe_hash);
         Request {
             mark,
             outcome: OutcomeCell::new(),
             cache,
             site,
+            call,
             tag_keys,
+            tag_hashes,
             entry_key,
             // `ttl = Duration::MAX` and the like: no expiry, even over a default.
             ttl: match ttl {
                 Some(ttl) => crate::durations::finite_ttl(Some(ttl)),
-                None => cache.inner.default_ttl,
+                None => inner.default_ttl,
             },
             unkeyable: match key {
                 KeyPart::Unkeyable(reason) => Some(reason),
@@ -150,10 +174,11 @@ impl Request<'_> {
         self.get_or_load(&crate::driver::Tokio, first, body).await
     }
 
-    /// With an in-process backend (which never waits), the first lookup made
+    /// With an in-process store (which never waits), the first lookup made
     /// at once: a hit returns before the miss path's future is even built.
     fn lookup_if_local<T: Cacheable>(&self) -> Option<Found<T>> {
-        self.inner().backend.is_local().then(|| self.lookup_now())
+        let inner = self.inner();
+        (inner.local.is_some() || inner.backend.is_local()).then(|| self.lookup_now())
     }
 
     /// Runs the body now, stores its value and returns it.

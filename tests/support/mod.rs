@@ -133,6 +133,26 @@ macro_rules! for_each_backend {
     };
 }
 
+/// [`for_each_backend!`] for the remote backends only: for what only a
+/// server has (keys that a test can delete by hand, connections).
+#[allow(unused_macros)]
+macro_rules! for_each_remote_backend {
+    ($($body:tt)*) => {
+        #[cfg(feature = "redis")]
+        mod redis {
+            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
+            $crate::support::backend_module_prelude!();
+            $($body)*
+        }
+        #[cfg(feature = "memcached")]
+        mod memcached {
+            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memcached;
+            $crate::support::backend_module_prelude!();
+            $($body)*
+        }
+    };
+}
+
 /// The functions every backend module of `for_each_backend!` defines.
 macro_rules! backend_module_prelude {
     () => {
@@ -158,3 +178,5 @@ macro_rules! backend_module_prelude {
 
 pub(crate) use backend_module_prelude;
 pub(crate) use for_each_backend;
+#[allow(unused_imports)]
+pub(crate) use for_each_remote_backend;

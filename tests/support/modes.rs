@@ -42,6 +42,16 @@ macro_rules! for_each_mode {
     };
 }
 
+/// [`for_each_mode!`] on the remote backends only.
+#[allow(unused_macros)]
+macro_rules! for_each_remote_mode {
+    ($($body:tt)*) => {
+        $crate::support::for_each_remote_backend! {
+            $crate::support::modes::in_modes! { $($body)* }
+        }
+    };
+}
+
 /// The two mode modules of one backend module.
 macro_rules! in_modes {
     ($($body:tt)*) => {
@@ -339,6 +349,8 @@ macro_rules! async_recv {
     }};
 }
 
+#[allow(unused_imports)]
+pub(crate) use for_each_remote_mode;
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
     async_until, async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call,

@@ -14,8 +14,8 @@ mod redis;
 #[cfg(feature = "memcached")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use memcached::MemcachedBackend;
+pub(crate) use memory::capacity_of as memory_url_capacity;
 pub use memory::MemoryBackend;
-pub(crate) use memory::Place;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisBackend;

@@ -128,9 +128,7 @@ impl Request<'_> {
             "cachetool.load",
             cache = prefix,
             function = self.site.path(),
-            key_hash = %span::KeyHash {
-                part: span::key_part(&self.entry_key, prefix),
-            },
+            key_hash = %span::KeyHash { call: self.call },
             backend = inner.backend.name(),
             outcome = tracing::field::Empty,
         );

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
-use xxhash_rust::xxh3::xxh3_128;
+use crate::key::CallId;
 
 /// How a load ended, as the span's `outcome` field says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,51 +61,40 @@ impl OutcomeCell {
     }
 }
 
-/// The `key_hash` field: the 32 hex digits that end an entry key made from
-/// the arguments' hash; for a `key = ...` entry, the xxh3-128 of its text, so
-/// that no argument text reaches the logs. Written only if a subscriber
-/// records the span.
-pub(crate) struct KeyHash<'a> {
-    /// The entry key without its `{prefix}:entry:` and function path.
-    pub(crate) part: &'a str,
+/// The `key_hash` field: the xxh3-128 of the arguments' key encoding (the
+/// 32 hex digits that end an entry key), or of a `key = ...` text, so that no
+/// argument text reaches the logs; `-` for arguments that make no key.
+/// Written only if a subscriber records the span.
+pub(crate) struct KeyHash {
+    pub(crate) call: Option<CallId>,
 }
 
-impl fmt::Display for KeyHash<'_> {
+impl fmt::Display for KeyHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let part = self.part;
-        if part.len() == 32 && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            f.write_str(part)
-        } else {
-            write!(f, "{:032x}", xxh3_128(part.as_bytes()))
+        match self.call {
+            Some(call) => write!(f, "{:032x}", call.args),
+            None => f.write_str("-"),
         }
     }
-}
-
-/// The argument part of `entry_key` (`{prefix}:entry:{path}[<types>]:{part}`):
-/// the function path holds no `:`, so the part starts after the first `:`
-/// that follows `{prefix}:entry:`.
-pub(crate) fn key_part<'k>(entry_key: &'k str, prefix: &str) -> &'k str {
-    let rest = entry_key
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix(":entry:"))
-        .unwrap_or(entry_key);
-    rest.split_once(':').map_or(rest, |(_, part)| part)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xxhash_rust::xxh3::xxh3_128;
 
     #[test]
-    fn key_hash_is_the_hex_part_or_a_hash_of_a_custom_key() {
+    fn key_hash_is_the_hex_of_the_arguments_hash_or_of_a_custom_key() {
+        let call = |args| Some(CallId { function: 9, args });
         let hex = "0123456789abcdef0123456789abcdef";
-        let key = format!("a:b:entry:m.f<u8>:{hex}");
-        let part = key_part(&key, "a:b");
-        assert_eq!(KeyHash { part }.to_string(), hex);
-        let custom = key_part("app:entry:m.f:user:7", "app");
-        assert_eq!(custom, "user:7");
-        let hashed = KeyHash { part: custom }.to_string();
-        assert_eq!(hashed, format!("{:032x}", xxh3_128(b"user:7")));
+        let args = u128::from_str_radix(hex, 16).unwrap();
+        assert_eq!(KeyHash { call: call(args) }.to_string(), hex);
+        let custom = xxh3_128(b"user:7");
+        assert_eq!(
+            KeyHash { call: call(custom) }.to_string(),
+            format!("{custom:032x}")
+        );
+        assert_eq!(KeyHash { call: None }.to_string(), "-");
     }
 
     #[test]

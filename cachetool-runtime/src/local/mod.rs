@@ -1,0 +1,157 @@
+//! The local tier: entries kept in this process as typed values, keyed by a
+//! call's identity (its function and a hash of its arguments), never by a
+//! string. It is the whole store of the memory backend, and what a cache
+//! keeps in front of a remote one.
+//!
+//! The storage engine is quick_cache: reads take a shard's read lock and mark
+//! the entry's access bit (no exclusive lock on a hit), eviction is its
+//! CLOCK-based policy with a ghost list, which keeps keys used again over
+//! keys used once. (Measured against our own W-TinyLFU on the Zipf workload
+//! of `benches/peers.rs`: see the README's design notes.) Expired entries are
+//! never returned: a read drops them.
+
+mod call;
+mod entry;
+mod namespace;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use quick_cache::sync::{Cache as Engine, DefaultLifecycle};
+use quick_cache::{OptionsBuilder, UnitWeighter};
+
+pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, SharedEntry};
+pub(crate) use namespace::{LocalNamespace, TagPairs};
+
+use crate::backend::MemoryBackend;
+use crate::key::CallId;
+use entry::FoldHash;
+
+type Entries =
+    Engine<EntryKey, SharedEntry, UnitWeighter, FoldHash, DefaultLifecycle<EntryKey, SharedEntry>>;
+
+/// Entries of every namespace, bounded in number, and each namespace's state.
+pub(crate) struct LocalTier {
+    entries: Entries,
+    namespaces: Mutex<HashMap<Box<str>, Arc<LocalNamespace>>>,
+    capacity: usize,
+}
+
+/// Below this many entries per shard, fewer shards: a small tier keeps one
+/// policy over all its keys.
+const ENTRIES_PER_SHARD: usize = 256;
+const MAX_SHARDS: usize = 64;
+
+impl LocalTier {
+    /// A tier of at most `capacity` entries (at least 1).
+    pub(crate) fn new(capacity: usize) -> LocalTier {
+        let capacity = capacity.max(1);
+        let shards = (capacity / ENTRIES_PER_SHARD)
+            .clamp(1, MAX_SHARDS)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        // quick_cache gives each shard the capacity divided rounding up; a
+        // multiple of the shards keeps the total at most `capacity`.
+        let bound = (capacity / shards * shards) as u64;
+        let options = OptionsBuilder::new()
+            .shards(shards)
+            .estimated_items_capacity(capacity.min(1 << 24))
+            .weight_capacity(bound)
+            .build()
+            .expect("the options are in range");
+        LocalTier {
+            entries: Entries::with_options(
+                options,
+                UnitWeighter,
+                FoldHash,
+                DefaultLifecycle::default(),
+            ),
+            namespaces: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The most entries the tier holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many entries it holds now (expired ones not yet dropped included).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The state of the namespace `prefix`, the same for every cache of it.
+    pub(crate) fn namespace(&self, prefix: &str) -> Arc<LocalNamespace> {
+        let mut namespaces = self.namespaces.lock();
+        let namespace = namespaces
+            .entry(prefix.into())
+            .or_insert_with(|| Arc::new(LocalNamespace::new(prefix, self.capacity)));
+        Arc::clone(namespace)
+    }
+
+    /// The entry under `key` if it has not expired, counted as a use.
+    #[inline]
+    pub(crate) fn get(&self, key: &EntryKey) -> Option<SharedEntry> {
+        let entry = self.entries.get(key)?;
+        self.unexpired(key, entry)
+    }
+
+    /// The same, not counted as a use.
+    pub(crate) fn peek(&self, key: &EntryKey) -> Option<SharedEntry> {
+        let entry = self.entries.peek(key)?;
+        self.unexpired(key, entry)
+    }
+
+    #[inline]
+    fn unexpired(&self, key: &EntryKey, entry: SharedEntry) -> Option<SharedEntry> {
+        if entry.header.expires() && entry.header.expired(Instant::now()) {
+            self.entries
+                .remove_if(key, |kept| Arc::ptr_eq(kept, &entry));
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// The entry under `key`, expired or not, not counted as a use.
+    pub(crate) fn peek_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
+        self.entries.peek(key)
+    }
+
+    pub(crate) fn insert(&self, key: EntryKey, entry: SharedEntry) {
+        self.entries.insert(key, entry);
+    }
+
+    pub(crate) fn remove(&self, key: &EntryKey) {
+        self.entries.remove(key);
+    }
+}
+
+/// A cache's store when it is in this process: the memory backend's tier
+/// and the cache's namespace in it.
+pub(crate) struct LocalStore {
+    backend: Arc<MemoryBackend>,
+    pub(crate) namespace: Arc<LocalNamespace>,
+}
+
+impl LocalStore {
+    pub(crate) fn new(backend: Arc<MemoryBackend>, prefix: &str) -> LocalStore {
+        let namespace = backend.tier().namespace(prefix);
+        LocalStore { backend, namespace }
+    }
+
+    pub(crate) fn tier(&self) -> &LocalTier {
+        self.backend.tier()
+    }
+
+    /// Where the entry of `call` is.
+    #[inline]
+    pub(crate) fn key(&self, call: CallId) -> EntryKey {
+        EntryKey::new(self.namespace.scope(call.function), call.args)
+    }
+}
+
+#[cfg(test)]
+mod tests;
