@@ -7,7 +7,7 @@ use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::*;
-use crate::canonical::has_map;
+use crate::key::canonical::has_map;
 use crate::key::{hash_encoding, KeyArgs, KeyPart};
 
 fn ciborium_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
