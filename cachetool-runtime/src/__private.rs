@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::call::many::{Batch, Lookups};
+pub use crate::call::unless::{unless_ok, unless_value, StoreUnless, Unless};
+pub use crate::call::Request;
 pub use crate::key::{KeyArgs, KeyPart, Site};
-pub use crate::many::{Batch, Lookups};
-pub use crate::request::Request;
-pub use crate::unless::{unless_ok, unless_value, StoreUnless, Unless};
 pub use core::any::{type_name, type_name_of_val};
 
 /// The bounds a cached function's return value (or its `Ok` value) must meet.

@@ -37,7 +37,7 @@ pub(crate) struct Inner {
     pub(crate) objects: bool,
     /// With the memory backend: its tier, which calls use directly, keyed by
     /// identity (`local/call.rs`); `None`: every call goes to the backend
-    /// (`load.rs`).
+    /// (`call/miss.rs` and the files beside it).
     pub(crate) local: Option<LocalStore>,
     pub(crate) counters: Counters,
     /// Shared by the caches of one namespace in one memory backend.

@@ -1,6 +1,6 @@
 //! How a call waits: [`Blocking`] for plain functions, [`Tokio`] for `async fn`.
 //!
-//! The miss path (`load.rs`) is written once, as `async fn`s over a `Driver`.
+//! The remote miss path (`call/`) is written once, as `async fn`s over a `Driver`.
 //! The blocking driver does every operation on the spot and returns a future
 //! that is already complete, so a sync call polls that code once
 //! ([`run_blocking`]) and never yields. The tokio driver awaits instead:

@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 use crate::backend::Value;
 
-/// Versions of the epoch and each tag, in order (see `load.rs`).
+/// Versions of the epoch and each tag, in order (see `call/lookup.rs`).
 pub(crate) type Versions = SmallVec<[u64; 5]>;
 
 /// The state of an entry's keys as one caller read them.

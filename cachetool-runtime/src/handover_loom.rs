@@ -46,9 +46,9 @@ use std::sync::Arc;
 
 use loom::sync::atomic::AtomicU64;
 
+use crate::call::Request;
 use crate::handover::loom_hooks;
 use crate::key::{KeyPart, Site};
-use crate::request::Request;
 use crate::Cache;
 use store::ModelStore;
 

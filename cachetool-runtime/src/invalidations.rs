@@ -14,7 +14,7 @@
 //! or a hand-over to waiters happens only if the count of its stripe is still
 //! the one noted. `clean` and `clean_all` are counted too: a store needs no
 //! check for them (an entry records its versions), but a hand-over to callers
-//! that may have started after the clean does (`load.rs` then reads the
+//! that may have started after the clean does (`call/lead.rs` then reads the
 //! versions again).
 //!
 //! With a backend in this process, the check and the store are done under

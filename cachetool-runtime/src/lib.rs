@@ -9,6 +9,7 @@ pub mod admin;
 mod backend;
 mod builder;
 mod cache;
+mod call;
 mod codec;
 mod driver;
 mod durations;
@@ -19,15 +20,10 @@ mod global;
 mod handover;
 mod invalidations;
 mod key;
-mod load;
 mod local;
-mod many;
 mod observe;
-mod peek;
-mod request;
 mod stats;
 mod sync;
-mod unless;
 
 // The model check of the hand-over: `RUSTFLAGS="--cfg cachetool_loom"`.
 #[cfg(all(test, cachetool_loom))]

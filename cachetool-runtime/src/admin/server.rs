@@ -71,7 +71,7 @@ pub fn invalidate_entry(cache: &Cache, key: &str) -> Result<()> {
     let tombstone = codec::tombstone(cache.inner.objects);
     cache
         .backend()
-        .set(key, tombstone, Some(crate::load::TOMBSTONE_TTL))
+        .set(key, tombstone, Some(crate::call::TOMBSTONE_TTL))
 }
 
 fn unsupported(cache: &Cache, what: &str) -> Error {

@@ -108,7 +108,7 @@ impl Namespace {
 
 /// The tag keys of one call, one after the other in one string: a call with
 /// tags allocates no string per tag (the string itself is reused, see
-/// `request.rs`).
+/// `call/mod.rs`).
 pub(crate) struct TagKeys {
     text: String,
     /// Where each key ends in `text`.

@@ -10,7 +10,6 @@
 //! of `benches/peers.rs`: see the README's design notes.) Expired entries are
 //! never returned: a read drops them.
 
-mod call;
 mod entry;
 mod namespace;
 

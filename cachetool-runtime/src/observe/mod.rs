@@ -2,7 +2,7 @@
 //! ([`Cache::stats_by_function`](crate::Cache::stats_by_function)), the
 //! `metrics` crate's counters (feature `metrics`) and `tracing` spans and events.
 //!
-//! `load.rs` calls the hooks here at the points it decides things (a hit, a
+//! `call/` calls the hooks here at the points it decides things (a hit, a
 //! miss, a body run, a backend failure, how a load ended), so that the
 //! counting and reporting live in one place. A hit only adds to two striped
 //! counters (and a metrics handle): no span, no event, no lock, no allocation.
@@ -20,7 +20,7 @@ use tracing::Instrument as _;
 pub(crate) use functions::Functions;
 pub(crate) use span::{Outcome, OutcomeCell};
 
-use crate::request::Request;
+use crate::call::Request;
 use crate::stats::Tally;
 use crate::Error;
 use functions::Function;

@@ -6,7 +6,7 @@
 //! items in one `get_many` per cache (one round trip on Redis, one multi-get
 //! per Memcached server): the hits of all items cost that one read. Then it
 //! takes the items in order from the [`Lookups`]: a hit is the value read; a
-//! miss goes the way of a single call's miss (`load.rs`), its own dogpile
+//! miss goes the way of a single call's miss (`miss.rs`), its own dogpile
 //! protection included, with the lookup already made. Each miss stores its
 //! value as a single call does (one write per miss: the writes are not
 //! pipelined, so that each keeps its lock, tombstone and invalidation checks).
@@ -16,12 +16,12 @@ use std::convert::Infallible;
 
 use smallvec::SmallVec;
 
+use super::Request;
+use super::{wrong_count, Found};
 use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::cache::Inner;
 use crate::driver::{run_blocking, Blocking, Driver};
-use crate::load::{wrong_count, Found};
-use crate::request::Request;
 
 /// The requests of one `_many` call, in the order of its items.
 pub struct Batch<'c> {

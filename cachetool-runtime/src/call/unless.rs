@@ -3,12 +3,12 @@
 //! The macro builds the predicate with [`unless_value`] or [`unless_ok`], which
 //! name the value's type from the function's return type, so the closure's
 //! argument needs no annotation. The request keeps it type-erased
-//! ([`StoreUnless`]) and `load.rs` asks it before every store.
+//! ([`StoreUnless`]) and the store asks it (`store.rs`, `local.rs`).
 
 use std::any::Any;
 use std::marker::PhantomData;
 
-use crate::request::Request;
+use super::Request;
 
 /// A predicate over a value of any type: true when it must not be stored.
 pub trait StoreUnless {

@@ -1,7 +1,7 @@
 //! A call whose cache is in this process's memory: the hit, the miss and its
 //! single flight, the store, an invalidation, a refresh and a peek, all on
 //! the local tier, keyed by the call's identity. (A remote backend's call is
-//! `load.rs`.)
+//! `miss.rs` and the files beside it.)
 //!
 //! Why no tombstone: an invalidation removes the entry and moves on its
 //! stripe's count under the stripe's lock (`invalidations.rs`), and a store
@@ -14,15 +14,15 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::{entry, Header, LocalStore, TagPairs};
+use super::Request;
+use super::{share, Found, Miss};
 use crate::__private::Cacheable;
 use crate::driver::Driver;
 use crate::durations::{deadline_after, expiry_after};
 use crate::flight::{Joined, LeaderGuard, Waited};
 use crate::handover::Handed;
-use crate::load::{share, Found, Miss};
+use crate::local::{entry, Header, LocalStore, TagPairs};
 use crate::observe::Outcome;
-use crate::request::Request;
 use crate::{Error, ErrorKind, Result};
 
 /// The versions a computation started from: the epoch and its tags'.
@@ -57,7 +57,7 @@ impl Request<'_> {
     fn local_value<T: Cacheable>(
         &self,
         local: &LocalStore,
-        entry: Option<super::SharedEntry>,
+        entry: Option<crate::local::SharedEntry>,
     ) -> Option<T> {
         let entry = entry?;
         if !local.namespace.current(&entry.header) {

@@ -3,12 +3,12 @@
 //! and its versions (one round trip on Redis and Memcached), counted neither
 //! as a hit nor as a miss.
 
+use super::Request;
+use super::{versions_of, wrong_count};
 use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
-use crate::load::{versions_of, wrong_count};
-use crate::request::Request;
 use crate::Result;
 
 impl Request<'_> {

@@ -1,5 +1,29 @@
-//! One call of a cached function: what the generated code builds and calls.
-//! The work itself is in `load.rs`, written once for both kinds of caller.
+//! One call of a cached function: what the generated code builds
+//! ([`Request`]) and calls.
+//!
+//! - `local.rs`: with a cache in memory, the whole call on the local tier;
+//! - with a remote backend: `lookup.rs` (one read, the hit decision),
+//!   `miss.rs` (the miss loop, refresh, invalidate), `lead.rs` (the leader:
+//!   the shared lock and its polling) and `store.rs` (the body and the store);
+//!   `outcome.rs` has what they pass each other;
+//! - `peek.rs`, `many.rs` and `unless.rs`: the `_peek` and `_many`
+//!   companions and `unless = ...`.
+//!
+//! The remote path is written once for threads and tasks (see `driver.rs`).
+
+mod lead;
+mod local;
+mod lookup;
+pub(crate) mod many;
+mod miss;
+mod outcome;
+mod peek;
+mod store;
+pub(crate) mod unless;
+
+pub(crate) use lookup::{versions_of, wrong_count};
+pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
+pub(crate) use store::share;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -12,10 +36,10 @@ use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
 use crate::invalidations::Mark;
 use crate::key::{CallId, KeyPart, Site, TagKeys};
-use crate::load::Found;
+
 use crate::observe::OutcomeCell;
-use crate::unless::StoreUnless;
 use crate::Result;
+use unless::StoreUnless;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Everything one call needs, built before the body runs so that it owns its
