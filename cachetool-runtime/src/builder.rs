@@ -1,17 +1,10 @@
 //! [`CacheBuilder`]: the settings of a new [`Cache`].
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, ConnectOptions, MemoryBackend};
-use crate::cache::{Cache, Inner};
-use crate::durations;
-use crate::flight::Flights;
-use crate::invalidations::Invalidations;
-use crate::key::Namespace;
-use crate::local::LocalStore;
-use crate::stats::Counters;
+use crate::cache::{Cache, Parts};
 use crate::{Error, Result};
 
 // The default prefix of every key.
@@ -242,35 +235,12 @@ impl CacheBuilder {
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };
-        let namespace = Namespace::new(&self.prefix);
-        // Decided once: in memory, calls use the tier directly (with the
-        // namespace's shared flights and counts); elsewhere, the backend.
-        let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
-        let local = any
-            .downcast::<MemoryBackend>()
-            .ok()
-            .map(|memory| LocalStore::new(memory, namespace.prefix()));
-        let (flights, invalidations) = match &local {
-            Some(local) => (
-                Arc::clone(&local.namespace.flights),
-                Arc::clone(&local.namespace.invalidations),
-            ),
-            None => (Arc::new(Flights::new()), Arc::new(Invalidations::new())),
-        };
-        Ok(Cache {
-            inner: Arc::new(Inner {
-                objects: backend.stores_objects(),
-                backend,
-                local,
-                namespace,
-                // A TTL or timeout of a century or more (`Duration::MAX`) is "never".
-                default_ttl: durations::finite_ttl(self.ttl),
-                lock_timeout: durations::bounded(self.lock_timeout),
-                max_value_size: self.max_value_size,
-                counters: Counters::default(),
-                flights,
-                invalidations,
-            }),
-        })
+        Ok(Cache::new(Parts {
+            backend,
+            prefix: &self.prefix,
+            default_ttl: self.ttl,
+            lock_timeout: self.lock_timeout,
+            max_value_size: self.max_value_size,
+        }))
     }
 }

@@ -5,9 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::Backend;
+use std::any::Any;
+
+use crate::backend::{Backend, MemoryBackend};
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
+use crate::durations;
 use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
@@ -46,7 +49,54 @@ pub(crate) struct Inner {
     pub(crate) invalidations: Arc<Invalidations>,
 }
 
+/// What a cache is made of, as its builder checked them.
+pub(crate) struct Parts<'a> {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) prefix: &'a str,
+    pub(crate) default_ttl: Option<Duration>,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) max_value_size: usize,
+}
+
 impl Cache {
+    /// A cache of checked parts. Decided here, once: with the memory
+    /// backend, calls use its tier directly (with the namespace's shared
+    /// flights and invalidation counts); with any other, the backend.
+    pub(crate) fn new(parts: Parts<'_>) -> Cache {
+        let Parts {
+            backend,
+            prefix,
+            default_ttl,
+            lock_timeout,
+            max_value_size,
+        } = parts;
+        let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
+        let local =
+            (any.downcast::<MemoryBackend>().ok()).map(|memory| LocalStore::new(memory, prefix));
+        let (flights, invalidations) = match &local {
+            Some(local) => (
+                Arc::clone(&local.namespace.flights),
+                Arc::clone(&local.namespace.invalidations),
+            ),
+            None => (Arc::new(Flights::new()), Arc::new(Invalidations::new())),
+        };
+        Cache {
+            inner: Arc::new(Inner {
+                objects: backend.stores_objects(),
+                backend,
+                local,
+                namespace: Namespace::new(prefix),
+                // A TTL or timeout of a century or more (`Duration::MAX`) is "never".
+                default_ttl: durations::finite_ttl(default_ttl),
+                lock_timeout: durations::bounded(lock_timeout),
+                max_value_size,
+                counters: Counters::default(),
+                flights,
+                invalidations,
+            }),
+        }
+    }
+
     /// An in-memory cache with the default settings (see [`CacheBuilder`]).
     pub fn memory() -> Cache {
         Cache::builder()
