@@ -1,11 +1,10 @@
 //! The [`Cache`]: a namespace in a backend, with its settings and counters.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::any::Any;
 
 use crate::backend::{Backend, MemoryBackend};
 use crate::codec;
