@@ -219,8 +219,7 @@ impl Request<'_> {
             return true;
         }
         let expires = self.ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
-        let tags = started.tags.iter().copied().collect();
-        let header = Header::new(expires, started.epoch, tags, self.mark.cleans());
+        let header = Header::new(expires, started.epoch, &started.tags, self.mark.cleans());
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;

@@ -4,31 +4,22 @@
 use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use xxhash_rust::xxh3::xxh3_128;
 
 /// Where an entry is: its namespace and function (`scope`) and the hash of
-/// its arguments. 24 bytes, compared whole.
+/// its arguments, folded into 128 bits. Two calls share a key only if their
+/// argument hashes differ by exactly the difference of their scopes: a chance
+/// of 2^-128 per pair, as for two arguments sharing a hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EntryKey {
-    /// The namespace's salt xor the function's identity (its path, and the
-    /// `Self` and type arguments where those are part of the key): two
-    /// functions or namespaces collide here with a chance of 2^-64 per pair,
-    /// and then still need the same 128-bit argument hash to share an entry.
-    scope: u64,
-    args_high: u64,
-    args_low: u64,
-}
+pub(crate) struct EntryKey(u128);
 
 impl EntryKey {
     pub(crate) fn new(scope: u64, args: u128) -> EntryKey {
-        EntryKey {
-            scope,
-            args_high: (args >> 64) as u64,
-            args_low: args as u64,
-        }
+        let scope = u128::from(scope);
+        EntryKey(args ^ (scope << 64 | scope))
     }
 
     /// The key of a string written through the `Backend` trait, in a scope no
@@ -39,7 +30,7 @@ impl EntryKey {
 
     /// A hash of the key for spreading keys (already a hash: only folded).
     pub(crate) fn spread(&self) -> u64 {
-        self.scope ^ self.args_low ^ self.args_high.rotate_left(32)
+        (self.0 as u64) ^ ((self.0 >> 64) as u64)
     }
 }
 
@@ -98,44 +89,56 @@ pub(crate) struct Entry<T: ?Sized> {
 /// An entry as the store keeps it.
 pub(crate) type SharedEntry = Arc<Entry<dyn Any + Send + Sync>>;
 
-/// What an entry depends on besides its key.
+/// What an entry depends on besides its key: 32 bytes, as every entry has one.
 pub(crate) struct Header {
-    /// When it stops being served (`None`: never).
-    pub(crate) expires: Option<Instant>,
+    /// When it stops being served, in nanoseconds after [`clock_base`]
+    /// ([`NEVER`]: never).
+    expires_at: u64,
     /// The namespace's epoch when its computation started.
     pub(crate) epoch: u64,
     /// Its tags (hashes of their names) and their versions when its
-    /// computation started.
-    pub(crate) tags: Box<[(u64, u64)]>,
+    /// computation started (`None`: no tag, the most common case).
+    tags: Option<Box<Vec<(u64, u64)>>>,
     /// The namespace's count of cleans through which the versions above are
     /// known to be current: while the count stays there, a hit reads no
     /// version (see `namespace.rs`).
-    pub(crate) checked_through: AtomicU64,
+    checked_through: AtomicU64,
 }
 
 impl Header {
     pub(crate) fn new(
         expires: Option<Instant>,
         epoch: u64,
-        tags: Box<[(u64, u64)]>,
+        tags: &[(u64, u64)],
         checked_through: u64,
     ) -> Header {
+        let expires_at = expires.map_or(NEVER, |expires| {
+            // Past the range of a u64 of nanoseconds (584 years): never.
+            u64::try_from(since_base(expires)).unwrap_or(NEVER)
+        });
         Header {
-            expires,
+            expires_at,
             epoch,
-            tags,
+            tags: (!tags.is_empty()).then(|| Box::new(tags.to_vec())),
             checked_through: AtomicU64::new(checked_through),
         }
     }
 
     /// Whether the entry has expired at `now`.
+    #[inline]
     pub(crate) fn expired(&self, now: Instant) -> bool {
-        self.expires.is_some_and(|expires| now >= expires)
+        self.expires_at != NEVER && since_base(now) >= u128::from(self.expires_at)
     }
 
     /// Whether the entry expires at all (a hit then reads the clock).
+    #[inline]
     pub(crate) fn expires(&self) -> bool {
-        self.expires.is_some()
+        self.expires_at != NEVER
+    }
+
+    /// Its tags and their versions.
+    pub(crate) fn tags(&self) -> &[(u64, u64)] {
+        self.tags.as_deref().map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn checked_through(&self) -> u64 {
@@ -146,6 +149,21 @@ impl Header {
     pub(crate) fn checked(&self, cleans: u64) {
         self.checked_through.fetch_max(cleans, Ordering::Relaxed);
     }
+}
+
+/// The `expires_at` of an entry that never expires.
+const NEVER: u64 = u64::MAX;
+
+/// The instant expiries are counted from: the first time one is needed.
+fn clock_base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// Nanoseconds from [`clock_base`] to `at` (0 before it: an expiry before
+/// the base has passed for every reader).
+fn since_base(at: Instant) -> u128 {
+    at.saturating_duration_since(clock_base()).as_nanos()
 }
 
 /// A new entry holding `value`.
@@ -172,12 +190,34 @@ mod tests {
         assert_ne!(key, EntryKey::new(8, 1 << 70 | 5));
         assert_ne!(key, EntryKey::new(7, 1 << 71 | 5));
         assert_ne!(key, EntryKey::new(7, 1 << 70 | 6));
+        assert_ne!(
+            EntryKey::new(1, 0),
+            EntryKey::new(2, 0),
+            "the same arguments"
+        );
         assert_ne!(EntryKey::raw("a"), EntryKey::raw("b"));
     }
 
     #[test]
+    fn a_header_is_small_and_keeps_its_expiry_and_tags() {
+        assert_eq!(std::mem::size_of::<Header>(), 32);
+        assert_eq!(std::mem::size_of::<EntryKey>(), 16);
+        let now = Instant::now();
+        let later = now + std::time::Duration::from_secs(5);
+        let header = Header::new(Some(later), 1, &[(2, 3)], 0);
+        assert!(header.expires() && !header.expired(now));
+        assert!(header.expired(later) && header.expired(later + later.duration_since(now)));
+        assert_eq!(header.tags(), &[(2, 3)]);
+        let forever = Header::new(None, 1, &[], 0);
+        assert!(!forever.expires() && !forever.expired(later) && forever.tags().is_empty());
+        // An expiry at or before the base instant has passed.
+        let at_base = Header::new(Some(clock_base()), 1, &[], 0);
+        assert!(at_base.expires() && at_base.expired(now));
+    }
+
+    #[test]
     fn an_entry_gives_its_value_only_as_its_own_type() {
-        let entry = entry(Header::new(None, 1, Box::new([]), 0), 5u64);
+        let entry = entry(Header::new(None, 1, &[], 0), 5u64);
         assert_eq!(entry.value::<u64>(), Some(&5));
         assert_eq!(entry.value::<u32>(), None);
     }

@@ -97,7 +97,7 @@ impl LocalNamespace {
     /// before the versions: they are then current through it).
     #[cold]
     fn current_after_clean(&self, header: &Header, cleans: u64) -> bool {
-        let current = self.still_at(header.epoch, &header.tags);
+        let current = self.still_at(header.epoch, header.tags());
         if current {
             header.checked(cleans);
         }
@@ -170,7 +170,7 @@ mod tests {
     fn header(namespace: &LocalNamespace, tags: &[u64]) -> Header {
         let checked = namespace.invalidations.cleans();
         let (epoch, pairs) = namespace.versions_now(tags);
-        Header::new(None, epoch, pairs.into_iter().collect(), checked)
+        Header::new(None, epoch, &pairs, checked)
     }
 
     #[test]
@@ -210,14 +210,14 @@ mod tests {
         namespace.clean_tags([9]);
         namespace.invalidations.cleaned();
         let (epoch, pairs) = namespace.versions_now(&[9]);
-        let entry = Header::new(None, epoch, pairs.into_iter().collect(), checked);
+        let entry = Header::new(None, epoch, &pairs, checked);
         assert!(namespace.current(&entry));
         // Versions read before a clean, with the count before it: a miss.
         let checked = namespace.invalidations.cleans();
         let (epoch, pairs) = namespace.versions_now(&[9]);
         namespace.clean_tags([9]);
         namespace.invalidations.cleaned();
-        let stale = Header::new(None, epoch, pairs.into_iter().collect(), checked);
+        let stale = Header::new(None, epoch, &pairs, checked);
         assert!(!namespace.current(&stale));
     }
 

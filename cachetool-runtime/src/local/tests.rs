@@ -11,7 +11,7 @@ fn key(n: u64) -> EntryKey {
 }
 
 fn stored(n: u64, expires: Option<Instant>) -> SharedEntry {
-    entry(Header::new(expires, 0, Box::new([]), 0), n)
+    entry(Header::new(expires, 0, &[], 0), n)
 }
 
 fn value(tier: &LocalTier, n: u64) -> Option<u64> {

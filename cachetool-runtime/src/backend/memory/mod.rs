@@ -82,7 +82,7 @@ impl MemoryBackend {
 
     fn write(&self, key: EntryKey, value: Value, ttl: Option<Duration>) {
         let expires = ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
-        let header = Header::new(expires, 0, Box::new([]), 0);
+        let header = Header::new(expires, 0, &[], 0);
         self.tier.insert(key, entry(header, value));
     }
 
