@@ -90,7 +90,12 @@ impl<'c> Request<'c> {
         let (entry_key, tag_keys, tag_hashes) = match inner.local {
             // In memory, the tier keys by identity and tags by hash: no string.
             Some(_) => {
-                let hashes = tags.iter().map(|tag| xxh3_64(tag.as_bytes())).collect();
+                // (Not `collect` for no tag: SmallVec's `extend` costs a hit
+                // more than everything else in this function.)
+                let hashes = match tags {
+                    [] => SmallVec::new(),
+                    tags => tags.iter().map(|tag| xxh3_64(tag.as_bytes())).collect(),
+                };
                 (String::new(), TagKeys::none(), hashes)
             }
             None => {
@@ -263,6 +268,10 @@ fn keep_spare(key: String) {
 
 impl Drop for Request<'_> {
     fn drop(&mut self) {
+        // A local store's calls build no string.
+        if self.entry_key.capacity() == 0 {
+            return;
+        }
         keep_spare(std::mem::take(&mut self.entry_key));
         let tag_text = self.tag_keys.take_text();
         if tag_text.capacity() > 0 {
