@@ -15,7 +15,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -236,24 +236,14 @@ mod child {
         n: usize,
     ) -> Result<(), Failed> {
         let spec = format!("{}|{}|{change:?}|{n}", server(kind).url(), cache.prefix());
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD_ENV, spec)
+        let mut child = support::child::this_binary(CHILD_ENV, &spec)
             .stdin(Stdio::null())
             .spawn()
             .map_err(|error| format!("spawn the child: {error}"))?;
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return match status.success() {
-                    true => Ok(()),
-                    false => Err(format!("the child failed: {status}").into()),
-                };
-            }
-            if started.elapsed() > PATIENCE {
-                let _ = child.kill();
-                return Err("the child did not finish".into());
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let status = support::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
+        match status.success() {
+            true => Ok(()),
+            false => Err(format!("the child failed: {status}").into()),
         }
     }
 

@@ -20,7 +20,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -141,8 +141,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     );
     let mut children: Vec<Child> = (0..PROCESSES)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .env(CHILD_ENV, &spec)
+            support::child::this_binary(CHILD_ENV, &spec)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -168,15 +167,12 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     }
     let deadline = Instant::now() + PATIENCE;
     for (child, output) in children.iter_mut().zip(&mut outputs) {
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
+        let status = match support::child::wait_until(child, deadline) {
+            Ok(status) => status,
+            Err(error) => {
                 kill_all(&mut children);
-                return Err(format!("a child did not finish within {PATIENCE:?}").into());
+                return Err(format!("{error} (within {PATIENCE:?})").into());
             }
-            std::thread::sleep(Duration::from_millis(10));
         };
         let mut said = String::new();
         std::io::Read::read_to_string(output, &mut said).unwrap();
@@ -252,8 +248,7 @@ fn a_crashed_lock_expires(kind: Kind) -> Result<(), Failed> {
         counters.server,
         counters.prefix
     );
-    let mut crashing = Command::new(std::env::current_exe().unwrap())
-        .env(CHILD_ENV, &spec)
+    let mut crashing = support::child::this_binary(CHILD_ENV, &spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

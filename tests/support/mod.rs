@@ -2,6 +2,7 @@
 //! `for_each_backend!`, which runs one test body against every backend.
 #![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
 
+pub mod child;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod modes;
