@@ -10,6 +10,8 @@ pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
+#[cfg(feature = "redis")]
+pub mod tls;
 pub mod warnings;
 
 use std::collections::HashMap;
