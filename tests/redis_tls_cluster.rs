@@ -66,6 +66,7 @@ fn main() {
         Trial::test("rediss_cluster_rejects_a_certificate_of_an_untrusted_ca", || {
             untrusted(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@")))
         }),
+        Trial::test("a_cluster_url_takes_no_insecure_fragment", insecure_is_refused),
         Trial::test("a_wrong_password_on_a_cluster_is_an_authentication_error", || {
             wrong_password(&plain_url(&format!("{USER}:wrong-pw@")))?;
             wrong_password(&CLUSTER.tls_url(&format!("{USER}:wrong-pw@")))
@@ -223,6 +224,28 @@ fn untrusted_child(url: &str) {
         Ok(_) => println!("a certificate of an untrusted CA was accepted"),
         Err(error) => println!("{error}"),
     }
+}
+
+/// `#insecure` is for one server (`rediss://host/#insecure`): a cluster URL
+/// with it, at its end or after a node, is a configuration error (the README
+/// says to trust the CA instead).
+fn insecure_is_refused() -> Result<(), Failed> {
+    for url in [
+        "rediss+cluster://127.0.0.1:1,127.0.0.1:2/#insecure",
+        "rediss+cluster://127.0.0.1:1,127.0.0.1:2#insecure",
+    ] {
+        match Cache::builder().redis(url) {
+            Ok(_) => return Err(format!("{url} was accepted").into()),
+            Err(error) if error.kind() == ErrorKind::Config => {
+                let text = error.to_string();
+                if !text.contains("is not valid") {
+                    return Err(format!("{url}: {text}").into());
+                }
+            }
+            Err(error) => return Err(format!("{url}: not a Config error: {error}").into()),
+        }
+    }
+    Ok(())
 }
 
 /// A read through `url` (a wrong password) fails as an authentication
