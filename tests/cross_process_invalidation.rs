@@ -21,7 +21,7 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_CROSS_PROCESS_CHILD";
@@ -93,11 +93,10 @@ async fn value_async(n: usize) -> String {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        child::run(&spec);
-        return;
-    }
-    let arguments = Arguments::from_args();
+    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+}
+
+fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for kind in [Kind::Redis, Kind::Memcached] {
         for change in [Change::Invalidate, Change::Clean, Change::CleanAll] {
@@ -108,7 +107,7 @@ fn main() {
             }
         }
     }
-    libtest_mimic::run(&arguments, trials).exit();
+    trials
 }
 
 fn new_scenario(kind: Kind) -> usize {

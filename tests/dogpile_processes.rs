@@ -25,7 +25,7 @@ use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
@@ -97,11 +97,10 @@ impl Counters {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        child::run(&spec);
-        return;
-    }
-    let arguments = Arguments::from_args();
+    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+}
+
+fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for kind in [Kind::Redis, Kind::Memcached] {
         for mode in ["threads", "tasks"] {
@@ -119,7 +118,7 @@ fn main() {
         );
         trials.push(Trial::test(name, move || a_crashed_lock_expires(kind)));
     }
-    libtest_mimic::run(&arguments, trials).exit();
+    trials
 }
 
 fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {

@@ -95,7 +95,9 @@ fn try_the_pause(memcached: &Server) -> Try {
     let within = backend.get_many(&["k"]);
     let elapsed = started.elapsed();
     if elapsed >= PAUSE {
-        return Try::Inconclusive(format!("the second call ended {elapsed:?} after the first began"));
+        return Try::Inconclusive(format!(
+            "the second call ended {elapsed:?} after the first began"
+        ));
     }
     // The pause began when the first call's dial failed, after `started`: so
     // it had not ended when the second call did.
@@ -103,7 +105,10 @@ fn try_the_pause(memcached: &Server) -> Try {
         Ok(_) => panic!("a call {elapsed:?} after a refused dial dialed again, within the pause"),
         Err(error) => error,
     };
-    assert!(is_the_pause(&error), "failed at once, without a dial: {error}");
+    assert!(
+        is_the_pause(&error),
+        "failed at once, without a dial: {error}"
+    );
     assert_eq!(proxy.accepted(), 0, "no dial within the pause");
 
     // After the pause a call dials, and reaches the server.
@@ -216,7 +221,7 @@ fn at_most_32_idle_connections_stay_open_per_server_and_are_reused() {
             let backend = &backend;
             scope.spawn(move || {
                 let values = backend.get_many(&[key.as_str()]).unwrap();
-                        assert!(matches!(&values[..], [None]), "a miss");
+                assert!(matches!(&values[..], [None]), "a miss");
             });
         }
     });

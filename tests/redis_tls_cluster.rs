@@ -20,7 +20,7 @@ use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{Cache, ErrorKind};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use support::redis::Cluster;
 use support::tls::Certificates;
 
@@ -46,42 +46,53 @@ static CLUSTER: LazyLock<Cluster> = LazyLock::new(|| {
 const UNTRUSTED_CHILD: &str = "CACHETOOL_TLS_CLUSTER_UNTRUSTED";
 
 fn main() {
-    if let Ok(url) = std::env::var(UNTRUSTED_CHILD) {
-        untrusted_child(&url);
-        return;
+    let conclusion = support::child::main_or_child(UNTRUSTED_CHILD, untrusted_child, || {
+        let certificates = Certificates::new("cluster");
+        // Before any other thread runs (a process's environment is not safe
+        // to change while threads may read it).
+        std::env::set_var("SSL_CERT_FILE", certificates.ca());
+        let _ = CERTIFICATES.set(certificates);
+        trials()
+    });
+    if let Some(certificates) = CERTIFICATES.get() {
+        let _ = std::fs::remove_dir_all(certificates.dir());
     }
-    let arguments = Arguments::from_args();
-    let certificates = Certificates::new("cluster");
-    // Before any other thread runs (a process's environment is not safe to
-    // change while threads may read it).
-    std::env::set_var("SSL_CERT_FILE", certificates.ca());
-    let _ = CERTIFICATES.set(certificates);
+    conclusion.exit();
+}
+
+fn trials() -> Vec<Trial> {
+    #[cfg_attr(not(feature = "tokio"), allow(unused_mut))]
     let mut trials = vec![
-        Trial::test("rediss_cluster_with_a_user_and_password_reaches_every_node", || {
-            reaches_every_node(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@")))
-        }),
-        Trial::test("redis_cluster_with_a_user_and_password_reaches_every_node", || {
-            reaches_every_node(&plain_url(&format!("{USER}:{PASSWORD}@")))
-        }),
-        Trial::test("rediss_cluster_rejects_a_certificate_of_an_untrusted_ca", || {
-            untrusted(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@")))
-        }),
-        Trial::test("a_cluster_url_takes_no_insecure_fragment", insecure_is_refused),
-        Trial::test("a_wrong_password_on_a_cluster_is_an_authentication_error", || {
-            wrong_password(&plain_url(&format!("{USER}:wrong-pw@")))?;
-            wrong_password(&CLUSTER.tls_url(&format!("{USER}:wrong-pw@")))
-        }),
+        Trial::test(
+            "rediss_cluster_with_a_user_and_password_reaches_every_node",
+            || reaches_every_node(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@"))),
+        ),
+        Trial::test(
+            "redis_cluster_with_a_user_and_password_reaches_every_node",
+            || reaches_every_node(&plain_url(&format!("{USER}:{PASSWORD}@"))),
+        ),
+        Trial::test(
+            "rediss_cluster_rejects_a_certificate_of_an_untrusted_ca",
+            || untrusted(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@"))),
+        ),
+        Trial::test(
+            "a_cluster_url_takes_no_insecure_fragment",
+            insecure_is_refused,
+        ),
+        Trial::test(
+            "a_wrong_password_on_a_cluster_is_an_authentication_error",
+            || {
+                wrong_password(&plain_url(&format!("{USER}:wrong-pw@")))?;
+                wrong_password(&CLUSTER.tls_url(&format!("{USER}:wrong-pw@")))
+            },
+        ),
     ];
     #[cfg(feature = "tokio")]
     trials.push(Trial::test(
         "rediss_cluster_with_a_user_and_password_reaches_every_node_async",
         || reaches_every_node_async(&CLUSTER.tls_url(&format!("{USER}:{PASSWORD}@"))),
     ));
-    let conclusion = libtest_mimic::run(&arguments, trials);
-    if let Some(certificates) = CERTIFICATES.get() {
-        let _ = std::fs::remove_dir_all(certificates.dir());
-    }
-    conclusion.exit();
+    trials
 }
 
 /// `redis+cluster://{userinfo}` on the nodes' plain ports.
@@ -211,8 +222,7 @@ fn untrusted(url: &str) -> Result<(), Failed> {
     // handshake", where a single server's error says "the server's
     // certificate was rejected": `backend/redis/tls.rs` finds no rustls error
     // in the cluster client's error, which carries the nodes' errors as text.)
-    if !(said.contains("TLS failed") && said.contains("invalid peer certificate: UnknownIssuer"))
-    {
+    if !(said.contains("TLS failed") && said.contains("invalid peer certificate: UnknownIssuer")) {
         return Err(format!("not said to be a rejected certificate: {said}").into());
     }
     Ok(())

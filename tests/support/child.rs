@@ -5,6 +5,25 @@
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use libtest_mimic::{Arguments, Conclusion, Trial};
+
+/// The `main` of a test binary that also plays a child process of itself:
+/// with `env` set, runs `child` with its value and exits; otherwise runs
+/// `trials` (libtest-mimic: the child's part is not counted as a test) and
+/// gives their outcome.
+pub fn main_or_child(
+    env: &str,
+    child: impl FnOnce(&str),
+    trials: impl FnOnce() -> Vec<Trial>,
+) -> Conclusion {
+    if let Ok(spec) = std::env::var(env) {
+        child(&spec);
+        std::process::exit(0);
+    }
+    let arguments = Arguments::from_args();
+    libtest_mimic::run(&arguments, trials())
+}
+
 /// This test binary, to be run as a child with `env` set to `spec` (its
 /// `main` sees `env` and plays the child's part).
 pub fn this_binary(env: &str, spec: &str) -> Command {

@@ -23,10 +23,23 @@ impl Certificates {
         let certificates = Certificates { dir };
         let path = |file: &str| certificates.path(file);
         // P-256 keys: quicker to make than RSA, and both rustls and Redis take them.
-        let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let new_key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         openssl(
             Command::new("openssl")
-                .args(["req", "-x509", "-days", "1", "-subj", "/CN=cachetool test CA"])
+                .args([
+                    "req",
+                    "-x509",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=cachetool test CA",
+                ])
                 .args(new_key)
                 .arg("-keyout")
                 .arg(path("ca.key"))
