@@ -32,7 +32,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 static CERTIFICATES: OnceLock<Certificates> = OnceLock::new();
 
 static CLUSTER: LazyLock<Cluster> = LazyLock::new(|| {
-    let cluster = Cluster::start_tls(CERTIFICATES.get().expect("made in main"));
+    let cluster = support::tls::cluster(CERTIFICATES.get().expect("made in main"));
     for node in &cluster.nodes {
         let user = format!("ACL SETUSER {USER} on >{PASSWORD} ~* &* +@all\r\n");
         assert!(node.raw(user.as_bytes()).starts_with(b"+OK"));

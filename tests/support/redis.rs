@@ -67,7 +67,7 @@ pub fn delta(
 }
 
 /// A 3-node Redis Cluster on free loopback ports, without replicas; on TLS
-/// ports too if it was started with [`Cluster::start_tls`].
+/// ports too if it was started by `tls::cluster`.
 pub struct Cluster {
     pub nodes: Vec<Server>,
     /// Each node's TLS port (none for a plain cluster).
@@ -76,9 +76,9 @@ pub struct Cluster {
 
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Node arguments of every cluster.
-const CLUSTER_ARGS: [&str; 4] = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"];
+pub const CLUSTER_ARGS: [&str; 4] = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"];
 /// The highest port a node's cluster bus (10,000 ports above) leaves room for.
-const HIGHEST_NODE_PORT: u16 = u16::MAX - 10_000;
+pub const HIGHEST_NODE_PORT: u16 = u16::MAX - 10_000;
 
 impl Cluster {
     /// Starts 3 `redis-server --cluster-enabled yes`, joins them with
@@ -93,34 +93,8 @@ impl Cluster {
         Cluster::ready(nodes, Vec::new())
     }
 
-    /// The same with TLS between nodes (`tls-cluster yes`, `tls-replication
-    /// yes`) and for clients on each node's TLS port, on `certificates`; the
-    /// plain ports stay open for plain clients (and the harness's probe).
-    pub fn start_tls(certificates: &super::tls::Certificates) -> Cluster {
-        let tls_ports: Vec<u16> = (0..3)
-            .map(|_| super::tls::free_port_up_to(HIGHEST_NODE_PORT))
-            .collect();
-        let nodes: Vec<Server> = tls_ports
-            .iter()
-            .map(|&tls_port| {
-                let mut args = certificates.redis_args(tls_port);
-                args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
-                args.extend(CLUSTER_ARGS.map(String::from));
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                Server::start_with(Kind::Redis, &args)
-            })
-            .collect();
-        let addresses: Vec<String> = tls_ports
-            .iter()
-            .map(|port| format!("127.0.0.1:{port}"))
-            .collect();
-        let ca = certificates.ca().display().to_string();
-        create(&addresses, &["--tls", "--cacert", &ca]);
-        Cluster::ready(nodes, tls_ports)
-    }
-
     /// Waits (bounded) until every node says `cluster_state:ok`.
-    fn ready(nodes: Vec<Server>, tls_ports: Vec<u16>) -> Cluster {
+    pub fn ready(nodes: Vec<Server>, tls_ports: Vec<u16>) -> Cluster {
         let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
         for node in &nodes {
             loop {
@@ -158,7 +132,7 @@ impl Cluster {
 
 /// Joins the nodes at `addresses` with `redis-cli {args} --cluster create`
 /// (each node writes its cluster config in its own directory, `--dir`).
-fn create(addresses: &[String], args: &[&str]) {
+pub fn create(addresses: &[String], args: &[&str]) {
     let output = Command::new("redis-cli")
         .args(args)
         .args(["--cluster", "create"])
