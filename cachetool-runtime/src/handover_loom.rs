@@ -228,7 +228,10 @@ fn explore(changes: &[Change], preemptions: usize) -> Ran {
     // model's thread makes the last one.
     let (spawned, last) = match changes {
         [change] => (vec![*change], None),
-        _ => (changes[..changes.len() - 1].to_vec(), changes.last().copied()),
+        _ => (
+            changes[..changes.len() - 1].to_vec(),
+            changes.last().copied(),
+        ),
     };
     let taken_before = loom_hooks::taken_so_far();
     builder.check(move || {
@@ -283,9 +286,9 @@ fn check(changes: &[Change], preemptions: usize) {
     );
 }
 
-// The largest model (520,000 interleavings, about two minutes of one core: most of
-// the check's two minutes), with the other process's change on the model's
-// own thread (the other way round, 640,000).
+// The largest model (520,000 interleavings: most of the check's time), with
+// the other process's change on the model's own thread (the other way round,
+// more).
 #[test]
 fn loom_no_stale_value_after_invalidations_here_and_elsewhere() {
     check(&[(Here, Invalidate), (Elsewhere, Invalidate)], PREEMPTIONS);
