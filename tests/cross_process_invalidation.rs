@@ -15,13 +15,13 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_CROSS_PROCESS_CHILD";
@@ -93,11 +93,10 @@ async fn value_async(n: usize) -> String {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        child::run(&spec);
-        return;
-    }
-    let arguments = Arguments::from_args();
+    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+}
+
+fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for kind in [Kind::Redis, Kind::Memcached] {
         for change in [Change::Invalidate, Change::Clean, Change::CleanAll] {
@@ -108,7 +107,7 @@ fn main() {
             }
         }
     }
-    libtest_mimic::run(&arguments, trials).exit();
+    trials
 }
 
 fn new_scenario(kind: Kind) -> usize {
@@ -236,24 +235,14 @@ mod child {
         n: usize,
     ) -> Result<(), Failed> {
         let spec = format!("{}|{}|{change:?}|{n}", server(kind).url(), cache.prefix());
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD_ENV, spec)
+        let mut child = support::child::this_binary(CHILD_ENV, &spec)
             .stdin(Stdio::null())
             .spawn()
             .map_err(|error| format!("spawn the child: {error}"))?;
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return match status.success() {
-                    true => Ok(()),
-                    false => Err(format!("the child failed: {status}").into()),
-                };
-            }
-            if started.elapsed() > PATIENCE {
-                let _ = child.kill();
-                return Err("the child did not finish".into());
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        let status = support::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
+        match status.success() {
+            true => Ok(()),
+            false => Err(format!("the child failed: {status}").into()),
         }
     }
 

@@ -20,12 +20,12 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
@@ -97,11 +97,10 @@ impl Counters {
 }
 
 fn main() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        child::run(&spec);
-        return;
-    }
-    let arguments = Arguments::from_args();
+    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+}
+
+fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for kind in [Kind::Redis, Kind::Memcached] {
         for mode in ["threads", "tasks"] {
@@ -119,7 +118,7 @@ fn main() {
         );
         trials.push(Trial::test(name, move || a_crashed_lock_expires(kind)));
     }
-    libtest_mimic::run(&arguments, trials).exit();
+    trials
 }
 
 fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
@@ -141,8 +140,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     );
     let mut children: Vec<Child> = (0..PROCESSES)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .env(CHILD_ENV, &spec)
+            support::child::this_binary(CHILD_ENV, &spec)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -168,15 +166,12 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     }
     let deadline = Instant::now() + PATIENCE;
     for (child, output) in children.iter_mut().zip(&mut outputs) {
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
+        let status = match support::child::wait_until(child, deadline) {
+            Ok(status) => status,
+            Err(error) => {
                 kill_all(&mut children);
-                return Err(format!("a child did not finish within {PATIENCE:?}").into());
+                return Err(format!("{error} (within {PATIENCE:?})").into());
             }
-            std::thread::sleep(Duration::from_millis(10));
         };
         let mut said = String::new();
         std::io::Read::read_to_string(output, &mut said).unwrap();
@@ -252,8 +247,7 @@ fn a_crashed_lock_expires(kind: Kind) -> Result<(), Failed> {
         counters.server,
         counters.prefix
     );
-    let mut crashing = Command::new(std::env::current_exe().unwrap())
-        .env(CHILD_ENV, &spec)
+    let mut crashing = support::child::this_binary(CHILD_ENV, &spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

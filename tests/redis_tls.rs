@@ -1,91 +1,18 @@
-//! `rediss://` against a real server with a self-signed certificate made by
-//! `openssl`: a round trip, and errors that say TLS failed and why, sync and
-//! async. Needs the `redis-tls` feature (`redis` alone compiles no TLS stack).
+//! `rediss://` against a real server with a certificate of a private CA made
+//! by `openssl` (`support/tls.rs`): a round trip, and errors that say TLS
+//! failed and why, sync and async. (`rediss+cluster://` is tested in
+//! `redis_tls_cluster.rs`.) Needs the `redis-tls` feature (`redis` alone compiles no TLS stack).
 
 #![cfg(feature = "redis-tls")]
 
 mod support;
 
-use std::net::TcpListener;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use cachetool::{Backend, Cache, ConnectOptions, Error, ErrorKind, RedisBackend};
-use support::server::{Kind, Server};
+use support::redis::round_trip;
 use support::warnings;
-
-/// Stores and reads one value through `cache`'s backend and returns the server stats.
-fn round_trip(cache: &Cache) -> cachetool::ServerStats {
-    let key = format!("{}:entry:f:1", cache.prefix());
-    let backend = cache.backend();
-    backend
-        .set(
-            &key,
-            b"value".to_vec().into(),
-            Some(Duration::from_secs(60)),
-        )
-        .expect("set");
-    let values = backend.get_many(&[&key]).expect("get");
-    assert_eq!(
-        values[0].as_ref().and_then(|value| value.as_bytes()),
-        Some(&b"value"[..])
-    );
-    cache.server_stats().expect("server stats")
-}
-
-/// A redis-server with a TLS port besides its plain one, on a self-signed
-/// certificate made by `openssl` in `dir`: the server and its TLS port.
-fn tls_server(name: &str) -> (Server, u16, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("cachetool-redis-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("`openssl` makes the test certificate: apt-get install -y openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let tls_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-    let server = Server::start_with(
-        Kind::Redis,
-        &[
-            "--tls-port",
-            &tls_port.to_string(),
-            "--tls-cert-file",
-            cert,
-            "--tls-key-file",
-            key,
-            "--tls-ca-cert-file",
-            cert,
-            "--tls-auth-clients",
-            "no",
-        ],
-    );
-    (server, tls_port, dir)
-}
 
 /// The error of a sync read, and of an async one, through new backends for `url`.
 fn read_errors(url: &str, options: &ConnectOptions) -> Vec<Error> {
@@ -106,9 +33,9 @@ fn read_errors(url: &str, options: &ConnectOptions) -> Vec<Error> {
 }
 
 #[test]
-fn tls_with_a_self_signed_certificate() {
-    let (server, tls_port, dir) = tls_server("tls");
-    // `#insecure`: the certificate is self-signed, so it is not verified.
+fn tls_with_a_certificate_the_system_does_not_trust() {
+    let (server, tls_port, certificates) = support::tls::redis_server("tls", &[]);
+    // `#insecure`: the certificate's CA is not among the system's roots, so it is not verified.
     let url = format!("rediss://127.0.0.1:{tls_port}/#insecure");
     let cache = Cache::builder()
         .redis(&url)
@@ -142,7 +69,7 @@ fn tls_with_a_self_signed_certificate() {
         "{warnings:?}"
     );
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(certificates);
 }
 
 static TLS_CACHE: OnceLock<Cache> = OnceLock::new();
@@ -154,7 +81,7 @@ fn seven() -> u64 {
 
 #[test]
 fn tls_failures_say_why() {
-    let (server, tls_port, dir) = tls_server("tls-why");
+    let (server, tls_port, certificates) = support::tls::redis_server("tls-why", &[]);
     let mut options = ConnectOptions::default();
     options.io_timeout = Duration::from_millis(300);
 
@@ -181,5 +108,5 @@ fn tls_failures_say_why() {
         );
     }
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(certificates);
 }

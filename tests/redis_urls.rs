@@ -6,29 +6,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use cachetool::{Cache, ErrorKind};
+use support::redis::round_trip;
 use support::server::{Kind, Server};
-
-/// Stores and reads one value through `cache`'s backend and returns the server stats.
-fn round_trip(cache: &Cache) -> cachetool::ServerStats {
-    let key = format!("{}:entry:f:1", cache.prefix());
-    let backend = cache.backend();
-    backend
-        .set(
-            &key,
-            b"value".to_vec().into(),
-            Some(Duration::from_secs(60)),
-        )
-        .expect("set");
-    let values = backend.get_many(&[&key]).expect("get");
-    assert_eq!(
-        values[0].as_ref().and_then(|value| value.as_bytes()),
-        Some(&b"value"[..])
-    );
-    cache.server_stats().expect("server stats")
-}
 
 #[test]
 fn building_never_connects() {

@@ -127,6 +127,9 @@ impl Flights {
             if let State::Running { waiters } = &mut *flight.state.lock() {
                 *waiters += 1;
                 self.joins.fetch_add(1, Ordering::AcqRel);
+                // The model check notes the moment of the join (`handover_loom.rs`).
+                #[cfg(cachetool_loom)]
+                crate::sync::joined();
                 return Joined::Waiter(Waiter(Arc::clone(flight)));
             }
         }

@@ -37,16 +37,42 @@ macro_rules! loom_thread_local {
 pub(crate) use loom::sync::atomic::AtomicU64;
 #[cfg(cachetool_loom)]
 pub(crate) use loom_thread_local as thread_local;
+#[cfg(all(cachetool_loom, test))]
+pub(crate) use model::on_join;
 #[cfg(cachetool_loom)]
-pub(crate) use model::{Event, EventListener, Listener, Mutex, RwLock};
+pub(crate) use model::{joined, Event, EventListener, Listener, Mutex, RwLock};
 
 /// loom's counterparts, with parking_lot's and event-listener's API.
 #[cfg(cachetool_loom)]
 mod model {
+    use std::cell::RefCell;
     use std::sync::Arc;
     use std::time::Instant;
 
     use loom::sync::Condvar;
+
+    loom::thread_local! {
+        /// What the model check runs when this model thread joins a flight as a waiter.
+        static ON_JOIN: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
+    }
+
+    /// Has `hook` run each time this model thread joins a flight as a waiter
+    /// (`None`: nothing), at the moment it joins: under the flight's locks,
+    /// so that the leader cannot finish in between (`handover_loom.rs`
+    /// notes which invalidations had returned by then).
+    #[cfg(test)]
+    pub(crate) fn on_join(hook: Option<Box<dyn Fn()>>) {
+        ON_JOIN.with(|on_join| *on_join.borrow_mut() = hook);
+    }
+
+    /// Called by `flight.rs` as a caller joins a flight as a waiter.
+    pub(crate) fn joined() {
+        ON_JOIN.with(|on_join| {
+            if let Some(hook) = &*on_join.borrow() {
+                hook();
+            }
+        });
+    }
 
     /// A mutex whose `lock` cannot fail, as parking_lot's.
     #[derive(Default)]

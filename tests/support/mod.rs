@@ -2,6 +2,7 @@
 //! `for_each_backend!`, which runs one test body against every backend.
 #![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
 
+pub mod child;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod modes;
@@ -9,6 +10,8 @@ pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
+#[cfg(feature = "redis")]
+pub mod tls;
 pub mod warnings;
 
 use std::collections::HashMap;

@@ -66,12 +66,19 @@ pub fn delta(
     delta
 }
 
-/// A 3-node Redis Cluster on free loopback ports, without replicas.
+/// A 3-node Redis Cluster on free loopback ports, without replicas; on TLS
+/// ports too if it was started by `tls::cluster`.
 pub struct Cluster {
     pub nodes: Vec<Server>,
+    /// Each node's TLS port (none for a plain cluster).
+    pub tls_ports: Vec<u16>,
 }
 
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Node arguments of every cluster.
+pub const CLUSTER_ARGS: [&str; 4] = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"];
+/// The highest port a node's cluster bus (10,000 ports above) leaves room for.
+pub const HIGHEST_NODE_PORT: u16 = u16::MAX - 10_000;
 
 impl Cluster {
     /// Starts 3 `redis-server --cluster-enabled yes`, joins them with
@@ -79,29 +86,15 @@ impl Cluster {
     /// on every node.
     pub fn start() -> Cluster {
         let nodes: Vec<Server> = (0..3)
-            .map(|_| {
-                Server::start_with(
-                    Kind::Redis,
-                    &["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"],
-                )
-            })
+            .map(|_| Server::start_with(Kind::Redis, &CLUSTER_ARGS))
             .collect();
-        // Each node writes its cluster config in its own directory (--dir).
-        let mut create = Command::new("redis-cli");
-        create.arg("--cluster").arg("create");
-        for node in &nodes {
-            create.arg(node.address());
-        }
-        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
-        let output = create
-            .output()
-            .expect("run redis-cli (apt-get install -y redis-server)");
-        assert!(
-            output.status.success(),
-            "redis-cli --cluster create failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let addresses: Vec<String> = nodes.iter().map(Server::address).collect();
+        create(&addresses, &[]);
+        Cluster::ready(nodes, Vec::new())
+    }
+
+    /// Waits (bounded) until every node says `cluster_state:ok`.
+    pub fn ready(nodes: Vec<Server>, tls_ports: Vec<u16>) -> Cluster {
         let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
         for node in &nodes {
             loop {
@@ -116,7 +109,7 @@ impl Cluster {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        Cluster { nodes }
+        Cluster { nodes, tls_ports }
     }
 
     /// `redis+cluster://127.0.0.1:a,127.0.0.1:b,127.0.0.1:c`.
@@ -124,6 +117,54 @@ impl Cluster {
         let nodes: Vec<String> = self.nodes.iter().map(Server::address).collect();
         format!("redis+cluster://{}", nodes.join(","))
     }
+
+    /// `rediss+cluster://{userinfo}127.0.0.1:a,...` on the TLS ports
+    /// (`userinfo`: `""` or `user:password@`).
+    pub fn tls_url(&self, userinfo: &str) -> String {
+        let nodes: Vec<String> = self
+            .tls_ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        format!("rediss+cluster://{userinfo}{}", nodes.join(","))
+    }
+}
+
+/// Joins the nodes at `addresses` with `redis-cli {args} --cluster create`
+/// (each node writes its cluster config in its own directory, `--dir`).
+pub fn create(addresses: &[String], args: &[&str]) {
+    let output = Command::new("redis-cli")
+        .args(args)
+        .args(["--cluster", "create"])
+        .args(addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("run redis-cli (apt-get install -y redis-server)");
+    assert!(
+        output.status.success(),
+        "redis-cli --cluster create failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Stores and reads one value through `cache`'s backend and returns the server stats.
+pub fn round_trip(cache: &cachetool::Cache) -> cachetool::ServerStats {
+    let key = format!("{}:entry:f:1", cache.prefix());
+    let backend = cache.backend();
+    backend
+        .set(
+            &key,
+            b"value".to_vec().into(),
+            Some(Duration::from_secs(60)),
+        )
+        .expect("set");
+    let values = backend.get_many(&[&key]).expect("get");
+    assert_eq!(
+        values[0].as_ref().and_then(|value| value.as_bytes()),
+        Some(&b"value"[..])
+    );
+    cache.server_stats().expect("server stats")
 }
 
 /// A server of one's own, a backend on it, and a cache with a fresh prefix:
