@@ -25,6 +25,13 @@ pub(crate) struct Function<'a> {
     /// Cached because its impl block is, without an attribute of its own:
     /// its errors say how to leave it uncached.
     pub(crate) implicit: bool,
+    /// A method of a `#[cached]` impl block, which gets every companion by
+    /// default (see `Options::companions`).
+    pub(crate) in_block: bool,
+    /// In a `#[cached]` trait impl: the function of the separate inherent
+    /// impl that holds the method's `Site`, so that its key path is the one
+    /// of its companions there (`app.Disk.load`, not `<app.Disk as app.Store>.load`).
+    pub(crate) site_fn: Option<Ident>,
 }
 
 /// One argument (not the receiver).
@@ -87,6 +94,8 @@ impl<'a> Function<'a> {
             output,
             async_trait: async_trait.map(|(_, body)| body),
             implicit: false,
+            in_block: false,
+            site_fn: None,
         }
     }
 
