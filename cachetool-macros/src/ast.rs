@@ -112,6 +112,29 @@ impl<'a> Function<'a> {
         self.args.iter().filter(|arg| arg.is_key())
     }
 
+    /// Where the `unless` expression first uses one of `names` (other than
+    /// the closure's own parameters): an argument it borrows.
+    pub(crate) fn unless_uses(&self, unless: &syn::Expr, names: &[&Ident]) -> Option<Ident> {
+        let (own, body) = match unless {
+            syn::Expr::Closure(closure) => {
+                let own: Vec<Ident> = closure.inputs.iter().flat_map(pattern_idents).collect();
+                (own, quote::ToTokens::to_token_stream(&closure.body))
+            }
+            other => (Vec::new(), quote::ToTokens::to_token_stream(other)),
+        };
+        let names: Vec<&Ident> = names
+            .iter()
+            .copied()
+            .filter(|name| !own.contains(name))
+            .collect();
+        first_mention(body, &names)
+    }
+
+    /// The names by which the `unless` expression can reach the arguments.
+    pub(crate) fn arg_names(&self) -> Vec<&Ident> {
+        self.args.iter().filter_map(Arg::name).collect()
+    }
+
     /// The function's name.
     pub(crate) fn ident(&self) -> &'a Ident {
         &self.item.sig.ident
@@ -242,6 +265,33 @@ impl<'a> Output<'a> {
             Output::Unit | Output::Value(_) => self.ty(),
         }
     }
+}
+
+/// The identifiers a closure parameter's pattern binds.
+fn pattern_idents(pat: &Pat) -> Vec<Ident> {
+    struct Binder(Vec<Ident>);
+    impl<'a> syn::visit::Visit<'a> for Binder {
+        fn visit_pat_ident(&mut self, pat: &'a PatIdent) {
+            self.0.push(pat.ident.clone());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut binder = Binder(Vec::new());
+    syn::visit::Visit::visit_pat(&mut binder, pat);
+    binder.0
+}
+
+/// The first of `names` in `tokens` (as an identifier, at any depth), as it
+/// is written there.
+fn first_mention(tokens: proc_macro2::TokenStream, names: &[&Ident]) -> Option<Ident> {
+    tokens.into_iter().find_map(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => names
+            .iter()
+            .any(|name| **name == ident)
+            .then_some(ident),
+        proc_macro2::TokenTree::Group(group) => first_mention(group.stream(), names),
+        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => None,
+    })
 }
 
 /// `T` of `...::Result<T, ..>`.

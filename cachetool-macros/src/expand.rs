@@ -232,7 +232,17 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
             }
             (Call::Compute | Call::Refresh, true) => {
                 let method = method(function, call, "_async");
-                let future = async_block(function);
+                // An `unless` closure borrowing arguments: the body borrows
+                // them too, instead of taking them (an `async move` would).
+                let borrows = options.unless.value().is_some_and(|unless| {
+                    function
+                        .unless_uses(&unless.expr, &function.arg_names())
+                        .is_some()
+                });
+                let future = match borrows {
+                    true => many::borrowing_async_block(function),
+                    false => async_block(function),
+                };
                 quote!(#unless __cachetool_request.#method(#future).await)
             }
             (Call::Many, _) => unreachable!("`_many` has a body of its own (many.rs)"),

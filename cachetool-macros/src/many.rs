@@ -23,11 +23,24 @@ use crate::expand::{self, Call};
 
 /// The `_many` companion; nothing for a function without key arguments.
 pub(crate) fn many(options: &Options, function: &Function<'_>) -> TokenStream {
+    if unless_uses_an_item(options, function).is_some() {
+        return TokenStream::new();
+    }
     let Some(sig) = signature(function) else {
         return TokenStream::new();
     };
     let body = body(options, function);
     companions::companion(function, Call::Many, &sig, body)
+}
+
+/// The key argument that `unless` uses, if any: `_many` has none such in
+/// scope when it makes the closure, once for all items; nor could a closure
+/// per item borrow its item while the body consumes it. Such a function gets
+/// no `_many` (and asking for it is an error, in `valid.rs`).
+pub(crate) fn unless_uses_an_item(options: &Options, function: &Function<'_>) -> Option<Ident> {
+    let unless = options.unless.value()?;
+    let items: Vec<&Ident> = function.item_args().map(|arg| item_name(arg)).collect();
+    function.unless_uses(&unless.expr, &items)
 }
 
 /// Its stand-in, next to errors (see `companions::stubs`).
@@ -346,7 +359,7 @@ fn tuple<T: quote::ToTokens>(parts: &[T]) -> TokenStream {
 /// `async { let PATTERN = ...; let out: R = BODY; out }`, not `move`: it
 /// borrows the arguments taken once (a `&mut` one for this item only) and
 /// takes the item's own as the body uses them.
-fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
+pub(crate) fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
     let ty = function.output.ty();
     let block = &function.item.block;
     let destructure = expand::destructure(function);
