@@ -246,6 +246,14 @@ impl<'a> Output<'a> {
         }
     }
 
+    /// The return type's span: where errors about it point.
+    pub(crate) fn span(&self) -> proc_macro2::Span {
+        match self {
+            Output::Unit => proc_macro2::Span::call_site(),
+            Output::Value(ty) | Output::Result(ty) => ty.span(),
+        }
+    }
+
     /// The return type as it would be written after `->`.
     pub(crate) fn ty(&self) -> proc_macro2::TokenStream {
         match self {

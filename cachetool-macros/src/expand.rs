@@ -223,8 +223,16 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         match (call, async_span.is_some()) {
             (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
             (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
-            (Call::Peek, false) => quote!(__cachetool_request.peek()),
-            (Call::Peek, true) => quote!(__cachetool_request.peek_async().await),
+            // At the return type's span, as `get_or_compute`: an uncacheable
+            // type's error points at it.
+            (Call::Peek, false) => {
+                let peek = Ident::new("peek", function.output.span());
+                quote!(__cachetool_request.#peek())
+            }
+            (Call::Peek, true) => {
+                let peek = Ident::new("peek_async", function.output.span());
+                quote!(__cachetool_request.#peek().await)
+            }
             (Call::Compute | Call::Refresh, false) => {
                 let method = method(function, call, "");
                 let closure = closure(function);
@@ -462,11 +470,7 @@ pub(crate) fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident
         (_, false) => "get_or_compute",
         (_, true) => "get_or_compute_ok",
     };
-    let span = match function.output {
-        Output::Unit => Span::call_site(),
-        Output::Value(ty) | Output::Result(ty) => ty.span(),
-    };
-    Ident::new(&format!("{name}{suffix}"), span)
+    Ident::new(&format!("{name}{suffix}"), function.output.span())
 }
 
 /// `|| -> R { let PATTERN = __cachetool_argN; BODY }`: not `move`, so the body

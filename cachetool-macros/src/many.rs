@@ -271,19 +271,25 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     };
     let stored = function.output.stored_ty();
     let stored = quote_spanned!(function.output.ty().span()=> #stored);
+    // Called by path at the return type's span: an uncacheable type is the
+    // one error of `lookup` (the same one at the same place), not also "the
+    // method exists but its trait bounds were not satisfied".
+    let span = function.output.span();
+    let lookups_method =
+        |method: &Ident| quote_spanned!(span=> ::cachetool::__private::Lookups::#method);
     let (lookup, value) = if function.is_async() {
-        let method = expand::method(function, Call::Many, "_async");
+        let method = lookups_method(&expand::method(function, Call::Many, "_async"));
         let future = borrowing_async_block(function);
         (
             quote!(__cachetool_batch.lookup_async::<#stored>().await),
-            quote!(__cachetool_lookups.#method(#future).await),
+            quote_spanned!(span=> #method(&mut __cachetool_lookups, #future).await),
         )
     } else {
-        let method = expand::method(function, Call::Many, "");
+        let method = lookups_method(&expand::method(function, Call::Many, ""));
         let closure = expand::closure(function);
         (
             quote!(__cachetool_batch.lookup::<#stored>()),
-            quote!(__cachetool_lookups.#method(#closure)),
+            quote_spanned!(span=> #method(&mut __cachetool_lookups, #closure)),
         )
     };
     // The cache once for all items (an owned `Cache` from `cache = f()` then
