@@ -11,6 +11,7 @@
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens as _};
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, GenericParam, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Meta, Type};
 
 use crate::ast::Function;
@@ -36,6 +37,15 @@ pub(crate) fn cached(attr: TokenStream, mut block: ItemImpl) -> TokenStream {
     let trait_only = trait_only_params(&block);
     let mut skips_used = vec![false; shared.skipped().len()];
     let mut apart = Vec::new();
+    let trait_path = block.trait_.as_ref().map(|(_, path, _)| path.clone());
+    let assoc_types: Vec<Ident> = block
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ImplItem::Type(ty) => Some(ty.ident.clone()),
+            _ => None,
+        })
+        .collect();
     block.items = std::mem::take(&mut block.items)
         .into_iter()
         .map(|item| match item {
@@ -45,6 +55,8 @@ pub(crate) fn cached(attr: TokenStream, mut block: ItemImpl) -> TokenStream {
                     block_ok,
                     in_trait_impl,
                     inherent_ok: trait_only.is_empty(),
+                    trait_path: trait_path.as_ref(),
+                    assoc_types: &assoc_types,
                 };
                 let expansion = expand_method(method, &context, &mut errors, &mut skips_used);
                 if in_trait_impl {
@@ -94,6 +106,39 @@ struct Context<'a> {
     in_trait_impl: bool,
     /// Whether an inherent impl of the type can take the block's generics.
     inherent_ok: bool,
+    /// The trait of a trait impl.
+    trait_path: Option<&'a syn::Path>,
+    /// The associated types the block defines.
+    assoc_types: &'a [Ident],
+}
+
+/// Rewrites `Self::Item` to `<Self as Trait>::Item` for the associated types
+/// of a trait impl: in the inherent impl of the companions, `Self::Item` is
+/// ambiguous (E0223); in the trait impl, both mean the same.
+struct QualifyAssocTypes<'a> {
+    trait_path: &'a syn::Path,
+    assoc_types: &'a [Ident],
+}
+
+impl VisitMut for QualifyAssocTypes<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(path) = ty {
+            let segments = &path.path.segments;
+            if path.qself.is_none()
+                && path.path.leading_colon.is_none()
+                && segments.len() == 2
+                && segments[0].ident == "Self"
+                && segments[0].arguments.is_none()
+                && self.assoc_types.contains(&segments[1].ident)
+            {
+                let trait_path = self.trait_path;
+                let item = &segments[1];
+                *ty = syn::parse_quote!(<Self as #trait_path>::#item);
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
 }
 
 /// `impl<..> Type<..> where .. { companions }`: the inherent impl that holds
@@ -169,6 +214,13 @@ fn expand_method(
     skips_used: &mut [bool],
 ) -> Expansion {
     let shared = context.shared;
+    if let (Some(trait_path), false) = (context.trait_path, context.assoc_types.is_empty()) {
+        QualifyAssocTypes {
+            trait_path,
+            assoc_types: context.assoc_types,
+        }
+        .visit_impl_item_fn_mut(&mut method);
+    }
     let (own, other_attrs): (Vec<Attribute>, Vec<Attribute>) =
         method.attrs.drain(..).partition(is_cached_attr);
     method.attrs = other_attrs;

@@ -11,6 +11,7 @@ trait Store {
     type Id;
 
     fn load(&self, id: u64) -> String;
+    fn id(&self, id: Self::Id) -> Self::Id;
     fn size(&self, name: &str) -> usize;
     fn touch(&mut self);
 }
@@ -26,6 +27,12 @@ impl Store for Disk {
     fn load(&self, id: u64) -> String {
         CALLS.fetch_add(1, Ordering::SeqCst);
         format!("disk {id}")
+    }
+
+    // `Self::Id` is ambiguous in an inherent impl: the macro qualifies it.
+    fn id(&self, id: Self::Id) -> Self::Id {
+        let doubled: Self::Id = id * 2;
+        doubled
     }
 
     #[cached(companions = [peek])]
@@ -80,6 +87,8 @@ fn main() {
     assert_eq!(CALLS.load(Ordering::SeqCst), 3);
     assert_eq!(disk.load_refresh(1), "disk 1");
     assert_eq!(CALLS.load(Ordering::SeqCst), 4);
+    assert_eq!(disk.id(2), 4);
+    assert_eq!(disk.id_peek(2), Some(4));
     assert_eq!(disk.size("abc"), 3);
     assert_eq!(disk.size_peek("abc"), Some(3));
     disk.touch();
