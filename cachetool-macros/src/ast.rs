@@ -293,10 +293,9 @@ fn pattern_idents(pat: &Pat) -> Vec<Ident> {
 /// is written there.
 fn first_mention(tokens: proc_macro2::TokenStream, names: &[&Ident]) -> Option<Ident> {
     tokens.into_iter().find_map(|tree| match tree {
-        proc_macro2::TokenTree::Ident(ident) => names
-            .iter()
-            .any(|name| **name == ident)
-            .then_some(ident),
+        proc_macro2::TokenTree::Ident(ident) => {
+            names.iter().any(|name| **name == ident).then_some(ident)
+        }
         proc_macro2::TokenTree::Group(group) => first_mention(group.stream(), names),
         proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => None,
     })

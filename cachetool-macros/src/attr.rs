@@ -738,7 +738,11 @@ mod tests {
         assert!(!companions.invalidate && !companions.refresh);
         assert!(companions.peek && companions.many && companions.listed);
         assert!(options.off.keyword().is_some());
-        assert!(!parse_ok(quote!(companions = false)).companions(&function).peek);
+        assert!(
+            !parse_ok(quote!(companions = false))
+                .companions(&function)
+                .peek
+        );
         assert!(parse_ok(quote!()).companions(&function).invalidate);
         let all = parse_ok(quote!(companions = true)).companions(&function);
         assert!(all.refresh && all.many && !all.listed);

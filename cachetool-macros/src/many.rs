@@ -275,6 +275,9 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     // one error of `lookup` (the same one at the same place), not also "the
     // method exists but its trait bounds were not satisfied".
     let span = function.output.span();
+    // The local keeps the macro's own span: the return type's may come from
+    // a `macro_rules!`, whose hygiene would hide it.
+    let lookups = quote!(&mut __cachetool_lookups);
     let lookups_method =
         |method: &Ident| quote_spanned!(span=> ::cachetool::__private::Lookups::#method);
     let (lookup, value) = if function.is_async() {
@@ -282,14 +285,14 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
         let future = borrowing_async_block(function);
         (
             quote!(__cachetool_batch.lookup_async::<#stored>().await),
-            quote_spanned!(span=> #method(&mut __cachetool_lookups, #future).await),
+            quote_spanned!(span=> #method(#lookups, #future).await),
         )
     } else {
         let method = lookups_method(&expand::method(function, Call::Many, ""));
         let closure = expand::closure(function);
         (
             quote!(__cachetool_batch.lookup::<#stored>()),
-            quote_spanned!(span=> #method(&mut __cachetool_lookups, #closure)),
+            quote_spanned!(span=> #method(#lookups, #closure)),
         )
     };
     // The cache once for all items (an owned `Cache` from `cache = f()` then
