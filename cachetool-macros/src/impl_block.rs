@@ -4,6 +4,10 @@
 //! options (and caches a method of any receiver); `#[cached(off)]` leaves a
 //! method alone, as are methods without `&self`.
 //!
+//! On a trait impl, the companions go into an inherent impl of the type after
+//! it (the trait would have to declare them otherwise), and each method's
+//! `Site` with them, so that the method's key path is theirs.
+//!
 //! Each method goes through the same validation and expansion as a function
 //! under the attribute. A method that fails falls back alone (unchanged, with
 //! stand-ins for its companions); the errors of a method cached only because
