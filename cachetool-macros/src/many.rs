@@ -271,13 +271,13 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     };
     let stored = function.output.stored_ty();
     let stored = quote_spanned!(function.output.ty().span()=> #stored);
-    // Called by path at the return type's span: an uncacheable type is the
-    // one error of `lookup` (the same one at the same place), not also "the
-    // method exists but its trait bounds were not satisfied".
+    // The method as a value, its path at the return type's span (where its
+    // bound is checked): an uncacheable type is the one error of `lookup`
+    // (the same one at the same place), not also "the method exists but its
+    // trait bounds were not satisfied". The locals keep the macro's own span:
+    // the return type's may come from a `macro_rules!`, whose hygiene would
+    // hide them.
     let span = function.output.span();
-    // The local keeps the macro's own span: the return type's may come from
-    // a `macro_rules!`, whose hygiene would hide it.
-    let lookups = quote!(&mut __cachetool_lookups);
     let lookups_method =
         |method: &Ident| quote_spanned!(span=> ::cachetool::__private::Lookups::#method);
     let (lookup, value) = if function.is_async() {
@@ -285,14 +285,20 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
         let future = borrowing_async_block(function);
         (
             quote!(__cachetool_batch.lookup_async::<#stored>().await),
-            quote_spanned!(span=> #method(#lookups, #future).await),
+            quote!({
+                let __cachetool_compute = #method;
+                __cachetool_compute(&mut __cachetool_lookups, #future).await
+            }),
         )
     } else {
         let method = lookups_method(&expand::method(function, Call::Many, ""));
         let closure = expand::closure(function);
         (
             quote!(__cachetool_batch.lookup::<#stored>()),
-            quote_spanned!(span=> #method(#lookups, #closure)),
+            quote!({
+                let __cachetool_compute = #method;
+                __cachetool_compute(&mut __cachetool_lookups, #closure)
+            }),
         )
     };
     // The cache once for all items (an owned `Cache` from `cache = f()` then
