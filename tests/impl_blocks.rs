@@ -116,16 +116,12 @@ support::modes::for_each_mode! {
         assert_eq!(VERSIONED_RUNS.load(SeqCst), 3);
     }
 
-    // Declared with bodies that never run (the impl overrides both), so that
-    // they twin into `async fn`s in async mode.
+    // Declared with a body that never runs (the impl overrides it), so that
+    // it twins into an `async fn` in async mode. The trait declares no
+    // companion.
     trait Source {
         #[maybe_async]
         fn read(&self, _id: u64) -> u64 {
-            unreachable!("overridden")
-        }
-
-        #[maybe_async]
-        fn read_invalidate(&self, _id: u64) -> cachetool::Result<()> {
             unreachable!("overridden")
         }
     }
@@ -134,9 +130,8 @@ support::modes::for_each_mode! {
 
     static DISK_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-    // A trait impl: the companions are members of the impl, so the trait
-    // declares those it wants.
-    #[cached(cache = cache("impl-blocks"), companions = [invalidate])]
+    // A trait impl: the companions go into an inherent `impl Disk`.
+    #[cached(cache = cache("impl-blocks"))]
     impl Source for Disk {
         #[maybe_async]
         fn read(&self, id: u64) -> u64 {
@@ -146,12 +141,20 @@ support::modes::for_each_mode! {
     }
 
     #[test]
-    fn a_trait_impl_block_caches_its_methods() {
+    fn a_trait_impl_block_caches_its_methods_and_its_companions_share_their_entries() {
         let source = Disk;
         assert_eq!((call!(source.read(1)), call!(source.read(1))), (2, 2));
         assert_eq!(DISK_RUNS.load(SeqCst), 1);
+        // The inherent companions read and drop what the trait method stored.
+        assert_eq!(call!(source.read_peek(1)), Some(2));
         call!(source.read_invalidate(1)).expect("invalidate");
+        assert_eq!(call!(source.read_peek(1)), None);
         assert_eq!(call!(source.read(1)), 2);
         assert_eq!(DISK_RUNS.load(SeqCst), 2);
+        assert_eq!(call!(source.read_many([1, 2])), [2, 3]);
+        assert_eq!(DISK_RUNS.load(SeqCst), 3, "1 was a hit");
+        assert_eq!(call!(source.read(2)), 3);
+        assert_eq!(call!(source.read_refresh(2)), 3);
+        assert_eq!(DISK_RUNS.load(SeqCst), 4);
     }
 }

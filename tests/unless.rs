@@ -73,4 +73,32 @@ support::modes::for_each_mode! {
         assert_eq!((call!(find(4)), call!(find(4))), (Some(2), Some(2)));
         assert_eq!(OPTIONAL_RUNS.load(SeqCst), 3);
     }
+
+    static PREFIXED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A closure over the function's arguments, one of them owned: the body
+    /// (an async block in async mode) borrows them along with it.
+    #[cached(cache = cache("unless"), unless = |name| name.len() > limit || name.starts_with(skip.as_str()))]
+    fn prefixed(limit: usize, skip: String, name: String) -> String {
+        PREFIXED_RUNS.fetch_add(1, SeqCst);
+        format!("{name}.")
+    }
+
+    #[test]
+    fn the_closure_may_use_the_arguments() {
+        let call = |limit: usize, skip: &str, name: &str| (limit, skip.to_string(), name.to_string());
+        let (limit, skip, name) = call(3, "x", "ab");
+        assert_eq!(call!(prefixed(limit, skip, name)), "ab.");
+        let (limit, skip, name) = call(3, "x", "ab");
+        assert_eq!(call!(prefixed_peek(limit, skip, name)).as_deref(), Some("ab."), "stored");
+        let (limit, skip, name) = call(2, "x", "ab");
+        assert_eq!(call!(prefixed(limit, skip, name)), "ab.");
+        let (limit, skip, name) = call(2, "x", "ab");
+        assert_eq!(call!(prefixed_peek(limit, skip, name)), None, "longer than `limit`");
+        let (limit, skip, name) = call(9, "a", "ab");
+        assert_eq!(call!(prefixed(limit, skip, name)), "ab.");
+        let (limit, skip, name) = call(9, "a", "ab");
+        assert_eq!(call!(prefixed_peek(limit, skip, name)), None, "starts with `skip`");
+        assert_eq!(PREFIXED_RUNS.load(SeqCst), 3);
+    }
 }

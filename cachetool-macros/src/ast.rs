@@ -25,6 +25,13 @@ pub(crate) struct Function<'a> {
     /// Cached because its impl block is, without an attribute of its own:
     /// its errors say how to leave it uncached.
     pub(crate) implicit: bool,
+    /// A method of a `#[cached]` impl block, which gets every companion by
+    /// default (see `Options::companions`).
+    pub(crate) in_block: bool,
+    /// In a `#[cached]` trait impl: the function of the separate inherent
+    /// impl that holds the method's `Site`, so that its key path is the one
+    /// of its companions there (`app.Disk.load`, not `<app.Disk as app.Store>.load`).
+    pub(crate) site_fn: Option<Ident>,
 }
 
 /// One argument (not the receiver).
@@ -87,6 +94,8 @@ impl<'a> Function<'a> {
             output,
             async_trait: async_trait.map(|(_, body)| body),
             implicit: false,
+            in_block: false,
+            site_fn: None,
         }
     }
 
@@ -101,6 +110,29 @@ impl<'a> Function<'a> {
     /// others it takes once for all items.
     pub(crate) fn item_args(&self) -> impl Iterator<Item = &Arg<'a>> {
         self.args.iter().filter(|arg| arg.is_key())
+    }
+
+    /// Where the `unless` expression first uses one of `names` (other than
+    /// the closure's own parameters): an argument it borrows.
+    pub(crate) fn unless_uses(&self, unless: &syn::Expr, names: &[&Ident]) -> Option<Ident> {
+        let (own, body) = match unless {
+            syn::Expr::Closure(closure) => {
+                let own: Vec<Ident> = closure.inputs.iter().flat_map(pattern_idents).collect();
+                (own, quote::ToTokens::to_token_stream(&closure.body))
+            }
+            other => (Vec::new(), quote::ToTokens::to_token_stream(other)),
+        };
+        let names: Vec<&Ident> = names
+            .iter()
+            .copied()
+            .filter(|name| !own.contains(name))
+            .collect();
+        first_mention(body, &names)
+    }
+
+    /// The names by which the `unless` expression can reach the arguments.
+    pub(crate) fn arg_names(&self) -> Vec<&Ident> {
+        self.args.iter().filter_map(Arg::name).collect()
     }
 
     /// The function's name.
@@ -214,6 +246,14 @@ impl<'a> Output<'a> {
         }
     }
 
+    /// The return type's span: where errors about it point.
+    pub(crate) fn span(&self) -> proc_macro2::Span {
+        match self {
+            Output::Unit => proc_macro2::Span::call_site(),
+            Output::Value(ty) | Output::Result(ty) => ty.span(),
+        }
+    }
+
     /// The return type as it would be written after `->`.
     pub(crate) fn ty(&self) -> proc_macro2::TokenStream {
         match self {
@@ -233,6 +273,32 @@ impl<'a> Output<'a> {
             Output::Unit | Output::Value(_) => self.ty(),
         }
     }
+}
+
+/// The identifiers a closure parameter's pattern binds.
+fn pattern_idents(pat: &Pat) -> Vec<Ident> {
+    struct Binder(Vec<Ident>);
+    impl<'a> syn::visit::Visit<'a> for Binder {
+        fn visit_pat_ident(&mut self, pat: &'a PatIdent) {
+            self.0.push(pat.ident.clone());
+            syn::visit::visit_pat_ident(self, pat);
+        }
+    }
+    let mut binder = Binder(Vec::new());
+    syn::visit::Visit::visit_pat(&mut binder, pat);
+    binder.0
+}
+
+/// The first of `names` in `tokens` (as an identifier, at any depth), as it
+/// is written there.
+fn first_mention(tokens: proc_macro2::TokenStream, names: &[&Ident]) -> Option<Ident> {
+    tokens.into_iter().find_map(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => {
+            names.iter().any(|name| **name == ident).then_some(ident)
+        }
+        proc_macro2::TokenTree::Group(group) => first_mention(group.stream(), names),
+        proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => None,
+    })
 }
 
 /// `T` of `...::Result<T, ..>`.

@@ -11,6 +11,7 @@ use syn::parse::{ParseStream, Parser as _};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitBool, LitInt, LitStr, Token, UnOp};
 
+use crate::ast::Function;
 use crate::errors::Errors;
 
 /// The option names, for the "unknown option" message.
@@ -335,7 +336,15 @@ impl Companions {
         many: true,
         listed: false,
     };
-    const NONE: Companions = Companions {
+    /// What a method with a receiver gets by default (see [`Options::companions`]).
+    const SELF_METHOD: Companions = Companions {
+        invalidate: true,
+        refresh: true,
+        peek: false,
+        many: false,
+        listed: false,
+    };
+    pub(crate) const NONE: Companions = Companions {
         invalidate: false,
         refresh: false,
         peek: false,
@@ -415,9 +424,18 @@ impl OptionValue for Off {
 }
 
 impl Options {
-    /// The companions to generate (all unless `companions = ...` says otherwise).
-    pub(crate) fn companions(&self) -> Companions {
-        self.companions.value().copied().unwrap_or(Companions::ALL)
+    /// The companions to generate: those `companions = ...` names; without
+    /// it, all (`_many` where there are key arguments) for a function, or a
+    /// method of a `#[cached]` impl block; only `_invalidate` and `_refresh`
+    /// for a method with a receiver under an attribute of its own, which may
+    /// sit in a trait impl (the attribute can't tell) whose trait declares
+    /// just those two, as every such trait had to before `_peek` and `_many`.
+    pub(crate) fn companions(&self, function: &Function<'_>) -> Companions {
+        match self.companions.value() {
+            Some(companions) => *companions,
+            None if function.receiver.is_some() && !function.in_block => Companions::SELF_METHOD,
+            None => Companions::ALL,
+        }
     }
 
     /// A method's options in a `#[cached]` impl block (`self`, possibly empty)
@@ -712,14 +730,33 @@ mod tests {
             text(&options.unless.value().unwrap().expr),
             "| v | v . is_empty ()"
         );
-        let companions = options.companions();
+        let item: syn::ItemFn = syn::parse_quote!(
+            fn f(n: u64) {}
+        );
+        let function = Function::new(&item, &[]);
+        let companions = options.companions(&function);
         assert!(!companions.invalidate && !companions.refresh);
         assert!(companions.peek && companions.many && companions.listed);
         assert!(options.off.keyword().is_some());
-        assert!(!parse_ok(quote!(companions = false)).companions().peek);
-        assert!(parse_ok(quote!()).companions().invalidate);
-        let all = parse_ok(quote!(companions = true)).companions();
+        assert!(
+            !parse_ok(quote!(companions = false))
+                .companions(&function)
+                .peek
+        );
+        assert!(parse_ok(quote!()).companions(&function).invalidate);
+        let all = parse_ok(quote!(companions = true)).companions(&function);
         assert!(all.refresh && all.many && !all.listed);
+        // A method under its own attribute: `_invalidate` and `_refresh`
+        // unless asked; in a `#[cached]` impl block, all.
+        let item: syn::ItemFn = syn::parse_quote!(
+            fn f(&self, n: u64) {}
+        );
+        let mut method = Function::new(&item, &[]);
+        let default = parse_ok(quote!()).companions(&method);
+        assert!(default.invalidate && default.refresh && !default.peek && !default.many);
+        assert!(parse_ok(quote!(companions = true)).companions(&method).many);
+        method.in_block = true;
+        assert!(parse_ok(quote!()).companions(&method).many);
     }
 
     #[test]

@@ -41,23 +41,54 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     let function = Function::new(&item_fn, options.skipped());
     valid::check(&options, &function, &mut errors);
     match errors.finish() {
-        Ok(()) => expand(&options, &function),
-        Err(error) => fallback(&item, &function, error),
+        Ok(()) => expand(&options, &function).into_tokens(),
+        Err(error) => fallback(&item, &options, &function, error),
     }
 }
 
 /// The function unchanged, stand-ins for its companions (so that their
 /// callers see no errors of their own), and the errors.
-fn fallback(item: impl ToTokens, function: &Function<'_>, error: syn::Error) -> TokenStream {
-    let stand_in = stand_in(item, function);
+fn fallback(
+    item: impl ToTokens,
+    options: &Options,
+    function: &Function<'_>,
+    error: syn::Error,
+) -> TokenStream {
+    let stand_in = stand_in(item, options, function).into_tokens();
     let error = error.into_compile_error();
     quote!(#stand_in #error)
 }
 
 /// The function unchanged, and stand-ins for its companions.
-pub(crate) fn stand_in(item: impl ToTokens, function: &Function<'_>) -> TokenStream {
-    let stubs = companions::stubs(function);
-    quote!(#item #stubs)
+pub(crate) fn stand_in(
+    item: impl ToTokens,
+    options: &Options,
+    function: &Function<'_>,
+) -> Expansion {
+    Expansion {
+        function: item.into_token_stream(),
+        companions: companions::stubs(function, options.companions(function)),
+    }
+}
+
+/// A cached function and its companions, kept apart for a trait impl
+/// (whose companions go into an inherent impl of their own).
+pub(crate) struct Expansion {
+    /// The function itself.
+    pub(crate) function: TokenStream,
+    /// Its companions, and in a trait impl the function holding its `Site`.
+    pub(crate) companions: TokenStream,
+}
+
+impl Expansion {
+    /// Both, one after the other.
+    pub(crate) fn into_tokens(self) -> TokenStream {
+        let Expansion {
+            function,
+            companions,
+        } = self;
+        quote!(#function #companions)
+    }
 }
 
 /// The error for what is neither a function nor an impl block: a trait's
@@ -73,20 +104,28 @@ fn not_an_item(item: TokenStream, error: syn::Error) -> syn::Error {
 }
 
 /// The function with the cache around its body, and its companions.
-pub(crate) fn expand(options: &Options, function: &Function<'_>) -> TokenStream {
-    let attrs = function.outer_attrs();
+pub(crate) fn expand(options: &Options, function: &Function<'_>) -> Expansion {
+    let attrs: Vec<_> = function.outer_attrs().collect();
     let vis = &function.item.vis;
     let sig = function.signature();
     let body = body(options, function, Call::Compute);
+    let item = quote! {
+        #(#attrs)*
+        #vis #sig #body
+    };
     // Companions of an `#[async_trait]` method would have to be members of the
     // trait: there are none (use tags and `clean`, or cache an inherent method).
     if function.async_trait.is_some() {
-        return quote! {
-            #(#attrs)*
-            #vis #sig #body
+        return Expansion {
+            function: item,
+            companions: TokenStream::new(),
         };
     }
-    let wanted = options.companions();
+    let site_fn = function
+        .site_fn
+        .as_ref()
+        .map(|ident| site_fn(options, function, ident));
+    let wanted = options.companions(function);
     let invalidate = wanted
         .invalidate
         .then(|| companions::invalidate(options, function));
@@ -95,15 +134,41 @@ pub(crate) fn expand(options: &Options, function: &Function<'_>) -> TokenStream 
         .then(|| companions::refresh(options, function));
     let peek = wanted.peek.then(|| companions::peek(options, function));
     let many = wanted.many.then(|| many::many(options, function));
-    quote! {
-        #(#attrs)*
-        #vis #sig #body
-        #invalidate
-        #refresh
-        #peek
-        #many
+    Expansion {
+        function: item,
+        companions: quote! {
+            #site_fn
+            #invalidate
+            #refresh
+            #peek
+            #many
+        },
     }
 }
+
+/// `fn {name}__cachetool_site() -> &'static Site`, next to the companions of
+/// a method of a `#[cached]` trait impl: the method's `Site`, whose marker
+/// then reads `app::Disk::load__cachetool_site::__cachetool_site`, and so
+/// the key path `app.Disk.load` of the companions beside it.
+fn site_fn(options: &Options, function: &Function<'_>, ident: &Ident) -> TokenStream {
+    let site = site_static(options, SITE_FN_SUFFIX);
+    let cfgs = function
+        .outer_attrs()
+        .filter(|attr| attr.path().is_ident("cfg"));
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(non_snake_case, dead_code)]
+        fn #ident() -> &'static ::cachetool::__private::Site {
+            #site
+            &__CACHETOOL_SITE
+        }
+    }
+}
+
+/// The suffix of a method's site function (see [`site_fn`]), dropped from
+/// the marker's path as a companion's suffix is.
+pub(crate) const SITE_FN_SUFFIX: &str = "__cachetool_site";
 
 /// What a generated function does with its request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -139,7 +204,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         Call::Compute | Call::Refresh => function.inner_attrs().collect(),
         Call::Invalidate | Call::Peek | Call::Many => Vec::new(),
     };
-    let site = site(options, call);
+    let site = site(options, function, call);
     let cache = cache(options);
     let request = request(options, function);
     let unless = unless(options, function);
@@ -158,8 +223,16 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         match (call, async_span.is_some()) {
             (Call::Invalidate, false) => quote!(__cachetool_request.invalidate()),
             (Call::Invalidate, true) => quote!(__cachetool_request.invalidate_async().await),
-            (Call::Peek, false) => quote!(__cachetool_request.peek()),
-            (Call::Peek, true) => quote!(__cachetool_request.peek_async().await),
+            // At the return type's span, as `get_or_compute`: an uncacheable
+            // type's error points at it.
+            (Call::Peek, false) => {
+                let peek = Ident::new("peek", function.output.span());
+                quote!(__cachetool_request.#peek())
+            }
+            (Call::Peek, true) => {
+                let peek = Ident::new("peek_async", function.output.span());
+                quote!(__cachetool_request.#peek().await)
+            }
             (Call::Compute | Call::Refresh, false) => {
                 let method = method(function, call, "");
                 let closure = closure(function);
@@ -167,7 +240,17 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
             }
             (Call::Compute | Call::Refresh, true) => {
                 let method = method(function, call, "_async");
-                let future = async_block(function);
+                // An `unless` closure borrowing arguments: the body borrows
+                // them too, instead of taking them (an `async move` would).
+                let borrows = options.unless.value().is_some_and(|unless| {
+                    function
+                        .unless_uses(&unless.expr, &function.arg_names())
+                        .is_some()
+                });
+                let future = match borrows {
+                    true => many::borrowing_async_block(function),
+                    false => async_block(function),
+                };
                 quote!(#unless __cachetool_request.#method(#future).await)
             }
             (Call::Many, _) => unreachable!("`_many` has a body of its own (many.rs)"),
@@ -229,9 +312,26 @@ pub(crate) fn unless_closure(expr: &syn::Expr, function: &Function<'_>) -> Token
     quote!(#constructor(::core::marker::PhantomData::<#ty>, #expr))
 }
 
+/// `__cachetool_site_ref`, the `&'static Site` of the generated function:
+/// its own `static` (see [`site_static`]), or for a method of a `#[cached]`
+/// trait impl the one of its site function (see [`site_fn`]).
+pub(crate) fn site(options: &Options, function: &Function<'_>, call: Call) -> TokenStream {
+    match (&function.site_fn, call) {
+        (Some(site_fn), Call::Compute) => quote! {
+            let __cachetool_site_ref: &'static ::cachetool::__private::Site = Self::#site_fn();
+        },
+        _ => {
+            let site = site_static(options, call.suffix());
+            quote! {
+                #site
+                let __cachetool_site_ref: &'static ::cachetool::__private::Site = &__CACHETOOL_SITE;
+            }
+        }
+    }
+}
+
 /// The marker `fn` whose type name gives the function's path, and the `Site`.
-pub(crate) fn site(options: &Options, call: Call) -> TokenStream {
-    let suffix = call.suffix();
+fn site_static(options: &Options, suffix: &str) -> TokenStream {
     let name = match options.name.value() {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
@@ -320,7 +420,7 @@ pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream
         #(let #tag_idents = &(#tags);)*
         ::cachetool::__private::Request::new(
             __cachetool_cache,
-            &__CACHETOOL_SITE,
+            __cachetool_site_ref,
             #self_type,
             &[#(#generics),*],
             __cachetool_key,
@@ -370,11 +470,7 @@ pub(crate) fn method(function: &Function<'_>, call: Call, suffix: &str) -> Ident
         (_, false) => "get_or_compute",
         (_, true) => "get_or_compute_ok",
     };
-    let span = match function.output {
-        Output::Unit => Span::call_site(),
-        Output::Value(ty) | Output::Result(ty) => ty.span(),
-    };
-    Ident::new(&format!("{name}{suffix}"), span)
+    Ident::new(&format!("{name}{suffix}"), function.output.span())
 }
 
 /// `|| -> R { let PATTERN = __cachetool_argN; BODY }`: not `move`, so the body

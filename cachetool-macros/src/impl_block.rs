@@ -4,41 +4,72 @@
 //! options (and caches a method of any receiver); `#[cached(off)]` leaves a
 //! method alone, as are methods without `&self`.
 //!
+//! On a trait impl, the companions go into an inherent impl of the type after
+//! it (the trait would have to declare them otherwise), and each method's
+//! `Site` with them, so that the method's key path is theirs.
+//!
 //! Each method goes through the same validation and expansion as a function
 //! under the attribute. A method that fails falls back alone (unchanged, with
 //! stand-ins for its companions); the errors of a method cached only because
 //! of the block say how to leave it uncached.
 
-use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Meta, Type};
+use proc_macro2::{TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens as _};
+use syn::visit_mut::VisitMut;
+use syn::{Attribute, GenericParam, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl, Meta, Type};
 
 use crate::ast::Function;
 use crate::attr::{self, Options};
 use crate::errors::Errors;
-use crate::expand;
+use crate::expand::{self, Expansion};
 use crate::valid;
 
 /// Appended to the errors of a method that the block caches by default.
 const OFF_HINT: &str = " (or mark the method `#[cached(off)]`: the `#[cached]` on its impl block caches every `&self` method)";
 
 /// The whole block: its methods expanded, every error reported after it.
+/// The companions of an inherent impl's methods are next to them; those of
+/// a trait impl's go into an inherent impl of the same type after it (a
+/// trait impl can only hold the trait's items).
 pub(crate) fn cached(attr: TokenStream, mut block: ItemImpl) -> TokenStream {
     let mut errors = Errors::default();
     let shared = attr::parse(attr, &mut errors);
     check_block_options(&shared, &mut errors);
     let block_ok = errors.is_empty();
+    let in_trait_impl = block.trait_.is_some();
+    // Parameters that an inherent impl of the type can't have.
+    let trait_only = trait_only_params(&block);
     let mut skips_used = vec![false; shared.skipped().len()];
+    let mut apart = Vec::new();
+    let trait_path = block.trait_.as_ref().map(|(_, path, _)| path.clone());
+    let assoc_types: Vec<Ident> = block
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ImplItem::Type(ty) => Some(ty.ident.clone()),
+            _ => None,
+        })
+        .collect();
     block.items = std::mem::take(&mut block.items)
         .into_iter()
         .map(|item| match item {
-            ImplItem::Fn(method) => ImplItem::Verbatim(expand_method(
-                method,
-                &shared,
-                block_ok,
-                &mut errors,
-                &mut skips_used,
-            )),
+            ImplItem::Fn(method) => {
+                let context = Context {
+                    shared: &shared,
+                    block_ok,
+                    in_trait_impl,
+                    inherent_ok: trait_only.is_empty(),
+                    trait_path: trait_path.as_ref(),
+                    assoc_types: &assoc_types,
+                };
+                let expansion = expand_method(method, &context, &mut errors, &mut skips_used);
+                if in_trait_impl {
+                    apart.push(expansion.companions);
+                    ImplItem::Verbatim(expansion.function)
+                } else {
+                    ImplItem::Verbatim(expansion.into_tokens())
+                }
+            }
             other => other,
         })
         .collect();
@@ -50,8 +81,117 @@ pub(crate) fn cached(attr: TokenStream, mut block: ItemImpl) -> TokenStream {
             );
         }
     }
+    let apart: TokenStream = apart.into_iter().collect();
+    let inherent = match (apart.is_empty(), trait_only.is_empty()) {
+        (true, _) => TokenStream::new(),
+        (false, true) => inherent_impl(&block, apart),
+        (false, false) => {
+            let self_name = block.self_ty.to_token_stream().to_string();
+            for ident in trait_only {
+                errors.error(
+                    &ident,
+                    format!("`{ident}` is a parameter of the trait only: the companions of this trait impl's methods go into an `impl {self_name}` of their own, which can't have it; set `companions = false` on the block (or on each method) to generate none"),
+                );
+            }
+            TokenStream::new()
+        }
+    };
     let errors = errors.finish().err().map(syn::Error::into_compile_error);
-    quote!(#block #errors)
+    quote!(#block #inherent #errors)
+}
+
+/// What every method of the block is expanded with.
+struct Context<'a> {
+    /// The block's options.
+    shared: &'a Options,
+    /// Whether they are free of errors.
+    block_ok: bool,
+    /// Whether the block implements a trait.
+    in_trait_impl: bool,
+    /// Whether an inherent impl of the type can take the block's generics.
+    inherent_ok: bool,
+    /// The trait of a trait impl.
+    trait_path: Option<&'a syn::Path>,
+    /// The associated types the block defines.
+    assoc_types: &'a [Ident],
+}
+
+/// Rewrites `Self::Item` to `<Self as Trait>::Item` for the associated types
+/// of a trait impl: in the inherent impl of the companions, `Self::Item` is
+/// ambiguous (E0223); in the trait impl, both mean the same.
+struct QualifyAssocTypes<'a> {
+    trait_path: &'a syn::Path,
+    assoc_types: &'a [Ident],
+}
+
+impl VisitMut for QualifyAssocTypes<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(path) = ty {
+            let segments = &path.path.segments;
+            if path.qself.is_none()
+                && path.path.leading_colon.is_none()
+                && segments.len() == 2
+                && segments[0].ident == "Self"
+                && segments[0].arguments.is_none()
+                && self.assoc_types.contains(&segments[1].ident)
+            {
+                let trait_path = self.trait_path;
+                let item = &segments[1];
+                *ty = syn::parse_quote!(<Self as #trait_path>::#item);
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// `impl<..> Type<..> where .. { companions }`: the inherent impl that holds
+/// the companions of a trait impl's methods, with the trait impl's generics
+/// and `#[cfg]`s.
+fn inherent_impl(block: &ItemImpl, companions: TokenStream) -> TokenStream {
+    let (impl_generics, _, where_clause) = block.generics.split_for_impl();
+    let self_ty = &block.self_ty;
+    let cfgs = block
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"));
+    quote! {
+        #(#cfgs)*
+        impl #impl_generics #self_ty #where_clause {
+            #companions
+        }
+    }
+}
+
+/// The generic parameters of a trait impl that its type doesn't use, which
+/// the inherent impl of the companions can't have: `impl<T> Load<T> for Repo`
+/// has no `impl<T> Repo`.
+fn trait_only_params(block: &ItemImpl) -> Vec<Ident> {
+    if block.trait_.is_none() {
+        return Vec::new();
+    }
+    let self_ty = block.self_ty.to_token_stream();
+    block
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            GenericParam::Type(param) => Some(&param.ident),
+            GenericParam::Const(param) => Some(&param.ident),
+            GenericParam::Lifetime(_) => None,
+        })
+        .filter(|ident| !mentions(self_ty.clone(), ident))
+        .cloned()
+        .collect()
+}
+
+/// Whether `tokens` hold `ident` (at any depth).
+fn mentions(tokens: TokenStream, ident: &Ident) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(found) => found == *ident,
+        TokenTree::Group(group) => mentions(group.stream(), ident),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
+    })
 }
 
 /// Options that mean nothing on a block.
@@ -73,25 +213,36 @@ fn check_block_options(options: &Options, errors: &mut Errors) {
 /// One method: cached (with its companions), or left as it is.
 fn expand_method(
     mut method: ImplItemFn,
-    shared: &Options,
-    block_ok: bool,
+    context: &Context<'_>,
     errors: &mut Errors,
     skips_used: &mut [bool],
-) -> TokenStream {
+) -> Expansion {
+    let shared = context.shared;
+    if let (Some(trait_path), false) = (context.trait_path, context.assoc_types.is_empty()) {
+        QualifyAssocTypes {
+            trait_path,
+            assoc_types: context.assoc_types,
+        }
+        .visit_impl_item_fn_mut(&mut method);
+    }
     let (own, other_attrs): (Vec<Attribute>, Vec<Attribute>) =
         method.attrs.drain(..).partition(is_cached_attr);
     method.attrs = other_attrs;
     let own = own_options(&own, errors);
+    let unchanged = |method: &ImplItemFn| Expansion {
+        function: quote!(#method),
+        companions: TokenStream::new(),
+    };
     // Cached only because of the block: its errors say how to opt out.
     let implicit = own.is_none();
     let own = match own {
         Some(own) if own.off.keyword().is_some() => {
             check_off_alone(&own, errors);
-            return quote!(#method);
+            return unchanged(&method);
         }
         Some(own) => own,
         None if takes_ref_self(&method) => Options::default(),
-        None => return quote!(#method),
+        None => return unchanged(&method),
     };
     let item_fn = ItemFn {
         attrs: method.attrs.clone(),
@@ -106,18 +257,38 @@ fn expand_method(
     let options = own.over(shared, &arg_names);
     let mut function = Function::new(&item_fn, options.skipped());
     function.implicit = implicit;
+    function.in_block = true;
+    if context.in_trait_impl
+        && context.inherent_ok
+        && function.async_trait.is_none()
+        && wants_any(&options, &function)
+    {
+        let ident = function.ident();
+        function.site_fn = Some(format_ident!(
+            "{}{}",
+            ident,
+            expand::SITE_FN_SUFFIX,
+            span = ident.span()
+        ));
+    }
     let mut method_errors = Errors::default();
     method_errors.with_hint(implicit.then_some(OFF_HINT), |method_errors| {
         valid::check(&options, &function, method_errors)
     });
     match method_errors.finish() {
-        Ok(()) if block_ok => expand::expand(&options, &function),
-        Ok(()) => expand::stand_in(&method, &function),
+        Ok(()) if context.block_ok => expand::expand(&options, &function),
+        Ok(()) => expand::stand_in(&method, &options, &function),
         Err(error) => {
             errors.push(error);
-            expand::stand_in(&method, &function)
+            expand::stand_in(&method, &options, &function)
         }
     }
+}
+
+/// Whether the method gets any companion.
+fn wants_any(options: &Options, function: &Function<'_>) -> bool {
+    let wanted = options.companions(function);
+    wanted.invalidate || wanted.refresh || wanted.peek || wanted.many
 }
 
 /// The options of the method's own `#[cached(...)]`, if it has one.

@@ -55,14 +55,22 @@ use proc_macro::TokenStream;
 /// - `unless = |value| value.is_empty()`: a value for which the closure (or
 ///   function) returns true is returned but not stored. It is given a
 ///   reference to the value (to the `Ok` value of a `Result`); its argument's
-///   type needs no annotation.
+///   type needs no annotation. It may use the function's arguments and
+///   `self` (`unless = |v| v.len() > limit`), in an `async fn` too.
 /// - `companions = false`: no companions; `companions = [invalidate, peek]`:
-///   only those listed.
+///   only those listed; `companions = true`: all that apply. Without it, see
+///   below.
 ///
 /// # Companions
 ///
 /// Next to the function (inside the `impl` for methods), with its visibility,
-/// generics and parameters (and `&self` for methods); none warns when unused:
+/// generics and parameters (and `&self` for methods); none warns when unused.
+/// A function, an associated function and a method of a `#[cached]` impl
+/// block get all four by default; a method with a receiver (`&self`...) under
+/// an attribute of its own gets `_invalidate` and `_refresh`, and `_peek` and
+/// `_many` only when `companions` names them: the attribute can't see
+/// whether the method is in a trait impl, where every companion must be
+/// declared by the trait.
 ///
 /// - `{name}_invalidate(...) -> cachetool::Result<()>` drops the entry of
 ///   these arguments.
@@ -76,7 +84,12 @@ use proc_macro::TokenStream;
 ///   key argument, or a tuple of the key arguments where there are several;
 ///   skipped arguments come first and are taken once: `row_many(&db, [1, 2])`.
 ///   Every entry is read at once (one round trip on Redis); the misses are
-///   computed one by one, each under its own dogpile protection.
+///   computed one by one, each under its own dogpile protection. Lifetimes
+///   that the key arguments' types elide (`&str`, `Cow<str>`) become
+///   lifetime parameters of `_many`, one per elided lifetime (one per
+///   argument for a path type that may hide some). A function whose
+///   `unless` uses a key argument gets no `_many` (it makes the closure once
+///   for all items).
 ///
 /// Companions of an `async fn` are `async`. An `#[async_trait]` method gets
 /// none (they would have to be members of the trait).
@@ -90,6 +103,12 @@ use proc_macro::TokenStream;
 /// leaves a method uncached. Methods without `&self` are left alone. The
 /// block's `skip(...)` applies to the methods that have those arguments; a
 /// block can't set `name`.
+///
+/// On a trait impl (`#[cached] impl Store for Disk`), the methods stay in the
+/// trait impl and their companions go into an inherent `impl Disk` of the
+/// same generics and where clause after it, so that the trait declares none
+/// of them; a generic parameter that only the trait uses (`impl<T> Load<T>
+/// for Repo`) is then an error, unless the block sets `companions = false`.
 ///
 /// An `async fn` needs cachetool's `tokio` feature; without it, the
 /// attribute is a compile error at the `async` naming the feature.

@@ -23,11 +23,24 @@ use crate::expand::{self, Call};
 
 /// The `_many` companion; nothing for a function without key arguments.
 pub(crate) fn many(options: &Options, function: &Function<'_>) -> TokenStream {
+    if unless_uses_an_item(options, function).is_some() {
+        return TokenStream::new();
+    }
     let Some(sig) = signature(function) else {
         return TokenStream::new();
     };
     let body = body(options, function);
     companions::companion(function, Call::Many, &sig, body)
+}
+
+/// The key argument that `unless` uses, if any: `_many` has none such in
+/// scope when it makes the closure, once for all items; nor could a closure
+/// per item borrow its item while the body consumes it. Such a function gets
+/// no `_many` (and asking for it is an error, in `valid.rs`).
+pub(crate) fn unless_uses_an_item(options: &Options, function: &Function<'_>) -> Option<Ident> {
+    let unless = options.unless.value()?;
+    let items: Vec<&Ident> = function.item_args().map(|arg| item_name(arg)).collect();
+    function.unless_uses(&unless.expr, &items)
 }
 
 /// Its stand-in, next to errors (see `companions::stubs`).
@@ -51,8 +64,8 @@ fn items_param() -> Ident {
 
 /// The companion's signature: the receiver and the arguments out of the key
 /// in their places, then `items: impl IntoIterator<Item = K>`; it returns
-/// `Vec<R>`. Elided lifetimes of `K` are named (an `impl Trait` argument can't
-/// hold one), all alike.
+/// `Vec<R>`. An `impl Trait` argument can't hold an elided lifetime, so each
+/// one in `K` gets a lifetime parameter of its own (see [`item_type`]).
 fn signature(function: &Function<'_>) -> Option<Signature> {
     let items: Vec<&Arg<'_>> = function.item_args().collect();
     // An `impl Trait` item (possible with `key = ...`) could not be named in
@@ -61,22 +74,17 @@ fn signature(function: &Function<'_>) -> Option<Signature> {
         return None;
     }
     let mut sig = companions::signature(function, Call::Many);
-    let mut item_types: Vec<Type> = items.iter().map(|arg| (*arg.pat_type.ty).clone()).collect();
-    let mut namer = NameElided {
-        lifetime: Lifetime::new("'__cachetool_items", Span::call_site()),
-        named: false,
-    };
-    for ty in &mut item_types {
-        namer.visit_type_mut(ty);
+    let type_params: Vec<&Ident> = function.type_params().collect();
+    let mut lifetimes = Vec::new();
+    let item_types: Vec<TokenStream> = items
+        .iter()
+        .map(|arg| item_type(&arg.pat_type.ty, &type_params, &mut lifetimes))
+        .collect();
+    for (index, lifetime) in lifetimes.into_iter().enumerate() {
+        let param = GenericParam::Lifetime(LifetimeParam::new(lifetime));
+        sig.generics.params.insert(index, param);
     }
-    if namer.named {
-        let param = GenericParam::Lifetime(LifetimeParam::new(namer.lifetime));
-        sig.generics.params.insert(0, param);
-    }
-    let item = match item_types.as_slice() {
-        [one] => quote!(#one),
-        several => quote!((#(#several),*)),
-    };
+    let item = tuple(&item_types);
     let items_param = items_param();
     let kept: Vec<FnArg> = sig
         .inputs
@@ -96,6 +104,95 @@ fn signature(function: &Function<'_>) -> Option<Signature> {
     Some(sig)
 }
 
+/// A key argument's type as the `Item` of `_many`, with a new lifetime
+/// parameter (pushed on `lifetimes`) for each lifetime it elides.
+///
+/// `&T` and `'_` are named where they are written, each its own. A path type
+/// can also elide its lifetimes without a trace (`Cow<str>` for
+/// `Cow<'_, str>`, `Row` for `Row<'_>`), which the macro can't see; a type
+/// that may do so (any path but the std types known to have no lifetime
+/// parameter, the function's type parameters and `Self`) is written as
+/// `<Map<Empty<&'l ()>, fn(&()) -> T> as Iterator>::Item`: in the `fn`
+/// pointer's return type every elided lifetime, seen or not, is the one of
+/// its `&()` argument, and the projection makes it `'l`. The compiler
+/// normalizes it, so callers and errors see `Cow<'l, str>`.
+fn item_type(ty: &Type, type_params: &[&Ident], lifetimes: &mut Vec<Lifetime>) -> TokenStream {
+    let mut fresh = || {
+        let lifetime = Lifetime::new(
+            &format!("'__cachetool_item{}", lifetimes.len()),
+            Span::call_site(),
+        );
+        lifetimes.push(lifetime.clone());
+        lifetime
+    };
+    if may_hide_lifetimes(ty, type_params) {
+        let lifetime = fresh();
+        return quote!(
+            <::core::iter::Map<::core::iter::Empty<&#lifetime ()>, fn(&()) -> #ty>
+                as ::core::iter::Iterator>::Item
+        );
+    }
+    let mut ty = ty.clone();
+    NameElided { fresh: &mut fresh }.visit_type_mut(&mut ty);
+    quote!(#ty)
+}
+
+/// Std types without lifetime parameters, which can't hide one.
+const OWNED_TYPES: &[&str] = &[
+    "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+    "i128", "isize", "f32", "f64", "String", "Vec", "Option", "Box", "Rc", "Arc", "HashMap",
+    "HashSet", "BTreeMap", "BTreeSet", "VecDeque", "Result",
+];
+
+/// Whether `ty` may hold a path type that elides lifetimes unwritten
+/// (`Cow<str>`): false only when every path in it is known not to.
+fn may_hide_lifetimes(ty: &Type, type_params: &[&Ident]) -> bool {
+    struct Finder<'p> {
+        type_params: &'p [&'p Ident],
+        found: bool,
+    }
+    impl<'a> syn::visit::Visit<'a> for Finder<'_> {
+        fn visit_type_path(&mut self, path: &'a syn::TypePath) {
+            let Some(last) = path.path.segments.last() else {
+                return;
+            };
+            let known = path.qself.is_none()
+                && (OWNED_TYPES.iter().any(|name| last.ident == name)
+                    || (path.path.segments.len() == 1
+                        && (last.ident == "Self"
+                            || self.type_params.iter().any(|param| **param == last.ident))));
+            // Lifetime arguments are all written or none: one written, none hidden.
+            let writes_lifetimes = matches!(
+                &last.arguments,
+                syn::PathArguments::AngleBracketed(arguments)
+                    if arguments.args.iter().any(|argument| matches!(argument, syn::GenericArgument::Lifetime(_)))
+            );
+            if !known && !writes_lifetimes {
+                self.found = true;
+            }
+            syn::visit::visit_type_path(self, path);
+        }
+
+        fn visit_trait_bound(&mut self, bound: &'a syn::TraitBound) {
+            // `dyn Trait`: the trait may hide lifetimes too.
+            self.found = true;
+            syn::visit::visit_trait_bound(self, bound);
+        }
+
+        // A `fn(Cow<str>)` pointer's lifetimes are its own.
+        fn visit_type_bare_fn(&mut self, _: &'a syn::TypeBareFn) {}
+
+        fn visit_type_macro(&mut self, _: &'a syn::TypeMacro) {
+            self.found = true;
+        }
+    }
+    let mut finder = Finder {
+        type_params,
+        found: false,
+    };
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.found
+}
 /// Whether `param` (of the companion's signature, pattern arguments renamed)
 /// is the parameter of `arg`.
 fn is_param_of(arg: &Arg<'_>, param: &syn::PatType) -> bool {
@@ -119,25 +216,22 @@ fn has_impl_trait(ty: &Type) -> bool {
     finder.0
 }
 
-/// Replaces `&T` and `'_` with a named lifetime.
-struct NameElided {
-    lifetime: Lifetime,
-    named: bool,
+/// Replaces each `&T` and `'_` with a new named lifetime.
+struct NameElided<'f> {
+    fresh: &'f mut dyn FnMut() -> Lifetime,
 }
 
-impl VisitMut for NameElided {
+impl VisitMut for NameElided<'_> {
     fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
         if reference.lifetime.is_none() {
-            reference.lifetime = Some(self.lifetime.clone());
-            self.named = true;
+            reference.lifetime = Some((self.fresh)());
         }
         syn::visit_mut::visit_type_reference_mut(self, reference);
     }
 
     fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
         if lifetime.ident == "_" {
-            *lifetime = self.lifetime.clone();
-            self.named = true;
+            *lifetime = (self.fresh)();
         }
     }
 
@@ -147,7 +241,7 @@ impl VisitMut for NameElided {
 
 fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     let inner_attrs = function.inner_attrs();
-    let site = expand::site(options, Call::Many);
+    let site = expand::site(options, function, Call::Many);
     let request = expand::request(options, function);
     let items: Vec<&Arg<'_>> = function.item_args().collect();
     // Bound by name to build the request, then kept to run the body.
@@ -177,19 +271,34 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     };
     let stored = function.output.stored_ty();
     let stored = quote_spanned!(function.output.ty().span()=> #stored);
+    // The method as a value, its path at the return type's span (where its
+    // bound is checked): an uncacheable type is the one error of `lookup`
+    // (the same one at the same place), not also "the method exists but its
+    // trait bounds were not satisfied". The locals keep the macro's own span:
+    // the return type's may come from a `macro_rules!`, whose hygiene would
+    // hide them.
+    let span = function.output.span();
+    let lookups_method =
+        |method: &Ident| quote_spanned!(span=> ::cachetool::__private::Lookups::#method);
     let (lookup, value) = if function.is_async() {
-        let method = expand::method(function, Call::Many, "_async");
+        let method = lookups_method(&expand::method(function, Call::Many, "_async"));
         let future = borrowing_async_block(function);
         (
             quote!(__cachetool_batch.lookup_async::<#stored>().await),
-            quote!(__cachetool_lookups.#method(#future).await),
+            quote!({
+                let __cachetool_compute = #method;
+                __cachetool_compute(&mut __cachetool_lookups, #future).await
+            }),
         )
     } else {
-        let method = expand::method(function, Call::Many, "");
+        let method = lookups_method(&expand::method(function, Call::Many, ""));
         let closure = expand::closure(function);
         (
             quote!(__cachetool_batch.lookup::<#stored>()),
-            quote!(__cachetool_lookups.#method(#closure)),
+            quote!({
+                let __cachetool_compute = #method;
+                __cachetool_compute(&mut __cachetool_lookups, #closure)
+            }),
         )
     };
     // The cache once for all items (an owned `Cache` from `cache = f()` then
@@ -265,7 +374,7 @@ fn tuple<T: quote::ToTokens>(parts: &[T]) -> TokenStream {
 /// `async { let PATTERN = ...; let out: R = BODY; out }`, not `move`: it
 /// borrows the arguments taken once (a `&mut` one for this item only) and
 /// takes the item's own as the body uses them.
-fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
+pub(crate) fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
     let ty = function.output.ty();
     let block = &function.item.block;
     let destructure = expand::destructure(function);

@@ -42,6 +42,14 @@ fn check_companions(options: &Options, function: &Function<'_>, errors: &mut Err
             "`many` needs key arguments: `_many` takes the key arguments of each call, and this function has none",
         );
     }
+    if companions.listed && companions.many {
+        if let Some(arg) = crate::many::unless_uses_an_item(options, function) {
+            errors.error(
+                &arg,
+                format!("`many` can't be generated: `unless` uses the key argument `{arg}`, which `_many` takes with each item (and its body consumes), while it makes the closure once for all items; leave `many` out of `companions`"),
+            );
+        }
+    }
     if companions.listed && function.async_trait.is_some() {
         errors.error(
             keyword,

@@ -16,10 +16,17 @@ pub use crate::key::{KeyArgs, KeyPart, Site};
 pub use core::any::{type_name, type_name_of_val};
 
 /// The bounds a cached function's return value (or its `Ok` value) must meet.
+///
+/// A type that misses some is one error per generated function, naming this
+/// trait (`do_not_recommend`), rather than one per missing bound, each with
+/// the list of the types that have it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` can't be cached: it must be `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`"
+    message = "`{Self}` can't be cached: it must be `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`",
+    label = "not `Clone + Serialize + DeserializeOwned + Send + Sync + 'static`",
+    note = "return an owned type that derives `Clone`, `Serialize` and `Deserialize`; a method that a `#[cached]` impl block caches can be left uncached with `#[cached(off)]`"
 )]
 pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
 
 /// A key argument of a method that a `#[cached]` impl block caches without
@@ -30,6 +37,7 @@ impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable 
     note = "leave this argument out of the key with `#[cached(skip(..))]` on the method, or leave the method uncached with `#[cached(off)]`"
 )]
 pub trait MethodKeyArg: Serialize {}
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + ?Sized> MethodKeyArg for T {}
 
 impl KeyArgs {

@@ -81,14 +81,12 @@ impl<T: Clone + Send + Sync + 'static> Wrapper<T> {
 
 trait Store {
     fn load(&self, id: u64) -> String;
-    fn load_invalidate(&self, id: u64) -> cachetool::Result<()>;
-    fn load_refresh(&self, id: u64) -> String;
 }
 
 struct Disk;
 
-// A trait impl: the companions are members of the impl, so the trait
-// declares those it asks for.
+// A trait impl: the companions go into an inherent `impl Disk` (see
+// trait_impl_block.rs), so the trait declares none.
 #[cached(tags = ["disk"], companions = [invalidate, refresh])]
 impl Store for Disk {
     fn load(&self, id: u64) -> String {
@@ -130,8 +128,8 @@ fn main() {
 
     let store: &dyn Store = &Disk;
     assert_eq!(store.load(1), "disk 1");
-    store.load_invalidate(1).unwrap();
-    assert_eq!(store.load_refresh(1), "disk 1");
+    Disk.load_invalidate(1).unwrap();
+    assert_eq!(Disk.load_refresh(1), "disk 1");
 
     cachetool::global().clean(&["repo"]).unwrap();
     assert_eq!(Repo::new(0).user(1), 1);

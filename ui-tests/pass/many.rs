@@ -87,13 +87,14 @@ struct Repo {
     base: u64,
 }
 
+// A method with a receiver gets `_many` when asked for it.
 impl Repo {
-    #[cached]
+    #[cached(companions = true)]
     fn get(&self, id: u64) -> u64 {
         self.base + id
     }
 
-    #[cached(skip(conn))]
+    #[cached(skip(conn), companions = [many])]
     async fn load(&self, conn: &mut Conn, id: u64) -> u64 {
         conn.calls += 1;
         self.base + id

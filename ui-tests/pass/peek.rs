@@ -36,7 +36,8 @@ async fn page(id: u64) -> String {
 struct Repo;
 
 impl Repo {
-    #[cached]
+    // A method with a receiver gets `_peek` when asked for it.
+    #[cached(companions = [peek])]
     fn get(&self, (a, b): (u64, u64)) -> u64 {
         a + b
     }

@@ -1,6 +1,5 @@
 // A method of a trait impl. The companions are methods of the impl too, so
-// the trait must declare them (a trait impl can't hold other items): the
-// attribute lists those it declares.
+// the trait must declare them (a trait impl can't hold other items).
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cachetool::cached;
@@ -16,7 +15,7 @@ trait Store {
 struct Disk;
 
 impl Store for Disk {
-    #[cached(tags = ["disk"], companions = [invalidate, refresh])]
+    #[cached(tags = ["disk"])]
     fn load(&self, id: u64) -> String {
         CALLS.fetch_add(1, Ordering::SeqCst);
         format!("disk {id}")

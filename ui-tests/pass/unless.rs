@@ -40,7 +40,7 @@ fn half(n: u64) -> Option<u64> {
 struct Repo;
 
 impl Repo {
-    #[cached(unless = |name: &String| name.is_empty(), tags = ["repo"])]
+    #[cached(unless = |name: &String| name.is_empty(), tags = ["repo"], companions = true)]
     fn name(&self, id: u64) -> String {
         if id == 0 { String::new() } else { id.to_string() }
     }
