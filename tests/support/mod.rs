@@ -120,25 +120,12 @@ macro_rules! for_each_backend {
             $crate::support::backend_module_prelude!();
             $($body)*
         }
-        // BACKEND ARMS: each remote backend adds its module here when it lands.
-        #[cfg(feature = "redis")]
-        mod redis {
-            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
-            $crate::support::backend_module_prelude!();
-            $($body)*
-        }
-        #[cfg(feature = "memcached")]
-        mod memcached {
-            const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memcached;
-            $crate::support::backend_module_prelude!();
-            $($body)*
-        }
+        $crate::support::for_each_remote_backend! { $($body)* }
     };
 }
 
 /// [`for_each_backend!`] for the remote backends only: for what only a
 /// server has (keys that a test can delete by hand, connections).
-#[allow(unused_macros)]
 macro_rules! for_each_remote_backend {
     ($($body:tt)*) => {
         #[cfg(feature = "redis")]
@@ -181,5 +168,4 @@ macro_rules! backend_module_prelude {
 
 pub(crate) use backend_module_prelude;
 pub(crate) use for_each_backend;
-#[allow(unused_imports)]
 pub(crate) use for_each_remote_backend;
