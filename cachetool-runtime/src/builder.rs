@@ -77,8 +77,9 @@ impl CacheBuilder {
         self
     }
 
-    /// The most entries an in-memory cache holds (default 100,000); tag versions
-    /// count too. Only for the in-memory backend this builder makes itself.
+    /// The most entries an in-memory cache holds (default 100,000); it keeps
+    /// at most as many tag versions besides. Only for the in-memory backend
+    /// this builder makes itself.
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
         self
