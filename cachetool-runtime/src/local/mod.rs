@@ -41,13 +41,20 @@ pub(crate) struct LocalTier {
 /// Below this many entries per shard, fewer shards: a small tier keeps one
 /// policy over all its keys.
 const ENTRIES_PER_SHARD: usize = 256;
+/// Shards per CPU, as quick_cache's default: enough that threads rarely meet
+/// on one shard's lock, few enough that each shard's eviction policy sees
+/// many keys (64 shards of 156 entries kept a lower hit ratio on the Zipf
+/// workload than quick_cache's 8 of 1,250).
+const SHARDS_PER_CPU: usize = 4;
 const MAX_SHARDS: usize = 64;
 
 impl LocalTier {
     /// A tier of at most `capacity` entries (at least 1).
     pub(crate) fn new(capacity: usize) -> LocalTier {
         let capacity = capacity.max(1);
-        let shards = (capacity / ENTRIES_PER_SHARD)
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = (cpus * SHARDS_PER_CPU)
+            .min(capacity / ENTRIES_PER_SHARD)
             .clamp(1, MAX_SHARDS)
             .next_power_of_two()
             .min(MAX_SHARDS);
