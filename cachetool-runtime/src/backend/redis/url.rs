@@ -29,6 +29,14 @@ pub(crate) fn parse(url: &str) -> Result<Target> {
             } else {
                 "rediss"
             };
+            // `#insecure` is for one server; a cluster trusts its CA instead.
+            if rest.contains('#') {
+                return Err(bad(
+                    url,
+                    "a cluster URL takes no #fragment (#insecure is for one server): \
+                     trust the cluster's CA instead (SSL_CERT_FILE)",
+                ));
+            }
             // Credentials, if any, come before the first host and apply to all.
             let (userinfo, hosts) = match rest.rsplit_once('@') {
                 Some((userinfo, hosts)) => (format!("{userinfo}@"), hosts),
