@@ -13,11 +13,10 @@ use crate::durations;
 use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
-use crate::local::LocalStore;
+use crate::local::{tag_hash, LocalStore};
 use crate::observe;
 use crate::stats::{Counters, Stats};
 use crate::{CacheBuilder, Result};
-use xxhash_rust::xxh3::xxh3_64;
 
 /// A cache: where `#[cached]` functions keep their entries.
 ///
@@ -153,7 +152,7 @@ impl Cache {
             return Ok(());
         }
         if let Some(local) = &self.inner.local {
-            let hashes = tags.iter().map(|tag| xxh3_64(tag.as_ref().as_bytes()));
+            let hashes = tags.iter().map(|tag| tag_hash(tag.as_ref()));
             local.namespace.clean_tags(hashes);
             self.inner.invalidations.cleaned();
             return Ok(());

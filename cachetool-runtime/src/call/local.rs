@@ -140,10 +140,7 @@ impl Request<'_> {
         let invalidations = &self.inner().invalidations;
         let mark = self.mark;
         // Stored by a leader that finished between our lookup and our join?
-        let stored = self
-            .call
-            .and_then(|call| self.local_value::<T>(local, local.tier().peek(&local.key(call))));
-        if let Some(value) = stored {
+        if let Some(value) = self.local_peek::<T>(local) {
             self.note(Outcome::Joined);
             flight.finish(|| {
                 invalidations

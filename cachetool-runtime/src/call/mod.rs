@@ -36,11 +36,11 @@ use crate::cache::{Cache, Inner};
 use crate::driver::{run_blocking, Blocking};
 use crate::invalidations::Mark;
 use crate::key::{CallId, KeyPart, Site, TagKeys};
+use crate::local::tag_hash;
 
 use crate::observe::OutcomeCell;
 use crate::Result;
 use unless::StoreUnless;
-use xxhash_rust::xxh3::xxh3_64;
 
 /// Everything one call needs, built before the body runs so that it owns its
 /// keys and borrows none of the arguments.
@@ -94,7 +94,7 @@ impl<'c> Request<'c> {
                 // more than everything else in this function.)
                 let hashes = match tags {
                     [] => SmallVec::new(),
-                    tags => tags.iter().map(|tag| xxh3_64(tag.as_bytes())).collect(),
+                    tags => tags.iter().copied().map(tag_hash).collect(),
                 };
                 (String::new(), TagKeys::none(), hashes)
             }

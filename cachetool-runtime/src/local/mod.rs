@@ -22,7 +22,7 @@ use quick_cache::sync::{Cache as Engine, DefaultLifecycle};
 use quick_cache::{OptionsBuilder, UnitWeighter};
 
 pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, SharedEntry};
-pub(crate) use namespace::{LocalNamespace, TagPairs};
+pub(crate) use namespace::{tag_hash, LocalNamespace, TagPairs};
 
 use crate::backend::MemoryBackend;
 use crate::key::CallId;

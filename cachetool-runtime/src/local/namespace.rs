@@ -113,6 +113,12 @@ impl LocalNamespace {
     }
 }
 
+/// What the local tier keys a tag by: the hash of its name. A call's tags
+/// and a `clean`'s must be hashed alike, so both go through here.
+pub(crate) fn tag_hash(tag: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(tag.as_bytes())
+}
+
 /// A new version: random, so that no two are alike in practice.
 fn new_version() -> u64 {
     fastrand::u64(..)
