@@ -206,7 +206,11 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     };
     let site = site(options, function, call);
     let cache = cache(options);
-    let request = request(options, function);
+    // The function itself looks at a local store first, and returns a hit
+    // before its request is built (not inside `#[async_trait]`'s boxed
+    // future, whose `return` would not leave the function).
+    let first_look = call == Call::Compute && function.async_trait.is_none();
+    let request = request(options, function, first_look);
     let unless = unless(options, function);
     // The `async` of an async function (or of the `async move` that
     // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
@@ -375,7 +379,9 @@ pub(crate) fn cache(options: &Options) -> TokenStream {
 
 /// `{ key; tags; Request::new(...) }`: every borrow of the arguments ends
 /// here. Tags are borrowed, so that `tags = [name]` doesn't move `name`.
-pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream {
+/// With `first_look`, between the key and the tags: the look at a local
+/// store, which returns its hit from the function (see [`first_look`]).
+pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bool) -> TokenStream {
     let key = key(options, function);
     let tags: Vec<_> = options
         .tags
@@ -415,19 +421,61 @@ pub(crate) fn request(options: &Options, function: &Function<'_>) -> TokenStream
             quote!(::core::option::Option::Some(#ttl))
         }
     };
+    let generics = quote!(&[#(#generics),*]);
+    let (look, after) = match first_look {
+        true => {
+            let look = self::first_look(function, &self_type, &generics);
+            (look, quote!(.after(__cachetool_missed)))
+        }
+        false => (TokenStream::new(), TokenStream::new()),
+    };
     quote!({
         let __cachetool_key = #key;
+        #look
         #(let #tag_idents = &(#tags);)*
         ::cachetool::__private::Request::new(
             __cachetool_cache,
             __cachetool_site_ref,
             #self_type,
-            &[#(#generics),*],
+            #generics,
             __cachetool_key,
             &[#(#tag_names),*],
             #ttl,
-        )
+        )#after
     })
+}
+
+/// `let __cachetool_missed = match look_locally(..) { Hit(value) => return value, .. };`:
+/// a hit in a local store leaves the function at once (`Ok(value)` for a
+/// `Result`); otherwise whether the look was made and missed, for the request.
+fn first_look(
+    function: &Function<'_>,
+    self_type: &TokenStream,
+    generics: &TokenStream,
+) -> TokenStream {
+    let value = quote!(__cachetool_value);
+    let returned = match function.output {
+        Output::Result(_) => quote!(::core::result::Result::Ok(#value)),
+        Output::Unit | Output::Value(_) => value.clone(),
+    };
+    // At the return type's place, as `get_or_compute`: an uncacheable type's
+    // error points there (once: rustc reports one obligation per place). With
+    // the call site's hygiene, so that the locals resolve even where the
+    // return type came from another macro.
+    let span = Span::call_site().located_at(function.output.span());
+    let look = quote_spanned!(span=> ::cachetool::__private::look_locally(
+        __cachetool_cache,
+        __cachetool_site_ref,
+        #self_type,
+        #generics,
+        &__cachetool_key,
+    ));
+    quote! {
+        let __cachetool_missed = match #look {
+            ::cachetool::__private::LocalLook::Hit(#value) => return #returned,
+            __cachetool_look => __cachetool_look.missed(),
+        };
+    }
 }
 
 /// `key_custom(&(EXPR))`, or `key_args(n).arg(&a)...finish()` over the key

@@ -242,7 +242,7 @@ impl VisitMut for NameElided<'_> {
 fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     let inner_attrs = function.inner_attrs();
     let site = expand::site(options, function, Call::Many);
-    let request = expand::request(options, function);
+    let request = expand::request(options, function, false);
     let items: Vec<&Arg<'_>> = function.item_args().collect();
     // Bound by name to build the request, then kept to run the body.
     let names: Vec<&Ident> = items.iter().map(|arg| item_name(arg)).collect();

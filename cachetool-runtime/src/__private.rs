@@ -11,7 +11,7 @@ use serde::Serialize;
 
 pub use crate::call::many::{Batch, Lookups};
 pub use crate::call::unless::{unless_ok, unless_value, StoreUnless, Unless};
-pub use crate::call::Request;
+pub use crate::call::{look_locally, LocalLook, Request};
 pub use crate::key::{KeyArgs, KeyPart, Site};
 pub use core::any::{type_name, type_name_of_val};
 
@@ -43,7 +43,7 @@ impl<T: Serialize + ?Sized> MethodKeyArg for T {}
 impl KeyArgs {
     /// [`KeyArgs::arg`], for a method cached by its impl block (see [`MethodKeyArg`]).
     #[inline]
-    pub fn method_arg<T: MethodKeyArg + ?Sized>(self, arg: &T) -> KeyArgs {
+    pub fn method_arg<T: MethodKeyArg + ?Sized>(&mut self, arg: &T) -> &mut KeyArgs {
         self.arg(arg)
     }
 }
@@ -106,6 +106,7 @@ pub fn tag<T: TagName + ?Sized>(tag: &T) -> &str {
 /// Starts the hash of `count` key arguments: `key_args(2).arg(&a).arg(&b).finish()`,
 /// each `.arg` at its argument's span, so a non-`Serialize` argument's error
 /// points at it (once).
+#[inline]
 pub fn key_args(count: usize) -> KeyArgs {
     KeyArgs::new(count)
 }

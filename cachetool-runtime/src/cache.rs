@@ -35,7 +35,7 @@ pub(crate) struct Inner {
     pub(crate) lock_timeout: Duration,
     pub(crate) max_value_size: usize,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
-    pub(crate) objects: bool,
+    pub(crate) stores_objects: bool,
     /// With the memory backend: its tier, which calls use directly, keyed by
     /// identity (`local/call.rs`); `None`: every call goes to the backend
     /// (`call/miss.rs` and the files beside it).
@@ -80,7 +80,7 @@ impl Cache {
         };
         Cache {
             inner: Arc::new(Inner {
-                objects: backend.stores_objects(),
+                stores_objects: backend.stores_objects(),
                 backend,
                 local,
                 namespace: Namespace::new(prefix),

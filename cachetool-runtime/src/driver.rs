@@ -21,8 +21,10 @@ use crate::Result;
 
 /// The operations whose waiting differs between threads and tasks.
 pub(crate) trait Driver: Sync {
-    /// Whether callers are threads, whose re-entrant calls the flights can detect.
-    const PER_THREAD: bool;
+    /// Whether callers are threads (else tasks): the flights then tell a
+    /// re-entrant call by its thread, and a lock left by a panic or an early
+    /// return is released in place rather than on a spawned task.
+    const IS_THREAD: bool;
 
     fn get_many<'a>(
         &'a self,
@@ -87,7 +89,7 @@ pub(crate) fn run_blocking<F: Future>(future: F) -> F::Output {
 pub(crate) struct Blocking;
 
 impl Driver for Blocking {
-    const PER_THREAD: bool = true;
+    const IS_THREAD: bool = true;
 
     fn get_many<'a>(
         &'a self,
@@ -195,7 +197,7 @@ mod tokio_driver {
     }
 
     impl Driver for Tokio {
-        const PER_THREAD: bool = false;
+        const IS_THREAD: bool = false;
 
         async fn get_many<'a>(
             &'a self,

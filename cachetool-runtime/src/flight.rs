@@ -148,6 +148,7 @@ impl Flights {
             marker,
             per_thread,
             flight,
+            ended: false,
         })
     }
 }
@@ -163,6 +164,8 @@ pub(crate) struct LeaderGuard<'a> {
     marker: (usize, u64),
     per_thread: bool,
     flight: Arc<Flight>,
+    /// Whether [`finish`](LeaderGuard::finish) ended the flight already.
+    ended: bool,
 }
 
 impl LeaderGuard<'_> {
@@ -188,8 +191,9 @@ impl LeaderGuard<'_> {
     /// Ends the flight, handing the value `share` makes to the waiters; `share`
     /// runs only if someone waits, once no one can join any more (so a check
     /// it makes holds for every waiter); `None` from it abandons the flight.
-    pub(crate) fn finish(self, share: impl FnOnce() -> Option<Shared>) {
+    pub(crate) fn finish(mut self, share: impl FnOnce() -> Option<Shared>) {
         self.end(Some(share));
+        self.ended = true;
     }
 
     fn end(&self, share: Option<impl FnOnce() -> Option<Shared>>) {
@@ -211,15 +215,19 @@ impl LeaderGuard<'_> {
                 Some(value) => State::Done(value),
                 None => State::Abandoned,
             };
-            self.flight.finished.notify(usize::MAX);
+            // Only a caller that joined (and so counted itself) listens.
+            if waiters > 0 {
+                self.flight.finished.notify(usize::MAX);
+            }
         }
     }
 }
 
 impl Drop for LeaderGuard<'_> {
     fn drop(&mut self) {
-        // After finish() this only ends an already ended flight: a no-op.
-        self.end(None::<fn() -> Option<Shared>>);
+        if !self.ended {
+            self.end(None::<fn() -> Option<Shared>>);
+        }
         if self.per_thread {
             let marker = self.marker;
             LEADING.with(|leading| {

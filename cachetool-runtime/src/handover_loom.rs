@@ -10,7 +10,7 @@
 //!
 //! Nothing of the decision is re-implemented here. The callers run the real
 //! `Request::get_or_compute`: lookup, flight, `lead` (lock, store, refused
-//! stores and `StoreOutcome::may_hand_over`, `current_through`, the counts'
+//! stores and `StoreOutcome::may_hand_over`, `cleans_current_through`, the counts'
 //! check in `LeaderGuard::finish`), and the waiter's `Handed::fits`. The
 //! changes are the real `Request::invalidate`, `Cache::clean` and
 //! `Cache::clean_all`. The flights and invalidation counts run on loom's locks

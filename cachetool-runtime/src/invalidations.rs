@@ -99,7 +99,7 @@ impl Invalidations {
 
     /// Whether no key of `mark`'s stripe was invalidated since it was taken,
     /// and the cleans are still `cleans`.
-    pub(crate) fn still(&self, mark: Mark, cleans: u64) -> bool {
+    pub(crate) fn untouched_since(&self, mark: Mark, cleans: u64) -> bool {
         self.unchanged_since(mark) && self.cleans() == cleans
     }
 
@@ -163,7 +163,7 @@ mod tests {
         invalidations.cleaned();
         assert!(marks
             .iter()
-            .all(|&mark| !invalidations.still(mark, mark.cleans())));
+            .all(|&mark| !invalidations.untouched_since(mark, mark.cleans())));
         assert!(marks
             .iter()
             .all(|&mark| invalidations.unchanged_since(mark)));

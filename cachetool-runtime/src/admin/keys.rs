@@ -21,7 +21,7 @@ pub fn function_path(function: &str) -> String {
 pub fn entry_key<A: Serialize>(prefix: &str, function: &str, arguments: &[A]) -> Result<String> {
     let mut args = KeyArgs::new(arguments.len());
     for argument in arguments {
-        args = args.arg(argument);
+        args.arg(argument);
     }
     match args.finish() {
         KeyPart::Unkeyable(reason) => Err(Error::new(

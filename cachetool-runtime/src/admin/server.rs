@@ -68,7 +68,7 @@ pub fn inspect(cache: &Cache, key: &str) -> Result<Option<Stored>> {
 /// the tombstone that keeps any computation of it that started before from
 /// storing its value, for an hour.
 pub fn invalidate_entry(cache: &Cache, key: &str) -> Result<()> {
-    let tombstone = codec::tombstone(cache.inner.objects);
+    let tombstone = codec::tombstone(cache.inner.stores_objects);
     cache
         .backend()
         .set(key, tombstone, Some(crate::call::TOMBSTONE_TTL))

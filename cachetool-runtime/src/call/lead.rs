@@ -133,7 +133,7 @@ impl Request<'_> {
                         // was invalidated or cleaned since.
                         flight.finish(|| {
                             invalidations
-                                .still(mark, mark.cleans())
+                                .untouched_since(mark, mark.cleans())
                                 .then(|| share(&value, Some(view)))
                         });
                         return Ok(value);
@@ -159,7 +159,7 @@ impl Request<'_> {
             backend: &inner.backend,
             key: &lock_key,
             token,
-            inline: D::PER_THREAD,
+            inline: D::IS_THREAD,
         });
         // The store releases the lock in its own round trip; any other way out
         // (the body failed, no versions, nothing stored) unlocks here.
@@ -188,14 +188,14 @@ impl Request<'_> {
         // the entry changed under the computation, perhaps by another process's
         // invalidation, which the counts below do not know.
         if let (Ok(value), true) = (&outcome, stored.may_hand_over()) {
-            let current = self.current_through(driver, computed_under).await;
+            let current = self.cleans_current_through(driver, computed_under).await;
             let invalidations = &inner.invalidations;
             let mark = self.mark;
             // Checked again once no one can join: a caller that joined after an
             // invalidation or a clean of the meantime finds the counts moved.
             flight.finish(|| {
                 current
-                    .filter(|&cleans| invalidations.still(mark, cleans))
+                    .filter(|&cleans| invalidations.untouched_since(mark, cleans))
                     .map(|_| share(value, view))
             });
         }
@@ -206,7 +206,7 @@ impl Request<'_> {
     /// started is still current: no invalidation of its stripe since, and, if
     /// there was a clean, the versions unchanged (read again only then). Gives
     /// the count of cleans it is known current through.
-    pub(crate) async fn current_through<D: Driver>(
+    pub(crate) async fn cleans_current_through<D: Driver>(
         &self,
         driver: &D,
         versions: Option<Versions>,

@@ -22,10 +22,13 @@ impl Request<'_> {
     /// One read of the entry and every version it depends on.
     pub(crate) async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
         if let Some(local) = self.local() {
+            if self.missed_locally {
+                return Found::Miss(Miss::unread());
+            }
             return self.local_found(local);
         }
         if self.unkeyable.is_some() {
-            return Found::Failed;
+            return Found::Uncacheable;
         }
         let keys = self.lookup_keys();
         let values = driver.get_many(&self.inner().backend, &keys).await;
@@ -36,10 +39,13 @@ impl Request<'_> {
     #[inline]
     pub(crate) fn lookup_now<T: Cacheable>(&self) -> Found<T> {
         if let Some(local) = self.local() {
+            if self.missed_locally {
+                return Found::Miss(Miss::unread());
+            }
             return self.local_found(local);
         }
         if self.unkeyable.is_some() {
-            return Found::Failed;
+            return Found::Uncacheable;
         }
         let keys = self.lookup_keys();
         let mut values = Values::new();
@@ -93,7 +99,7 @@ impl Request<'_> {
     pub(crate) fn failed_lookup<T>(&self, error: &Error) -> Found<T> {
         self.backend_failed("get", &self.entry_key, error);
         self.count_miss();
-        Found::Failed
+        Found::Uncacheable
     }
 }
 

@@ -76,7 +76,7 @@ impl<'c> Batch<'c> {
             }
             if request.unkeyable.is_some() {
                 // As a single call: computed, not stored, counted neither way.
-                found[index] = Some(Found::Failed);
+                found[index] = Some(Found::Uncacheable);
                 continue;
             }
             let inner = request.inner();
@@ -95,7 +95,7 @@ impl<'c> Batch<'c> {
             .requests
             .into_iter()
             .zip(found)
-            .map(|(request, found)| (request, found.unwrap_or(Found::Failed)))
+            .map(|(request, found)| (request, found.unwrap_or(Found::Uncacheable)))
             .collect();
         Lookups {
             pending: pending.into_iter(),
@@ -162,7 +162,7 @@ fn failed<T>(
     }
     for &index in indices {
         requests[index].count_miss();
-        found[index] = Some(Found::Failed);
+        found[index] = Some(Found::Uncacheable);
     }
 }
 

@@ -65,13 +65,13 @@ impl Request<'_> {
                     self.note(Outcome::Joined);
                     return Ok(value);
                 }
-                Found::Failed => return self.load(body).await,
+                Found::Uncacheable => return self.load(body).await,
                 Found::Miss(miss) => miss,
             };
             let Some(call) = self.call.filter(|_| self.site.lock()) else {
                 return self.load_and_store(driver, miss, body).await;
             };
-            match inner.flights.join(call, D::PER_THREAD) {
+            match inner.flights.join(call, D::IS_THREAD) {
                 Joined::Leader(flight) => return self.lead_boxed(driver, flight, body).await,
                 // The outer call of this same key stores; this one only computes.
                 Joined::Reentrant => return self.load(body).await,
@@ -133,7 +133,7 @@ impl Request<'_> {
         }
         let inner = self.inner();
         let ttl = self.ttl.map_or(TOMBSTONE_TTL, |ttl| ttl.min(TOMBSTONE_TTL));
-        let tombstone = codec::tombstone(inner.objects);
+        let tombstone = codec::tombstone(inner.stores_objects);
         if inner.backend.is_local() {
             let write = || inner.backend.set(&self.entry_key, tombstone, Some(ttl));
             return inner.invalidations.invalidate_locally(self.mark, write);

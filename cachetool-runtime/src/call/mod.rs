@@ -11,8 +11,10 @@
 //!
 //! The remote path is written once for threads and tasks (see `driver.rs`).
 
+mod first_look;
 mod lead;
 mod local;
+mod local_miss;
 mod lookup;
 pub(crate) mod many;
 mod miss;
@@ -21,6 +23,7 @@ mod peek;
 mod store;
 pub(crate) mod unless;
 
+pub use first_look::{look_locally, LocalLook};
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
 pub(crate) use store::share;
@@ -65,6 +68,9 @@ pub struct Request<'c> {
     pub(crate) outcome: OutcomeCell,
     /// `unless = ...`: values not to store (see `unless.rs`).
     pub(crate) unless: Option<&'c (dyn StoreUnless + Sync)>,
+    /// The generated code's first look found no current value in the local
+    /// store, and counted the miss (see `first_look.rs`).
+    pub(crate) missed_locally: bool,
 }
 
 impl<'c> Request<'c> {
@@ -131,6 +137,7 @@ impl<'c> Request<'c> {
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
             unless: None,
+            missed_locally: false,
         }
     }
 
@@ -148,9 +155,15 @@ impl<'c> Request<'c> {
         self,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        match self.lookup_now() {
-            Found::Hit(value) => Ok(value),
-            found => run_blocking(self.get_or_load(&Blocking, Some(found), async { body() })),
+        match (self.lookup_now(), self.local()) {
+            (Found::Hit(value), _) => Ok(value),
+            // In memory, a thread's miss builds no future (see `local_miss.rs`).
+            (found, Some(local)) => {
+                self.observed_now(|| self.local_after_miss_now(local, found, body))
+            }
+            (found, None) => {
+                run_blocking(self.get_or_load(&Blocking, Some(found), async { body() }))
+            }
         }
     }
 

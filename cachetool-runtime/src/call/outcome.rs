@@ -18,7 +18,7 @@ pub(crate) enum Found<T> {
     Hit(T),
     Miss(Miss),
     /// The backend failed, or the arguments make no key: compute without storing.
-    Failed,
+    Uncacheable,
 }
 
 /// A miss, with what is needed to store the value computed next.

@@ -60,6 +60,14 @@ impl Request<'_> {
         outcome
     }
 
+    /// [`load`](Request::load), for a body that runs in place.
+    pub(crate) fn load_now<T, E>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = Instant::now();
+        let outcome = body();
+        self.count_load(started.elapsed(), outcome.is_err());
+        outcome
+    }
+
     /// Stores `value`, computed under `versions`, unless the entry changed since
     /// it was read as `seen` (an invalidation, or another caller's store), and
     /// releases `held` in the same round trip (see [`StoreOutcome::released_lock`]).
@@ -76,7 +84,7 @@ impl Request<'_> {
         if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
-        let entry = match codec::encode(inner.objects, versions, value) {
+        let entry = match codec::encode(inner.stores_objects, versions, value) {
             Ok(entry) => entry,
             Err(reason) => {
                 let error = Error::new(

@@ -38,9 +38,9 @@ pub struct KeyArgs {
 
 impl KeyArgs {
     /// Starts the CBOR array of `count` arguments.
-    // `new`, `arg` and `finish` are inlined so that a generated
-    // `new(..).arg(..).finish()` chain becomes one body: `KeyArgs`, inline
-    // buffer included, then moves through registers rather than `memcpy`.
+    // `arg` and `finish` take `&mut self`, so that a generated
+    // `new(..).arg(..).finish()` chain works on one `KeyArgs` in place: by
+    // value, each step moved its 120 bytes (inline buffer included).
     #[inline]
     pub fn new(count: usize) -> KeyArgs {
         let mut buffer = KeyBuffer::new();
@@ -55,7 +55,7 @@ impl KeyArgs {
 
     /// Appends one argument.
     #[inline]
-    pub fn arg<T: Serialize + ?Sized>(mut self, arg: &T) -> KeyArgs {
+    pub fn arg<T: Serialize + ?Sized>(&mut self, arg: &T) -> &mut KeyArgs {
         self.args_left = self.args_left.wrapping_sub(1);
         if self.failure.is_none() {
             match key_cbor::write(arg, &mut self.buffer) {
@@ -69,8 +69,8 @@ impl KeyArgs {
 
     /// The key part: xxh3-128 of the (canonical) encoding.
     #[inline]
-    pub fn finish(self) -> KeyPart {
-        if let Some(failure) = self.failure {
+    pub fn finish(&mut self) -> KeyPart {
+        if let Some(failure) = self.failure.take() {
             return KeyPart::Unkeyable(failure.into());
         }
         let encoding = self.buffer.as_bytes();

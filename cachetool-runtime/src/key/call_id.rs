@@ -16,6 +16,7 @@ pub(crate) struct CallId {
 
 impl CallId {
     /// The identity of a call of `site` with `part` (`None`: no key).
+    #[inline]
     pub(crate) fn new(
         site: &Site,
         self_type: Option<&str>,
@@ -27,12 +28,10 @@ impl CallId {
             KeyPart::Custom(text) => xxh3_128(text.as_bytes()),
             KeyPart::Unkeyable(_) => return None,
         };
-        let mut function = site.path_hash();
-        // Generic functions and methods of generic impls only: a hash of each
-        // type name, folded in order.
-        for name in self_type.iter().chain(generics) {
-            function = xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), function);
-        }
+        let function = match (self_type, generics) {
+            (None, []) => site.path_hash(),
+            _ => typed_function(site, self_type, generics),
+        };
         Some(CallId { function, args })
     }
 
@@ -47,4 +46,14 @@ impl std::hash::Hash for CallId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(self.spread());
     }
+}
+
+/// The function part of a generic function's or a generic impl's method's
+/// identity: its path's hash with a hash of each type name folded in, in order.
+fn typed_function(site: &Site, self_type: Option<&str>, generics: &[&str]) -> u64 {
+    let mut function = site.path_hash();
+    for name in self_type.iter().chain(generics) {
+        function = xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), function);
+    }
+    function
 }

@@ -53,6 +53,7 @@ impl Site {
 
     /// A number of this site's own, from 1, given the first time it is asked
     /// for: where each cache finds the site's counters without a lookup.
+    #[inline]
     pub(crate) fn number(&self) -> u32 {
         match self.number.load(Relaxed) {
             0 => {
@@ -73,6 +74,7 @@ impl Site {
     /// path does not name it, as in a generic impl (`app::Wrapper<_>::get`) or a
     /// trait's default method (`app::Trait::get`), where several types share one
     /// function path. Decided once: every `Self` of one site is alike in this.
+    #[inline]
     pub(crate) fn keys_self(&self, self_type: &str) -> bool {
         *self.keys_self.get_or_init(|| {
             self.name.is_none()
@@ -96,6 +98,7 @@ impl Site {
     }
 
     /// A hash of [`path`](Site::path): the same for a function and its companions.
+    #[inline]
     pub(crate) fn path_hash(&self) -> u64 {
         *self
             .path_hash

@@ -69,7 +69,7 @@ fn key_args_encode_exactly_as_the_tuple() {
     let many: Vec<u8> = (0..300).map(|i| i as u8).collect();
     let mut args = KeyArgs::new(many.len());
     for item in &many {
-        args = args.arg(item);
+        args.arg(item);
     }
     assert_eq!(args.finish(), hash_of(&many));
 }

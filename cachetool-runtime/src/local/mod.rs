@@ -157,6 +157,26 @@ impl LocalStore {
     pub(crate) fn key(&self, call: CallId) -> EntryKey {
         EntryKey::new(self.namespace.scope(call.function), call.args)
     }
+
+    /// The value of `call`, if there is a current one, counted as a use.
+    #[inline]
+    pub(crate) fn current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
+        self.value_of(self.tier().get(&self.key(call))?)
+    }
+
+    /// The same, not counted as a use.
+    pub(crate) fn peek_current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
+        self.value_of(self.tier().peek(&self.key(call))?)
+    }
+
+    /// The value of `entry`, if its versions are current and it is a `T`.
+    #[inline]
+    fn value_of<T: Clone + 'static>(&self, entry: SharedEntry) -> Option<T> {
+        if !self.namespace.current(&entry.header) {
+            return None;
+        }
+        entry.value::<T>().cloned()
+    }
 }
 
 #[cfg(test)]

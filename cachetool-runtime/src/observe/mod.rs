@@ -20,51 +20,71 @@ use tracing::Instrument as _;
 pub(crate) use functions::Functions;
 pub(crate) use span::{Outcome, OutcomeCell};
 
+use crate::cache::Inner;
 use crate::call::Request;
+use crate::key::Site;
 use crate::stats::Tally;
 use crate::Error;
 use functions::Function;
 
-impl Request<'_> {
-    /// This call's function's counters in its cache (`None` past the table's capacity).
+impl Inner {
+    /// `site`'s counters in this cache (`None` past the table's capacity).
     #[inline]
-    fn function(&self) -> Option<&Function> {
-        let inner = self.inner();
-        (inner.counters.functions).of(self.site, inner.namespace.prefix())
+    fn function(&self, site: &'static Site) -> Option<&Function> {
+        (self.counters.functions).of(site, self.namespace.prefix())
     }
 
-    /// Applies `count` to this function's tally, or to the cache's unlisted one.
+    /// Applies `count` to `site`'s tally, or to the cache's unlisted one.
     #[inline]
-    fn tally(&self, count: impl FnOnce(&Tally)) -> Option<&Function> {
-        match self.function() {
+    fn tally(&self, site: &'static Site, count: impl FnOnce(&Tally)) -> Option<&Function> {
+        match self.function(site) {
             Some(function) => {
                 count(&function.tally);
                 Some(function)
             }
             None => {
-                count(&self.inner().counters.unlisted);
+                count(&self.counters.unlisted);
                 None
             }
         }
     }
 
-    /// A call answered from the cache.
+    /// A call of `site` answered from the cache.
     #[inline]
-    pub(crate) fn count_hit(&self) {
-        let _function = self.tally(Tally::hit);
+    pub(crate) fn count_hit(&self, site: &'static Site) {
+        let _function = self.tally(site, Tally::hit);
         #[cfg(feature = "metrics")]
         if let Some(function) = _function {
             function.metrics.hit();
         }
     }
 
-    /// A call that found no valid entry.
-    pub(crate) fn count_miss(&self) {
-        let _function = self.tally(Tally::miss);
+    /// A call of `site` that found no valid entry.
+    pub(crate) fn count_miss(&self, site: &'static Site) {
+        let _function = self.tally(site, Tally::miss);
         #[cfg(feature = "metrics")]
         if let Some(function) = _function {
             function.metrics.miss();
         }
+    }
+}
+
+impl Request<'_> {
+    /// Applies `count` to this function's tally, or to the cache's unlisted one.
+    #[inline]
+    fn tally(&self, count: impl FnOnce(&Tally)) -> Option<&Function> {
+        self.inner().tally(self.site, count)
+    }
+
+    /// A call answered from the cache.
+    #[inline]
+    pub(crate) fn count_hit(&self) {
+        self.inner().count_hit(self.site);
+    }
+
+    /// A call that found no valid entry.
+    pub(crate) fn count_miss(&self) {
+        self.inner().count_miss(self.site);
     }
 
     /// A body that ran for `took` and returned an error if `failed`.
@@ -122,19 +142,30 @@ impl Request<'_> {
     /// Runs `load` (everything a call does after a miss, or a refresh) inside
     /// a `cachetool.load` span, which gets the load's outcome when it ends.
     pub(crate) async fn observed<F: Future>(&self, load: F) -> F::Output {
+        let span = self.load_span();
+        let output = load.instrument(span.clone()).await;
+        span.record("outcome", self.outcome.get().as_str());
+        output
+    }
+
+    /// [`observed`](Request::observed), for a load that runs in place.
+    pub(crate) fn observed_now<R>(&self, load: impl FnOnce() -> R) -> R {
+        let span = self.load_span();
+        let output = span.in_scope(load);
+        span.record("outcome", self.outcome.get().as_str());
+        output
+    }
+
+    fn load_span(&self) -> tracing::Span {
         let inner = self.inner();
-        let prefix = inner.namespace.prefix();
-        let span = tracing::debug_span!(
+        tracing::debug_span!(
             "cachetool.load",
-            cache = prefix,
+            cache = inner.namespace.prefix(),
             function = self.site.path(),
             key_hash = %span::KeyHash { call: self.call },
             backend = inner.backend.name(),
             outcome = tracing::field::Empty,
-        );
-        let output = load.instrument(span.clone()).await;
-        span.record("outcome", self.outcome.get().as_str());
-        output
+        )
     }
 }
 
