@@ -458,18 +458,19 @@ fn first_look(
         Output::Result(_) => quote!(::core::result::Result::Ok(#value)),
         Output::Unit | Output::Value(_) => value.clone(),
     };
-    // At the return type's place, as `get_or_compute`: an uncacheable type's
-    // error points there (once: rustc reports one obligation per place). With
-    // the call site's hygiene, so that the locals resolve even where the
-    // return type came from another macro.
-    let span = Span::call_site().located_at(function.output.span());
-    let look = quote_spanned!(span=> ::cachetool::__private::look_locally(
+    // The call at the return type's span (the user's, as `get_or_compute`'s
+    // name): an uncacheable type's error points there, and once (rustc
+    // reports one unmet bound per type and span). The arguments, interpolated,
+    // keep the call site's hygiene, so that the locals resolve even where
+    // the return type came from another macro.
+    let args = quote!(
         __cachetool_cache,
         __cachetool_site_ref,
         #self_type,
         #generics,
         &__cachetool_key,
-    ));
+    );
+    let look = quote_spanned!(function.output.span()=> ::cachetool::__private::look_locally(#args));
     quote! {
         let __cachetool_missed = match #look {
             ::cachetool::__private::LocalLook::Hit(#value) => return #returned,
