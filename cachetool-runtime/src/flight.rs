@@ -28,23 +28,40 @@ const SHARDS: usize = if cfg!(cachetool_loom) { 2 } else { 16 };
 /// The computations under way in one cache (or, in memory, one namespace),
 /// by call identity.
 pub(crate) struct Flights {
-    shards: [Mutex<FlightMap>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
     /// How many callers have joined another's flight to wait for it: an event
     /// that tests wait for, instead of sleeping while a caller gets there.
     /// (std's even in the model check: no part of the decision.)
     joins: std::sync::atomic::AtomicU64,
 }
 
-// A call identity is a hash already: folded, not hashed again.
-type FlightMap = HashMap<CallId, Arc<Flight>, BuildHasherDefault<FoldHasher>>;
+/// One shard of the computations under way.
+#[derive(Default)]
+struct Shard {
+    running: FlightMap,
+    /// The number of the next leader of the shard: a leader ends only its
+    /// own flight, never a later one of the same key.
+    next_leader: u64,
+}
 
+// A call identity is a hash already: folded, not hashed again.
+type FlightMap = HashMap<CallId, Running, BuildHasherDefault<FoldHasher>>;
+
+/// A computation under way: its leader, and what its waiters wait on, made
+/// by the first of them. Most misses have no waiter, and so allocate nothing.
+struct Running {
+    leader: u64,
+    flight: Option<Arc<Flight>>,
+}
+
+/// What the waiters of one computation wait on.
 struct Flight {
     state: Mutex<State>,
     finished: Event,
 }
 
 enum State {
-    Running { waiters: usize },
+    Running,
     Done(Shared),
     Abandoned,
 }
@@ -100,7 +117,7 @@ fn task_leads(marker: (usize, u64)) -> bool {
 impl Flights {
     pub(crate) fn new() -> Flights {
         Flights {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             joins: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -123,21 +140,29 @@ impl Flights {
             return Joined::Reentrant;
         }
         let mut shard = self.shards[hash as usize % SHARDS].lock();
-        if let Some(flight) = shard.get(&key) {
-            if let State::Running { waiters } = &mut *flight.state.lock() {
-                *waiters += 1;
-                self.joins.fetch_add(1, Ordering::AcqRel);
-                // The model check notes the moment of the join (`handover_loom.rs`).
-                #[cfg(cachetool_loom)]
-                crate::sync::joined();
-                return Joined::Waiter(Waiter(Arc::clone(flight)));
-            }
+        if let Some(running) = shard.running.get_mut(&key) {
+            let flight = running.flight.get_or_insert_with(|| {
+                Arc::new(Flight {
+                    state: Mutex::new(State::Running),
+                    finished: Event::new(),
+                })
+            });
+            let waiter = Waiter(Arc::clone(flight));
+            self.joins.fetch_add(1, Ordering::AcqRel);
+            // The model check notes the moment of the join (`handover_loom.rs`).
+            #[cfg(cachetool_loom)]
+            crate::sync::joined();
+            return Joined::Waiter(waiter);
         }
-        let flight = Arc::new(Flight {
-            state: Mutex::new(State::Running { waiters: 0 }),
-            finished: Event::new(),
-        });
-        shard.insert(key, Arc::clone(&flight));
+        let leader = shard.next_leader;
+        shard.next_leader += 1;
+        shard.running.insert(
+            key,
+            Running {
+                leader,
+                flight: None,
+            },
+        );
         drop(shard);
         if per_thread {
             LEADING.with(|leading| leading.borrow_mut().push(marker));
@@ -147,7 +172,7 @@ impl Flights {
             key,
             marker,
             per_thread,
-            flight,
+            leader,
             ended: false,
         })
     }
@@ -163,7 +188,8 @@ pub(crate) struct LeaderGuard<'a> {
     /// per-thread leader) or `TASK_LEADING` (a task, while its body runs).
     marker: (usize, u64),
     per_thread: bool,
-    flight: Arc<Flight>,
+    /// Its number in its shard (see [`Shard::next_leader`]).
+    leader: u64,
     /// Whether [`finish`](LeaderGuard::finish) ended the flight already.
     ended: bool,
 }
@@ -199,26 +225,25 @@ impl LeaderGuard<'_> {
     fn end(&self, share: Option<impl FnOnce() -> Option<Shared>>) {
         // The marker holds the key's hash, taken when the flight was joined.
         let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
-        {
+        let running = {
             let mut shard = shard.lock();
-            if shard
-                .get(&self.key)
-                .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
-            {
-                shard.remove(&self.key);
+            match shard.running.get(&self.key) {
+                Some(running) if running.leader == self.leader => shard.running.remove(&self.key),
+                _ => None,
             }
-        }
-        // Out of the map, the flight gains no waiter: the count below is final.
-        let mut state = self.flight.state.lock();
-        if let State::Running { waiters } = *state {
-            *state = match share.filter(|_| waiters > 0).and_then(|share| share()) {
+        };
+        // Out of the map, the flight gains no waiter: if none joined, no one
+        // is told anything (and `share` does not run).
+        let Some(flight) = running.and_then(|running| running.flight) else {
+            return;
+        };
+        let mut state = flight.state.lock();
+        if let State::Running = *state {
+            *state = match share.and_then(|share| share()) {
                 Some(value) => State::Done(value),
                 None => State::Abandoned,
             };
-            // Only a caller that joined (and so counted itself) listens.
-            if waiters > 0 {
-                self.flight.finished.notify(usize::MAX);
-            }
+            flight.finished.notify(usize::MAX);
         }
     }
 }
@@ -249,7 +274,7 @@ impl Waiter {
         match &*self.0.state.lock() {
             State::Done(value) => Some(Waited::Value(Arc::clone(value))),
             State::Abandoned => Some(Waited::Abandoned),
-            State::Running { .. } => None,
+            State::Running => None,
         }
     }
 
@@ -327,7 +352,7 @@ mod tests {
             // Bounded: a waiter that panicked before joining fails the test
             // instead of hanging it.
             let deadline = soon();
-            while !matches!(*leader.flight.state.lock(), State::Running { waiters: 1 }) {
+            while flights.joins() < 1 {
                 assert!(Instant::now() < deadline, "the waiter never joined");
                 assert!(!waiter.is_finished(), "the waiter ended without joining");
                 std::thread::yield_now();

@@ -31,7 +31,7 @@
 //!   returned gets a value computed after it, even if it read the store
 //!   before the invalidation: the version that this cache's changes had
 //!   published when the call last joined a flight (noted at the join itself,
-//!   under the flight's locks, by a hook of `flight.rs` in this build only:
+//!   under the flights' shard lock, by a hook of `flight.rs` in this build only:
 //!   `sync::on_join`) bounds the value it gets too. This is what the
 //!   invalidation counts (`LeaderGuard::finish`'s check) are for; with only
 //!   the first invariant, the model passes with that check removed.
