@@ -4,6 +4,10 @@
 //! Users depend on the `cachetool` crate, which re-exports this one together
 //! with the `#[cached]` attribute.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// No `unsafe` in the library. The test build allows it in one module, the
+// counting allocator of `codec/fuzz.rs` (`forbid` could not be lifted there).
+#![cfg_attr(not(test), forbid(unsafe_code))]
+#![cfg_attr(test, deny(unsafe_code))]
 
 pub mod admin;
 mod backend;

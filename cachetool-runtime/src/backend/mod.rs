@@ -151,6 +151,10 @@ impl ServerStats {
 }
 
 /// A lock to take: `SET key token NX PX ttl`.
+///
+/// Made with [`LockRequest::new`]; its fields are public for backends to read,
+/// and more may come (hence `#[non_exhaustive]`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy)]
 pub struct LockRequest<'a> {
     /// The lock's key.
@@ -161,8 +165,18 @@ pub struct LockRequest<'a> {
     pub ttl: Duration,
 }
 
+impl<'a> LockRequest<'a> {
+    /// A request for the lock `key`, taken with `token`, freeing itself after `ttl`.
+    pub fn new(key: &'a str, token: u64, ttl: Duration) -> LockRequest<'a> {
+        LockRequest { key, token, ttl }
+    }
+}
+
 /// A lock the caller holds (taken in [`Backend::begin_load`]), handed to
 /// [`Backend::replace_if`] to be released in the same round trip as the store.
+///
+/// Made with [`HeldLock::new`]; its fields are public for backends to read.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldLock<'a> {
     /// The lock's key, as it was given in the [`LockRequest`].
@@ -171,7 +185,18 @@ pub struct HeldLock<'a> {
     pub token: u64,
 }
 
+impl<'a> HeldLock<'a> {
+    /// The lock `key`, as taken with `token`.
+    pub fn new(key: &'a str, token: u64) -> HeldLock<'a> {
+        HeldLock { key, token }
+    }
+}
+
 /// What [`Backend::begin_load`] found.
+///
+/// Made with [`LoadStart::new`] (by backends); its fields are public for the
+/// cache and for tests to read.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct LoadStart {
     /// Whether the lock was taken by this caller (always false when none was asked for).
@@ -180,6 +205,18 @@ pub struct LoadStart {
     pub versions: Vec<Value>,
     /// The entry as it is now.
     pub entry: Option<Value>,
+}
+
+impl LoadStart {
+    /// What a `begin_load` found: whether it took the lock, the versions in
+    /// the order of the version keys, and the entry.
+    pub fn new(locked: bool, versions: Vec<Value>, entry: Option<Value>) -> LoadStart {
+        LoadStart {
+            locked,
+            versions,
+            entry,
+        }
+    }
 }
 
 /// A key-value store that a [`Cache`](crate::Cache) keeps its entries, tag

@@ -19,9 +19,8 @@ use super::begin::{
     get_cmd, is_ok, is_wrong_type, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found,
 };
 use super::scripts::{self, Script};
-use super::{
-    is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend, MEND,
-};
+use super::write::{replace_if_parts, set_cmd};
+use super::{is_noscript, keys, redis_keys, replies, to_value, RedisBackend, MEND};
 use crate::backend::{AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
 
