@@ -42,7 +42,7 @@ pub use backend::MemcachedBackend;
 pub use backend::RedisBackend;
 pub use backend::{
     AsyncBackend, Backend, BackendFuture, ConnectOptions, HeldLock, LoadStart, LockRequest,
-    MemoryBackend, ServerStats, Value,
+    MemoryBackend, ReplaceIf, ServerStats, Value, WritesFuture,
 };
 pub use builder::CacheBuilder;
 pub use cache::Cache;

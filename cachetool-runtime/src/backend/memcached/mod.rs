@@ -8,6 +8,7 @@
 //! | `replace_if` | `add` (nothing seen) or `cas` with the cas id read with the seen value, and `md lock C{cas}` of the lock it is handed, in the same write |
 //! | `set` | `set` |
 //! | `delete_many` | `delete` each key |
+//! | `replace_if_many` | each write's `add` or `cas` and its lock's `md`, one request per server |
 //! | `unlock` | `md lock C{cas}` (meta delete, only if the cas id is still the one read with our token) |
 //!
 //! Why it speaks the protocol itself rather than through the `memcache`
@@ -21,11 +22,13 @@
 //! - `values.rs`: LZ4, the item size limit; `notes.rs`: the cas ids of the
 //!   entries read, for `replace_if`;
 //! - `store.rs`: `set` and the compare-and-set of `replace_if`; `locks.rs`:
-//!   the dogpile lock's release; `begin.rs`: `begin_load`;
+//!   the dogpile lock's release; `begin.rs`: `begin_load`; `batch.rs`:
+//!   `replace_if_many`;
 //! - `keys.rs`, `ring.rs`, `url.rs`: keys memcached accepts, which server
 //!   holds one, the URL; `stats.rs`, `admin.rs`: what operators read.
 
 mod admin;
+mod batch;
 mod begin;
 mod conn;
 #[cfg(test)]
@@ -53,7 +56,9 @@ use self::protocol::{push_gets, read_deleted, read_gets_with};
 use self::ring::Ring;
 use self::store::Store;
 use self::values::bytes_of;
-use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
+use super::{
+    Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ReplaceIf, ServerStats, Value,
+};
 use crate::Result;
 
 /// Keeps entries in one or more Memcached servers.
@@ -91,7 +96,7 @@ pub struct MemcachedBackend {
 impl MemcachedBackend {
     /// A backend for `url` (`memcache://host:port[,host:port...][?compress_over=BYTES]`).
     /// Only checks the URL and `options` (a zero timeout is a
-    /// [`Config`](ErrorKind::Config) error): host names are resolved and
+    /// [`Config`](crate::ErrorKind::Config) error): host names are resolved and
     /// connections opened on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<MemcachedBackend> {
         options.check()?;
@@ -216,6 +221,12 @@ impl Backend for MemcachedBackend {
             }
         }
         Ok(stored)
+    }
+
+    /// One request per server: every storage command and lock release of
+    /// the writes it holds (see `batch`).
+    fn replace_if_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
+        self.replace_many(writes)
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {

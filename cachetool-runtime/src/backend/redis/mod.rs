@@ -9,6 +9,7 @@
 //! | `unlock` | `EVALSHA` of a compare-and-delete script | the same |
 //! | `delete_many` | `DEL` | a pipeline of `DEL`s, one per node |
 //! | `begin_load` | a pipeline: `SET lock NX PX`, `SET NX` per version, `MGET` | the same with `GET`s, one pipeline per node |
+//! | `replace_if_many` | a pipeline of the `replace_if` script calls | a pipeline of those (without the locks) and of the locks' compare-and-deletes, one per node |
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 
@@ -18,6 +19,7 @@ mod aio;
 #[cfg(feature = "tokio")]
 mod aio_conn;
 mod backoff;
+mod batch;
 mod begin;
 mod conn;
 mod keys;
@@ -48,7 +50,9 @@ use self::begin::{get_cmd, is_wrong_type, mget_cmd, read_string_cmd, BeginLoad, 
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
 use self::write::set_cmd;
-use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
+use super::{
+    Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ReplaceIf, ServerStats, Value,
+};
 use crate::{Error, Result};
 
 /// Keeps a [`Cache`](crate::Cache)'s entries, tag versions and locks in Redis
@@ -87,7 +91,7 @@ impl RedisBackend {
 
     /// A backend for `url` (see [`CacheBuilder::redis`](crate::CacheBuilder::redis)
     /// for the forms). Only reads the URL and checks `options` (a zero timeout
-    /// is a [`Config`](ErrorKind::Config) error): connections open on first use.
+    /// is a [`Config`](crate::ErrorKind::Config) error): connections open on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<RedisBackend> {
         let target = url::parse(url)?;
         let db = match &target {
@@ -293,6 +297,11 @@ impl Backend for RedisBackend {
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         self.replace(key, seen, value, ttl, release)
+    }
+
+    /// One pipeline of compare-and-set script calls (see `batch`).
+    fn replace_if_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
+        self.replace_many(writes)
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
