@@ -18,6 +18,15 @@
 //! overtook it). A miss of a key whose store is held back writes the held
 //! stores first, and then finds the value stored. In memory (no round trip
 //! to save) each miss stores at once.
+//!
+//! A body that calls its own function with its own item's key, or with an
+//! earlier item's (whose flight is held until the writes): on a thread that
+//! call is re-entrant (computed, not stored), as in a single call. In a task
+//! it is not recognised as re-entrant, because the body runs in the caller's
+//! frame, outside the miss's future and so outside the task-local scope that
+//! `flight.rs` marks a leader's computation with: it waits for the flight
+//! until the lock timeout, then computes alone. (Lifting this needs
+//! `flight.rs` to let the caller run the body in that scope.)
 
 mod deferred;
 
