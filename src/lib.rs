@@ -11,8 +11,8 @@ pub use cachetool_runtime::MemcachedBackend;
 pub use cachetool_runtime::RedisBackend;
 pub use cachetool_runtime::{
     global, set_global, AsyncBackend, Backend, BackendFuture, Cache, CacheBuilder, ConnectOptions,
-    Error, ErrorKind, HeldLock, LoadStart, LockRequest, MemoryBackend, Result, ServerStats, Stats,
-    Value,
+    Error, ErrorKind, HeldLock, LoadStart, LockRequest, MemoryBackend, ReplaceIf, Result,
+    ServerStats, Stats, Value, WritesFuture,
 };
 
 /// What `#[cached]` expands to uses; not part of the public API.

@@ -186,3 +186,149 @@ async fn a_failing_backend_never_fails_an_async_call() {
 /// The two tests switch the same backend down and up: one at a time.
 #[cfg(feature = "tokio")]
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A backend whose reads and locks work and whose compare-and-set writes can
+/// be switched into failing; it counts those writes and the unlocks. It has
+/// no `replace_if_many` of its own: a `_many` stores through the trait's
+/// default, one `replace_if` per miss.
+struct FailingWrites {
+    inner: MemoryBackend,
+    fail: AtomicBool,
+    writes: AtomicUsize,
+    unlocks: AtomicUsize,
+}
+
+impl Backend for FailingWrites {
+    fn name(&self) -> &str {
+        "failing-writes"
+    }
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
+        self.inner.get_many(keys)
+    }
+    fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
+        self.inner.set(key, value, ttl)
+    }
+    fn replace_if(
+        &self,
+        key: &str,
+        seen: Option<&Value>,
+        value: Value,
+        ttl: Option<Duration>,
+        release: Option<cachetool::HeldLock<'_>>,
+    ) -> Result<bool> {
+        self.writes.fetch_add(1, SeqCst);
+        if self.fail.load(SeqCst) {
+            return Err(Error::new(
+                ErrorKind::Backend,
+                "failing-writes: write refused",
+            ));
+        }
+        self.inner.replace_if(key, seen, value, ttl, release)
+    }
+    fn delete_many(&self, keys: &[&str]) -> Result<()> {
+        self.inner.delete_many(keys)
+    }
+    fn unlock(&self, key: &str, token: u64) -> Result<()> {
+        self.unlocks.fetch_add(1, SeqCst);
+        self.inner.unlock(key, token)
+    }
+    fn begin_load(
+        &self,
+        lock: Option<cachetool::LockRequest<'_>>,
+        version_keys: &[&str],
+        new_versions: &[Value],
+        entry_key: &str,
+    ) -> Result<cachetool::LoadStart> {
+        self.inner
+            .begin_load(lock, version_keys, new_versions, entry_key)
+    }
+}
+
+/// A cache on a `FailingWrites` of its own.
+fn failing_writes(prefix: &str) -> (Arc<FailingWrites>, Cache) {
+    let backend = Arc::new(FailingWrites {
+        inner: MemoryBackend::new(1000),
+        fail: AtomicBool::new(false),
+        writes: AtomicUsize::new(0),
+        unlocks: AtomicUsize::new(0),
+    });
+    let cache = Cache::builder()
+        .backend(backend.clone())
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    (backend, cache)
+}
+
+static FAILING_WRITES: std::sync::LazyLock<(Arc<FailingWrites>, Cache)> =
+    std::sync::LazyLock::new(|| failing_writes("failing-writes"));
+static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = FAILING_WRITES.1)]
+fn batched(n: u32) -> u32 {
+    BATCHED_RUNS.fetch_add(1, SeqCst);
+    n + 300
+}
+
+#[test]
+fn a_many_whose_writes_fail_still_returns_its_values_and_releases_its_locks() {
+    let (backend, cache) = &*FAILING_WRITES;
+    assert_eq!(batched_many([1, 2]), [301, 302]);
+    assert_eq!(backend.writes.load(SeqCst), 2, "one replace_if per miss");
+    assert_eq!(batched_many([1, 2]), [301, 302]);
+    assert_eq!(BATCHED_RUNS.load(SeqCst), 2, "stored");
+
+    backend.fail.store(true, SeqCst);
+    let errors = cache.stats().errors;
+    let unlocks = backend.unlocks.load(SeqCst);
+    assert_eq!(batched_many([3, 4]), [303, 304], "the bodies' own values");
+    assert_eq!(
+        cache.stats().errors - errors,
+        2,
+        "each failed write counted"
+    );
+    assert_eq!(
+        backend.unlocks.load(SeqCst) - unlocks,
+        2,
+        "each lock released after its failed write"
+    );
+    backend.fail.store(false, SeqCst);
+    assert_eq!(batched_many([3, 4]), [303, 304]);
+    assert_eq!(batched_many([3, 4]), [303, 304]);
+    assert_eq!(
+        BATCHED_RUNS.load(SeqCst),
+        6,
+        "computed again once, then stored"
+    );
+}
+
+#[cfg(feature = "tokio")]
+static ASYNC_FAILING_WRITES: std::sync::LazyLock<(Arc<FailingWrites>, Cache)> =
+    std::sync::LazyLock::new(|| failing_writes("failing-writes-async"));
+#[cfg(feature = "tokio")]
+static ASYNC_BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(feature = "tokio")]
+#[cached(cache = ASYNC_FAILING_WRITES.1)]
+async fn batched_async(n: u32) -> u32 {
+    ASYNC_BATCHED_RUNS.fetch_add(1, SeqCst);
+    n + 400
+}
+
+/// The same for an `async fn`: the writes go to tokio's blocking pool.
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_many_whose_writes_fail_still_returns_its_values() {
+    let (backend, cache) = &*ASYNC_FAILING_WRITES;
+    assert_eq!(batched_async_many([1, 2]).await, [401, 402]);
+    assert_eq!(batched_async_many([1, 2]).await, [401, 402]);
+    assert_eq!(ASYNC_BATCHED_RUNS.load(SeqCst), 2, "stored");
+    backend.fail.store(true, SeqCst);
+    let errors = cache.stats().errors;
+    assert_eq!(batched_async_many([3, 4]).await, [403, 404]);
+    assert_eq!(cache.stats().errors - errors, 2);
+    backend.fail.store(false, SeqCst);
+    assert_eq!(batched_async_many([3, 4]).await, [403, 404]);
+    assert_eq!(batched_async_many([3, 4]).await, [403, 404]);
+    assert_eq!(ASYNC_BATCHED_RUNS.load(SeqCst), 6);
+}

@@ -1,12 +1,14 @@
 //! `foo_many(items)`: the function for each item (its key arguments, a tuple
 //! where there are several), in order; hits read at once, misses computed one
-//! by one under their own dogpile protection; the arguments out of the key
-//! taken once.
+//! by one under their own dogpile protection, their values stored together
+//! after the last (on a remote backend) with each store's guarantees: an
+//! invalidation that overtakes a computation keeps its value out, and a call
+//! of the same key waits for it; the arguments out of the key taken once.
 
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cachetool::cached;
@@ -158,5 +160,132 @@ support::modes::for_each_mode! {
         assert_eq!(join!(single).unwrap(), 3);
         assert_eq!(join!(batch).unwrap(), [6, 3]);
         assert_eq!(GATED_RUNS.load(SeqCst), 1);
+    }
+
+    /// The two rendezvous of a body with the test: "I have read the data" and
+    /// "you may return now".
+    #[derive(Clone)]
+    struct Pause {
+        started: Arc<rt::Barrier>,
+        resume: Arc<rt::Barrier>,
+    }
+
+    impl Pause {
+        /// A pause armed in `slot`: the next body that takes it waits there.
+        fn arm(slot: &Mutex<Option<Pause>>) -> Pause {
+            let pause = Pause {
+                started: Arc::new(rt::Barrier::new(2)),
+                resume: Arc::new(rt::Barrier::new(2)),
+            };
+            *slot.lock().unwrap() = Some(pause.clone());
+            pause
+        }
+
+        /// Takes the pause armed in `slot`, if any, and waits at both rendezvous.
+        #[maybe_async]
+        fn take_and_wait(slot: &Mutex<Option<Pause>>) {
+            let pause = slot.lock().unwrap().take();
+            if let Some(pause) = pause {
+                wait!(pause.started);
+                wait!(pause.resume);
+            }
+        }
+    }
+
+    // Tests run at once: each has keys of its own, with their data and pauses.
+    static RACE_DATA: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+    static RACE_PAUSES: [Mutex<Option<Pause>>; 8] = [const { Mutex::new(None) }; 8];
+
+    /// Reads its key's data, then (when armed) waits for the test.
+    #[cached(cache = cache("many-race"), name = "many-race")]
+    fn raced(n: usize) -> String {
+        let value = format!("{n}:{}", RACE_DATA[n].load(SeqCst));
+        call!(Pause::take_and_wait(&RACE_PAUSES[n]));
+        value
+    }
+
+    /// `raced`'s entries from a second cache on the same backend and prefix:
+    /// what another process's invalidation is (this cache never counts it).
+    #[cached(cache = twin_cache("many-race"), name = "many-race")]
+    fn remote(n: usize) -> String {
+        format!("{n}:not called in these tests")
+    }
+
+    #[test]
+    fn an_invalidation_that_overtakes_an_items_computation_keeps_it_out() {
+        let pause = Pause::arm(&RACE_PAUSES[1]);
+        let batch = spawn!({ call!(raced_many([1, 2])) });
+        wait!(pause.started);
+        RACE_DATA[1].fetch_add(1, SeqCst);
+        call!(raced_invalidate(1)).expect("invalidate");
+        wait!(pause.resume);
+        assert_eq!(join!(batch).unwrap(), ["1:0", "2:0"], "what the bodies computed");
+        assert_eq!(call!(raced(1)), "1:1", "not stored over the invalidation");
+        assert_eq!(call!(raced(2)), "2:0", "the other item was stored");
+    }
+
+    #[test]
+    fn an_invalidation_while_a_later_item_computes_keeps_an_earlier_one_out() {
+        // Item 3 is computed (on a remote backend, its store held back) when
+        // item 4's body lets the test invalidate 3.
+        let pause = Pause::arm(&RACE_PAUSES[4]);
+        let batch = spawn!({ call!(raced_many([3, 4])) });
+        wait!(pause.started);
+        RACE_DATA[3].fetch_add(1, SeqCst);
+        call!(raced_invalidate(3)).expect("invalidate");
+        wait!(pause.resume);
+        assert_eq!(join!(batch).unwrap(), ["3:0", "4:0"]);
+        assert_eq!(call!(raced(3)), "3:1", "not stored over the invalidation");
+        assert_eq!(call!(raced(4)), "4:0");
+    }
+
+    #[test]
+    fn another_caches_invalidation_while_a_later_item_computes_keeps_an_earlier_one_out() {
+        // Only the backend's compare-and-set knows of it.
+        let pause = Pause::arm(&RACE_PAUSES[6]);
+        let batch = spawn!({ call!(raced_many([5, 6])) });
+        wait!(pause.started);
+        RACE_DATA[5].fetch_add(1, SeqCst);
+        call!(remote_invalidate(5)).expect("invalidate");
+        wait!(pause.resume);
+        assert_eq!(join!(batch).unwrap(), ["5:0", "6:0"]);
+        assert_eq!(call!(raced(5)), "5:1", "not stored over the invalidation");
+        assert_eq!(call!(raced(6)), "6:0");
+    }
+
+    static PAIRED_RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+    static PAIRED_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+    #[cached(cache = cache("many-paired"))]
+    fn paired(n: usize) -> usize {
+        PAIRED_RUNS[n].fetch_add(1, SeqCst);
+        if n == 2 {
+            call!(Pause::take_and_wait(&PAIRED_PAUSE));
+        }
+        n * 7
+    }
+
+    #[test]
+    fn a_call_of_a_key_a_many_computed_waits_for_it_and_is_handed_its_value() {
+        let cache = cache("many-paired");
+        let pause = Pause::arm(&PAIRED_PAUSE);
+        let batch = spawn!({ call!(paired_many([1, 2])) });
+        // Key 1 is computed; on a remote backend its store (and its lock, its
+        // flight) are held until the batch's writes, after key 2.
+        wait!(pause.started);
+        let joins = cache.__flight_joins();
+        let single = spawn!({ call!(paired(1)) });
+        // The call of 1 waits for the batch's computation of it (in memory,
+        // 1 is stored already, and the call is a hit).
+        until!(
+            cache.__flight_joins() > joins || call!(paired_peek(1)).is_some(),
+            "the call of 1 waits for the batch, or 1 is stored"
+        );
+        wait!(pause.resume);
+        assert_eq!(join!(batch).unwrap(), [7, 14]);
+        assert_eq!(join!(single).unwrap(), 7);
+        assert_eq!(PAIRED_RUNS[1].load(SeqCst), 1, "the body of 1 ran once");
+        assert_eq!(call!(paired(1)), 7);
+        assert_eq!(PAIRED_RUNS[1].load(SeqCst), 1, "and its value was stored");
     }
 }

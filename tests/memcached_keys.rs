@@ -171,11 +171,11 @@ fn every_backend_method_takes_hostile_keys() {
 
     let start = backend
         .begin_load(
-            Some(cachetool::LockRequest {
-                key: &lock,
-                token: 7,
-                ttl: std::time::Duration::from_secs(30),
-            }),
+            Some(cachetool::LockRequest::new(
+                &lock,
+                7,
+                std::time::Duration::from_secs(30),
+            )),
             &[&epoch, &tag],
             &[b"1".to_vec().into(), b"2".to_vec().into()],
             &entry,

@@ -247,11 +247,7 @@ fn ttls_over_30_days_are_unix_times_and_short_ones_round_up() {
     let lock = key("lock");
     let start = backend
         .begin_load(
-            Some(LockRequest {
-                key: &lock,
-                token: 1,
-                ttl: Duration::from_millis(1),
-            }),
+            Some(LockRequest::new(&lock, 1, Duration::from_millis(1))),
             &[],
             &[],
             &key("short"),

@@ -13,7 +13,7 @@ use support::memcached::raw_get;
 use support::server::{Kind, Server};
 
 fn take(backend: &MemcachedBackend, key: &str, token: u64, ttl: Duration) -> bool {
-    let lock = LockRequest { key, token, ttl };
+    let lock = LockRequest::new(key, token, ttl);
     backend
         .begin_load(Some(lock), &[], &[], "entry")
         .unwrap()

@@ -318,6 +318,72 @@ support::modes::in_modes! {
         assert_eq!(calls, counters(&[("cmd_get", 17), ("get_hits", 17)]));
         assert_eq!(COMPANION_RUNS.load(SeqCst), 8);
     }
+
+    static BATCHED: LazyLock<Setup> =
+        LazyLock::new(|| Setup::new("mc-rt-batched", 2, &[], |builder| builder));
+    static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = &BATCHED.cache, name = "batched", key = format!("k{n}"))]
+    fn batched(n: u64) -> u64 {
+        BATCHED_RUNS.fetch_add(1, SeqCst);
+        n * 10
+    }
+
+    /// How many of the servers hold one of `keys`.
+    fn servers_holding(setup: &Setup, keys: &[String]) -> u64 {
+        let servers: std::collections::BTreeSet<&str> =
+            keys.iter().map(|key| setup.backend.server_of(key)).collect();
+        servers.len() as u64
+    }
+
+    #[test]
+    fn the_misses_of_a_many_are_stored_in_one_request_per_server() {
+        let setup = &*BATCHED;
+        // The epoch exists.
+        assert_eq!(call!(batched(0)), 0);
+        let prefix = setup.cache.prefix();
+        let epoch = format!("{prefix}:epoch");
+        let entry = |n: u64| format!("{prefix}:entry:batched:k{n}");
+        let lock = |n: u64| format!("{prefix}:lock:batched:k{n}");
+        let items: Vec<u64> = (1..=6).collect();
+
+        // The lookup: one gets per server of the entries and the epoch.
+        let mut read: Vec<String> = items.iter().map(|&n| entry(n)).collect();
+        read.push(epoch.clone());
+        let lookup = servers_holding(setup, &read);
+        // Each miss's begin_load: one request per server of its epoch, entry and lock.
+        let begins: u64 = items
+            .iter()
+            .map(|&n| servers_holding(setup, &[epoch.clone(), entry(n), lock(n)]))
+            .sum();
+        // The stores: each entry's add and each lock's md, one request per server.
+        let written: Vec<String> = items.iter().flat_map(|&n| [entry(n), lock(n)]).collect();
+        let writes = servers_holding(setup, &written);
+        assert_eq!(writes, 2, "the writes go to both servers");
+
+        let (values, trips, calls) = cost!(setup, call!(batched_many(items.clone())));
+        assert_eq!(values, [10, 20, 30, 40, 50, 60]);
+        assert_eq!(trips, lookup + begins + writes, "{calls:?}");
+        // begin_load adds each lock and the epoch; the stores add each entry;
+        // each lock is deleted by its md.
+        assert_eq!(
+            (calls.get("cmd_set"), calls.get("delete_hits")),
+            (Some(&18), Some(&6)),
+            "{calls:?}"
+        );
+        for n in &items {
+            let lock = lock(*n);
+            assert_eq!(raw_get(setup.backend.server_of(&lock), &lock), None, "released");
+        }
+
+        // All stored: the same items again are one gets per server.
+        let (values, trips, calls) = cost!(setup, call!(batched_many(items.clone())));
+        assert_eq!(values, [10, 20, 30, 40, 50, 60]);
+        assert_eq!(trips, lookup, "{calls:?}");
+        assert_eq!(calls.get("cmd_set"), None, "{calls:?}");
+        assert_eq!(BATCHED_RUNS.load(SeqCst), 7);
+        assert_eq!(setup.cache.stats().errors, 0);
+    }
 }
 
 // Server stats through the cache, in neither mode: they have no async twin.

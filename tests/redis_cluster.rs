@@ -1,6 +1,7 @@
 //! A real 3-node Redis Cluster made by the test harness
 //! (`redis-cli --cluster create`): hits, invalidation, `clean`, `clean_all`,
-//! the lock, server stats, and what a hit costs on each node.
+//! the lock, server stats, what a hit costs on each node, and the stores of a
+//! `_many`'s misses in one exchange.
 
 #![cfg(feature = "redis")]
 
@@ -159,4 +160,52 @@ fn the_cache_works_on_a_three_node_cluster() {
         stats.items > 0 && stats.hits > 0 && stats.memory_bytes > 0,
         "{stats:?}"
     );
+}
+
+/// A backend of its own on the cluster, so that its round trips are this test's alone.
+static BATCHED: LazyLock<(Arc<RedisBackend>, Cache)> = LazyLock::new(|| {
+    let backend = Arc::new(RedisBackend::open(&SETUP.cluster.url(), &Default::default()).unwrap());
+    let cache = Cache::builder()
+        .backend(backend.clone())
+        .prefix(support::unique_prefix("cluster-batched"))
+        .build()
+        .unwrap();
+    (backend, cache)
+});
+static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &BATCHED.1, name = "batched", tags = [format!("t{n}")])]
+fn batched(n: u64) -> u64 {
+    BATCHED_RUNS.fetch_add(1, SeqCst);
+    n * 10
+}
+
+#[test]
+fn the_misses_of_a_many_are_stored_in_one_exchange() {
+    let (backend, cache) = &*BATCHED;
+    // Entries on every node, so that every node knows the store script.
+    for n in 100..130 {
+        assert_eq!(batched(n), n * 10);
+    }
+    // Eight misses: the GETs of entries, epoch and tags (one exchange); each
+    // miss's begin_load; then one cluster pipeline of the eight stores and
+    // the eight lock releases (other slots), one request per node.
+    let items: Vec<u64> = (1..=8).collect();
+    let trips = backend.round_trips();
+    let values = batched_many(items.clone());
+    assert_eq!(values, [10, 20, 30, 40, 50, 60, 70, 80]);
+    assert_eq!(backend.round_trips() - trips, 1 + 8 + 1);
+    for node in &SETUP.cluster.nodes {
+        let locks: Vec<Vec<u8>> = redis::cmd("KEYS")
+            .arg(format!("{}:lock:*", cache.prefix()))
+            .query(&mut raw_connection(node))
+            .unwrap();
+        assert!(locks.is_empty(), "{locks:?}");
+    }
+    // All stored: one exchange of GETs.
+    let trips = backend.round_trips();
+    assert_eq!(batched_many(items.clone()), values);
+    assert_eq!(backend.round_trips() - trips, 1);
+    assert_eq!(BATCHED_RUNS.load(SeqCst), 30 + 8);
+    assert_eq!(cache.stats().errors, 0);
 }

@@ -1,7 +1,8 @@
 //! Async functions on a real 3-node Redis Cluster through the backend's
 //! native async cluster connection: misses, hits, the lock, invalidation,
 //! `clean` and `clean_all`, each method one exchange (`round_trips()` + 1),
-//! and sync and async calls seeing one store.
+//! sync and async calls seeing one store, and the stores of a `_many`'s
+//! misses in one exchange.
 
 #![cfg(all(feature = "redis", feature = "tokio"))]
 
@@ -130,4 +131,50 @@ async fn async_calls_work_on_a_three_node_cluster() {
     assert_eq!(user(9).await, "user 9");
     assert_eq!(RUNS.load(SeqCst), runs + 13);
     assert_eq!(setup.cache.stats().errors, 0);
+}
+
+/// A backend of its own on the cluster, so that its round trips are this test's alone.
+static BATCHED: LazyLock<(Arc<RedisBackend>, Cache)> = LazyLock::new(|| {
+    let backend = Arc::new(RedisBackend::open(&SETUP.cluster.url(), &Default::default()).unwrap());
+    let cache = Cache::builder()
+        .backend(backend.clone())
+        .prefix(support::unique_prefix("cluster-async-batched"))
+        .build()
+        .unwrap();
+    (backend, cache)
+});
+static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = &BATCHED.1, name = "batched", tags = [format!("t{n}")])]
+async fn batched(n: u64) -> u64 {
+    BATCHED_RUNS.fetch_add(1, SeqCst);
+    n * 10
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_misses_of_a_many_are_stored_in_one_exchange() {
+    let (backend, cache) = &*BATCHED;
+    // Entries on every node, so that every node knows the store script.
+    for n in 100..130 {
+        assert_eq!(batched(n).await, n * 10);
+    }
+    // Eight misses: the GETs (one exchange); each miss's begin_load; then the
+    // eight stores and the eight lock releases all in flight at once.
+    let items: Vec<u64> = (1..=8).collect();
+    let trips = backend.round_trips();
+    let values = batched_many(items.clone()).await;
+    assert_eq!(values, [10, 20, 30, 40, 50, 60, 70, 80]);
+    assert_eq!(backend.round_trips() - trips, 1 + 8 + 1);
+    for node in &SETUP.cluster.nodes {
+        let locks: Vec<Vec<u8>> = redis::cmd("KEYS")
+            .arg(format!("{}:lock:*", cache.prefix()))
+            .query(&mut raw_connection(node))
+            .unwrap();
+        assert!(locks.is_empty(), "{locks:?}");
+    }
+    let trips = backend.round_trips();
+    assert_eq!(batched_many(items.clone()).await, values);
+    assert_eq!(backend.round_trips() - trips, 1);
+    assert_eq!(BATCHED_RUNS.load(SeqCst), 30 + 8);
+    assert_eq!(cache.stats().errors, 0);
 }

@@ -128,12 +128,9 @@ fn a_key_equal_to_a_hashed_form_does_not_read_the_hashed_entry() {
     );
     // Locks use the same mapping: taken once, released only with the token.
     let lock_key = format!("{long}-lock");
-    let lock = || cachetool::LockRequest {
-        key: &lock_key,
-        token: 7,
-        ttl: std::time::Duration::from_secs(5),
-    };
-    let other = cachetool::LockRequest { token: 8, ..lock() };
+    let ttl = std::time::Duration::from_secs(5);
+    let lock = || cachetool::LockRequest::new(&lock_key, 7, ttl);
+    let other = cachetool::LockRequest::new(&lock_key, 8, ttl);
     assert!(
         backend
             .begin_load(Some(lock()), &[], &[], &hashed_form)

@@ -1,7 +1,8 @@
 //! Round trips per operation against a real redis-server, counted twice: by
 //! the backend's own `round_trips()` and by the server's `INFO commandstats`.
 //! A hit is one MGET and nothing else; `clean_all` touches nothing but the
-//! epoch key of its own prefix.
+//! epoch key of its own prefix; the misses of a `_many` are stored in one
+//! pipeline.
 //!
 //! The contract holds for sync functions and for `async fn`s (through the
 //! backend's native async connection) alike: the tests run in both modes, in
@@ -251,6 +252,53 @@ support::modes::in_modes! {
         assert_eq!((calls["mget"], calls["evalsha"]), (2, 1));
         assert_eq!(COMPANION_RUNS.load(SeqCst), 7);
     }
+
+    static BATCHED: LazyLock<Setup> = LazyLock::new(|| Setup::new("rt-batched", |builder| builder));
+    static BATCHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cached(cache = &BATCHED.cache, name = "batched", tags = [format!("t{n}")])]
+    fn batched(n: u64) -> u64 {
+        BATCHED_RUNS.fetch_add(1, SeqCst);
+        n * 10
+    }
+
+    #[test]
+    fn the_misses_of_a_many_are_stored_in_one_pipeline() {
+        let setup = &*BATCHED;
+        // The epoch exists and the server knows the store script.
+        assert_eq!(call!(batched(0)), 0);
+
+        // Four misses: one MGET of the entries, the epoch and the tags; each
+        // miss's begin_load pipeline (its lock, its versions, MGET); then one
+        // pipeline of the four stores, each an EVALSHA that compares and sets
+        // its entry and releases its lock.
+        let (trips, calls) = cost!(
+            setup,
+            assert_eq!(call!(batched_many([1, 2, 3, 4])), [10, 20, 30, 40])
+        );
+        assert_eq!(trips, 1 + 4 + 1, "{calls:?}");
+        assert_eq!(
+            (calls["mget"], calls["evalsha"], calls.get("eval")),
+            (1 + 4, 4, None),
+            "{calls:?}"
+        );
+        assert_eq!(BATCHED_RUNS.load(SeqCst), 5);
+        let locks = setup
+            .keys()
+            .into_iter()
+            .filter(|key| key.windows(6).any(|window| window == b":lock:"))
+            .count();
+        assert_eq!(locks, 0, "each lock went with its store");
+
+        // All stored: the same items again are one MGET.
+        let (trips, calls) = cost!(
+            setup,
+            assert_eq!(call!(batched_many([4, 3, 2, 1])), [40, 30, 20, 10])
+        );
+        assert_eq!((trips, calls), (1, stats(&[("mget", 1)])));
+        assert_eq!(BATCHED_RUNS.load(SeqCst), 5);
+        assert_eq!(setup.cache.stats().errors, 0);
+    }
 }
 
 // A call of the blocking backend itself, in neither mode: the async
@@ -289,4 +337,67 @@ fn a_flushed_script_cache_falls_back_to_eval() {
         (trips, calls),
         (1, stats(&[("evalsha", 1), ("get", 1), ("set", 1)]))
     );
+}
+
+/// The same for the pipelined writes of `replace_if_many` (sync and async):
+/// every store met `NOSCRIPT`, and all go again as `EVAL`, in one more round trip.
+#[test]
+fn a_flushed_script_cache_sends_the_pipelined_writes_again_as_eval() {
+    let setup = Setup::new("rt-noscript-many", |builder| builder);
+    let backend = &setup.backend;
+    let keys: Vec<String> = (0..3)
+        .map(|n| format!("{}:entry:f:{n}", setup.cache.prefix()))
+        .collect();
+    let writes = |value: &str| -> Vec<cachetool::ReplaceIf<'_>> {
+        let value = cachetool::Value::from(value.as_bytes().to_vec());
+        keys.iter()
+            .map(|key| cachetool::ReplaceIf::new(key, None, value.clone(), None, None))
+            .collect()
+    };
+    let flush = || {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query(&mut setup.raw())
+            .unwrap();
+    };
+    let stored = |results: Vec<cachetool::Result<bool>>| -> Vec<bool> {
+        results.into_iter().map(|result| result.unwrap()).collect()
+    };
+
+    flush();
+    let (trips, calls) = cost!(&setup, {
+        assert_eq!(stored(backend.replace_if_many(writes("one"))), [true; 3]);
+    });
+    assert_eq!(trips, 2, "{calls:?}");
+    assert_eq!((calls["evalsha"], calls["eval"]), (3, 3), "{calls:?}");
+    // Loaded again: one pipeline of EVALSHAs (nothing stored: each key holds a value).
+    let (trips, calls) = cost!(&setup, {
+        assert_eq!(stored(backend.replace_if_many(writes("two"))), [false; 3]);
+    });
+    assert_eq!((trips, calls.get("eval")), (1, None), "{calls:?}");
+
+    #[cfg(feature = "tokio")]
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let remaining: Vec<String> = (3..6)
+            .map(|n| format!("{}:entry:f:{n}", setup.cache.prefix()))
+            .collect();
+        let value = cachetool::Value::from(b"three".to_vec());
+        let writes: Vec<cachetool::ReplaceIf<'_>> = remaining
+            .iter()
+            .map(|key| cachetool::ReplaceIf::new(key, None, value.clone(), None, None))
+            .collect();
+        flush();
+        let (trips, calls) = cost!(&setup, {
+            let async_backend = backend.as_async().expect("native async");
+            let results = runtime.block_on(async_backend.replace_if_many(writes));
+            assert_eq!(stored(results), [true; 3]);
+        });
+        // As on the blocking side: the EVALSHAs, then the EVALs.
+        assert_eq!(trips, 2, "{calls:?}");
+        assert_eq!((calls["evalsha"], calls["eval"]), (3, 3), "{calls:?}");
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Use it through the `cachetool` crate, which re-exports it together with
 //! the runtime that the generated code calls.
+#![forbid(unsafe_code)]
 
 mod ast;
 mod attr;

@@ -29,7 +29,11 @@
 //! element in memory). `fuzz` feeds the decoder a million random and mutated
 //! envelopes to check it.
 
+// SAFETY: the only `unsafe` of the crate, in tests only: a `GlobalAlloc`
+// that passes every call to `System` unchanged and notes allocation sizes in
+// const-initialized thread-locals (see its own SAFETY comments).
 #[cfg(test)]
+#[allow(unsafe_code)]
 pub(crate) mod fuzz;
 mod lengths;
 
@@ -63,21 +67,25 @@ struct Tombstone;
 
 /// A new random tag or epoch version, as stored under its key.
 pub(crate) fn new_version() -> Value {
-    // The decimal digits of a random u64, written by hand: `to_string` goes
-    // through `fmt`, several times the cost, on every miss.
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = fastrand::u64(..);
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    Value::Bytes(Bytes::copy_from_slice(&digits[at..]))
+    // The decimal digits of a random u64 (`itoa`: `to_string` goes through
+    // `fmt`, several times the cost, on every miss).
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(fastrand::u64(..));
+    Value::Bytes(Bytes::copy_from_slice(digits.as_bytes()))
 }
+
+/// Whether `bytes` are an envelope of this format (a value or a tombstone):
+/// what a backend asks before it treats stored bytes as one of our entries
+/// (their first [`WRITE_ID_LEN`] bytes then tell one write from another).
+pub(crate) fn is_entry(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER_LEN && bytes[..2] == MAGIC && bytes[2] == FORMAT
+}
+
+/// The length of an envelope's prefix that identifies one write: magic,
+/// format, kind and the random stamp (new on every write). (What Redis's
+/// compare-and-set script compares.)
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) const WRITE_ID_LEN: usize = 12;
 
 /// The version a tag or epoch key holds: the hash of its bytes, so that any
 /// value another program left there still works as a version.
@@ -195,10 +203,10 @@ fn payload_if_current<'a>(bytes: &'a [u8], fingerprint: u64, versions: &[u64]) -
 /// The fields of an envelope, for tools that read entries (`admin`); `None`
 /// if `bytes` is not an envelope of this format.
 pub(crate) fn read_envelope(bytes: &[u8]) -> Option<crate::admin::Envelope<'_>> {
-    let header = bytes.get(..HEADER_LEN)?;
-    if header[..2] != MAGIC || header[2] != FORMAT || header[3] > KIND_TOMBSTONE {
+    if !is_entry(bytes) || bytes[3] > KIND_TOMBSTONE {
         return None;
     }
+    let header = &bytes[..HEADER_LEN];
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
     let count = usize::from(u16::from_le_bytes([header[28], header[29]]));
     let versions = bytes.get(HEADER_LEN..HEADER_LEN + 8 * count)?;
@@ -289,6 +297,23 @@ mod tests {
             "cut inside the versions"
         );
         assert!(read_envelope(b"not ours at all, not even close").is_none());
+    }
+
+    #[test]
+    fn entries_and_tombstones_are_entries_and_nothing_else_is() {
+        let entry = encode(false, &[1], &42u64).unwrap();
+        let bytes = entry.as_bytes().unwrap();
+        assert!(is_entry(bytes));
+        assert!(is_entry(tombstone(false).as_bytes().unwrap()));
+        assert!(!is_entry(&bytes[..HEADER_LEN - 1]), "shorter than a header");
+        assert!(!is_entry(b"CT\x02 a later format, not ours to read"));
+        assert!(!is_entry(b"12345678901234567890123456789012345"));
+        // The stamp is within the write's id, and differs between writes.
+        let again = encode(false, &[1], &42u64).unwrap();
+        assert_ne!(
+            bytes[..WRITE_ID_LEN],
+            again.as_bytes().unwrap()[..WRITE_ID_LEN]
+        );
     }
 
     #[test]

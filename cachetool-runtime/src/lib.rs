@@ -4,6 +4,10 @@
 //! Users depend on the `cachetool` crate, which re-exports this one together
 //! with the `#[cached]` attribute.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// No `unsafe` in the library. The test build allows it in one module, the
+// counting allocator of `codec/fuzz.rs` (`forbid` could not be lifted there).
+#![cfg_attr(not(test), forbid(unsafe_code))]
+#![cfg_attr(test, deny(unsafe_code))]
 
 pub mod admin;
 mod backend;
@@ -38,7 +42,7 @@ pub use backend::MemcachedBackend;
 pub use backend::RedisBackend;
 pub use backend::{
     AsyncBackend, Backend, BackendFuture, ConnectOptions, HeldLock, LoadStart, LockRequest,
-    MemoryBackend, ServerStats, Value,
+    MemoryBackend, ReplaceIf, ServerStats, Value, WritesFuture,
 };
 pub use builder::CacheBuilder;
 pub use cache::Cache;

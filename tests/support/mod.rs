@@ -65,10 +65,12 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
 /// A prefix no earlier run used, so that tests never see each other's keys,
 /// even on a server that outlived a previous run.
 pub fn unique_prefix(name: &str) -> String {
-    format!("test-{name}-{}-{:x}", std::process::id(), fastrand_u64())
+    format!("test-{name}-{}-{:x}", std::process::id(), random_u64())
 }
 
-fn fastrand_u64() -> u64 {
+/// A random number from std alone: a `RandomState` (randomly keyed per
+/// process, and per instance after the first) hashing the current time.
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

@@ -5,12 +5,15 @@
 //! versions, locks); a backend only has to make each method one round trip
 //! where it can.
 
+mod args;
 #[cfg(feature = "memcached")]
 mod memcached;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
+pub(crate) use args::each_failed;
+pub use args::{HeldLock, LoadStart, LockRequest, ReplaceIf};
 #[cfg(feature = "memcached")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use memcached::MemcachedBackend;
@@ -150,37 +153,8 @@ impl ServerStats {
     }
 }
 
-/// A lock to take: `SET key token NX PX ttl`.
-#[derive(Debug, Clone, Copy)]
-pub struct LockRequest<'a> {
-    /// The lock's key.
-    pub key: &'a str,
-    /// A random token that only this caller knows; release needs it.
-    pub token: u64,
-    /// After this the lock frees itself, so a crashed holder blocks nobody for longer.
-    pub ttl: Duration,
-}
-
-/// A lock the caller holds (taken in [`Backend::begin_load`]), handed to
-/// [`Backend::replace_if`] to be released in the same round trip as the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeldLock<'a> {
-    /// The lock's key, as it was given in the [`LockRequest`].
-    pub key: &'a str,
-    /// The token it was taken with: only a lock that still holds it is deleted.
-    pub token: u64,
-}
-
-/// What [`Backend::begin_load`] found.
-#[derive(Debug, Clone)]
-pub struct LoadStart {
-    /// Whether the lock was taken by this caller (always false when none was asked for).
-    pub locked: bool,
-    /// The value of each version key after creating the missing ones, in order.
-    pub versions: Vec<Value>,
-    /// The entry as it is now.
-    pub entry: Option<Value>,
-}
+/// The future of [`AsyncBackend::replace_if_many`]: one result per write.
+pub type WritesFuture<'a> = Pin<Box<dyn Future<Output = Vec<Result<bool>>> + Send + 'a>>;
 
 /// A key-value store that a [`Cache`](crate::Cache) keeps its entries, tag
 /// versions and locks in.
@@ -255,6 +229,24 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
         release: Option<HeldLock<'_>>,
     ) -> Result<bool>;
 
+    /// [`replace_if`](Backend::replace_if) of each of `writes`, pipelined
+    /// where the store allows it (one round trip per server), with one result
+    /// per write, in order. Each write keeps the whole contract of a
+    /// `replace_if` call: its compare-and-set, and the release of its lock
+    /// with it, stored or not (after an `Err` the lock may or may not have been
+    /// released). What `{name}_many` stores its computed values with.
+    ///
+    /// The default calls `replace_if` for each write in turn: a backend that
+    /// can send them together overrides it.
+    fn replace_if_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
+        writes
+            .into_iter()
+            .map(|write| {
+                self.replace_if(write.key, write.seen, write.value, write.ttl, write.release)
+            })
+            .collect()
+    }
+
     /// Deletes `keys`; absent keys are no error.
     fn delete_many(&self, keys: &[&str]) -> Result<()>;
 
@@ -315,6 +307,20 @@ pub trait AsyncBackend: Send + Sync + 'static {
         ttl: Option<Duration>,
         release: Option<HeldLock<'a>>,
     ) -> BackendFuture<'a, bool>;
+
+    /// See [`Backend::replace_if_many`]; the default awaits
+    /// [`replace_if`](AsyncBackend::replace_if) for each write in turn.
+    fn replace_if_many<'a>(&'a self, writes: Vec<ReplaceIf<'a>>) -> WritesFuture<'a> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(writes.len());
+            for write in writes {
+                let stored =
+                    self.replace_if(write.key, write.seen, write.value, write.ttl, write.release);
+                results.push(stored.await);
+            }
+            results
+        })
+    }
 
     /// See [`Backend::delete_many`].
     fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, ()>;

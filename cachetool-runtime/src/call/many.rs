@@ -1,23 +1,47 @@
 //! `{name}_many(items)`: many calls of one function, their entries read at
-//! once.
+//! once, their computed values written at once.
 //!
 //! The generated code pushes one [`Request`] per item into a [`Batch`], whose
 //! lookup reads every entry, the namespace epoch and every distinct tag of the
 //! items in one `get_many` per cache (one round trip on Redis, one multi-get
 //! per Memcached server): the hits of all items cost that one read. Then it
 //! takes the items in order from the [`Lookups`]: a hit is the value read; a
-//! miss goes the way of a single call's miss (`miss.rs`), its own dogpile
-//! protection included, with the lookup already made. Each miss stores its
-//! value as a single call does (one write per miss: the writes are not
-//! pipelined, so that each keeps its lock, tombstone and invalidation checks).
+//! miss goes the way of a single call's miss (`miss.rs`, `lead.rs`), its own
+//! dogpile protection included, with the lookup already made, up to its
+//! store. With a remote backend that store is held back (see
+//! `many/deferred.rs`): the miss keeps its lock and its flight, and the next
+//! item runs. After the last item, the held-back stores are written with one
+//! `replace_if_many` per backend (one pipelined round trip per server), each
+//! still a compare-and-set against the entry its miss read, releasing its
+//! lock; then each miss ends as a single call's does after its store,
+//! handing its value to the callers that waited for it (if no invalidation
+//! overtook it). A miss of a key whose store is held back writes the held
+//! stores first, and then finds the value stored. In memory (no round trip
+//! to save) each miss stores at once.
+//!
+//! A body that calls its own function with its own item's key, or with an
+//! earlier item's (whose flight is held until the writes): on a thread that
+//! call is re-entrant (computed, not stored), as in a single call. In a task
+//! it is not recognised as re-entrant, because the body runs in the caller's
+//! frame, outside the miss's future and so outside the task-local scope that
+//! `flight.rs` marks a leader's computation with: it waits for the flight
+//! until the lock timeout, then computes alone. (Lifting this needs
+//! `flight.rs` to let the caller run the body in that scope.)
+
+mod deferred;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use smallvec::SmallVec;
 
+use self::deferred::{BodyFailed, BodySlot, CallerBody, Deferred, WriteQueue};
 use super::Request;
-use super::{wrong_count, Found};
+use super::{wrong_count, Found, Miss};
 use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::cache::Inner;
@@ -31,6 +55,8 @@ pub struct Batch<'c> {
 /// What the lookup of a [`Batch`] found, taken item by item.
 pub struct Lookups<'c, T> {
     pending: std::vec::IntoIter<(Request<'c>, Found<T>)>,
+    /// The misses stopped at their stores, and those stores.
+    deferred: Deferred<'c>,
 }
 
 impl Default for Batch<'_> {
@@ -99,6 +125,7 @@ impl<'c> Batch<'c> {
             .collect();
         Lookups {
             pending: pending.into_iter(),
+            deferred: Deferred::new(),
         }
     }
 }
@@ -179,10 +206,66 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
     /// The same for a body returning `Result`: only `Ok` is stored.
     pub fn get_or_compute_ok<E>(&mut self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let (request, found) = self.next_item();
-        match found {
+        let outcome = match found {
             Found::Hit(value) => Ok(value),
+            Found::Miss(miss) if defers(&request) => self.deferred_miss(request, miss, body),
             found => run_blocking(request.get_or_load(&Blocking, Some(found), async { body() })),
+        };
+        if self.pending.len() == 0 {
+            run_blocking(self.deferred.flush(&Blocking));
         }
+        outcome
+    }
+
+    /// A remote miss, its store held back (see the module docs).
+    fn deferred_miss<E>(
+        &mut self,
+        request: Request<'c>,
+        miss: Miss,
+        body: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.deferred.holds(&request.entry_key) {
+            run_blocking(self.deferred.flush(&Blocking));
+        }
+        let mut miss = self.start_miss(Blocking, request, miss);
+        let mut body = Some(body);
+        let mut kept = None;
+        loop {
+            let queue = self.deferred.queue();
+            let step = match miss.step(queue, &mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(step) => step,
+                Poll::Pending => unreachable!("the blocking driver never yields"),
+            };
+            match step {
+                Step::Done(output) => return output.or_else(|BodyFailed| kept.expect(BODY_KEPT)),
+                Step::WantsBody => {
+                    let body = body.take().expect("a miss runs its body once");
+                    kept = Some(miss.give(body()));
+                }
+                Step::Parked => {
+                    self.deferred.park(miss.parked());
+                    return kept.expect(BODY_KEPT);
+                }
+            }
+        }
+    }
+
+    /// A miss's computation through a deferring driver, its body the caller's.
+    fn start_miss<D: Driver + Send + 'static>(
+        &self,
+        driver: D,
+        request: Request<'c>,
+        miss: Miss,
+    ) -> MissInFlight<'c, T> {
+        let driver = self.deferred.driver(driver);
+        let slot = BodySlot::new();
+        let body = CallerBody(Arc::clone(&slot));
+        let future = Box::pin(async move {
+            request
+                .get_or_load(&driver, Some(Found::Miss(miss)), body)
+                .await
+        });
+        MissInFlight { future, slot }
     }
 
     fn next_item(&mut self) -> (Request<'c>, Found<T>) {
@@ -193,8 +276,64 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
     }
 }
 
+/// Whether a miss of `request` holds its store back: with a remote backend,
+/// where the stores of all misses then go in one round trip per server.
+fn defers(request: &Request<'_>) -> bool {
+    request.local().is_none() && !request.inner().backend.is_local()
+}
+
+const BODY_KEPT: &str = "the miss path stores or fails only after the body ran";
+
+/// A miss under way: its future, and where it asks for its body.
+struct MissInFlight<'c, T> {
+    future: Pin<Box<dyn Future<Output = Result<T, BodyFailed>> + Send + 'c>>,
+    slot: Arc<BodySlot<T>>,
+}
+
+/// Where a miss stopped.
+enum Step<T> {
+    /// It ended: its value, or its body's error (which the caller has).
+    Done(Result<T, BodyFailed>),
+    /// It waits for its body's outcome.
+    WantsBody,
+    /// It queued its store and waits for the flush.
+    Parked,
+}
+
+impl<'c, T: Cacheable> MissInFlight<'c, T> {
+    /// Runs the miss until it ends, wants its body, or stops at its store;
+    /// pending while it waits for anything else (a task's I/O, a timer).
+    fn step(&mut self, queue: &WriteQueue, cx: &mut Context<'_>) -> Poll<Step<T>> {
+        let queued = queue.len();
+        match self.future.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Step::Done(output)),
+            Poll::Pending if self.slot.wanted() => Poll::Ready(Step::WantsBody),
+            Poll::Pending if queue.len() > queued => Poll::Ready(Step::Parked),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Gives the body's outcome to the miss (its value cloned: the caller
+    /// returns the one, the miss stores and hands over the other).
+    fn give<E>(&self, outcome: Result<T, E>) -> Result<T, E> {
+        self.slot.give(match &outcome {
+            Ok(value) => Ok(value.clone()),
+            Err(_) => Err(BodyFailed),
+        });
+        outcome
+    }
+
+    /// The miss as the flush runs it to its end.
+    fn parked(self) -> Pin<Box<dyn Future<Output = ()> + Send + 'c>> {
+        let future = self.future;
+        Box::pin(async move {
+            let _ = future.await;
+        })
+    }
+}
+
 #[cfg(feature = "tokio")]
-impl<T: Cacheable> Lookups<'_, T> {
+impl<'c, T: Cacheable> Lookups<'c, T> {
     /// The next item's value: as read, or the body's, awaited.
     pub async fn get_or_compute_async(&mut self, body: impl std::future::Future<Output = T>) -> T {
         let body = async { Ok::<T, Infallible>(body.await) };
@@ -209,13 +348,48 @@ impl<T: Cacheable> Lookups<'_, T> {
         &mut self,
         body: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
+        let tokio = crate::driver::Tokio;
         let (request, found) = self.next_item();
-        match found {
+        let outcome = match found {
             Found::Hit(value) => Ok(value),
-            found => {
-                request
-                    .get_or_load(&crate::driver::Tokio, Some(found), body)
-                    .await
+            Found::Miss(miss) if defers(&request) => {
+                self.deferred_miss_async(request, miss, body).await
+            }
+            found => request.get_or_load(&tokio, Some(found), body).await,
+        };
+        if self.pending.len() == 0 {
+            self.deferred.flush(&tokio).await;
+        }
+        outcome
+    }
+
+    /// [`deferred_miss`](Lookups::deferred_miss), awaited.
+    async fn deferred_miss_async<E>(
+        &mut self,
+        request: Request<'c>,
+        miss: Miss,
+        body: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let tokio = crate::driver::Tokio;
+        if self.deferred.holds(&request.entry_key) {
+            self.deferred.flush(&tokio).await;
+        }
+        let mut miss = self.start_miss(tokio, request, miss);
+        let mut body = Some(body);
+        let mut kept = None;
+        loop {
+            let queue = self.deferred.queue();
+            match std::future::poll_fn(|cx| miss.step(queue, cx)).await {
+                Step::Done(output) => return output.or_else(|BodyFailed| kept.expect(BODY_KEPT)),
+                Step::WantsBody => {
+                    let body = body.take().expect("a miss runs its body once");
+                    let outcome = body.await;
+                    kept = Some(miss.give(outcome));
+                }
+                Step::Parked => {
+                    self.deferred.park(miss.parked());
+                    return kept.expect(BODY_KEPT);
+                }
             }
         }
     }

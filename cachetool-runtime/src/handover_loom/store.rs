@@ -133,10 +133,6 @@ impl Backend for ModelStore {
             });
             versions.push(version);
         }
-        Ok(LoadStart {
-            locked,
-            versions,
-            entry: value(keys.get(entry_key)),
-        })
+        Ok(LoadStart::new(locked, versions, value(keys.get(entry_key))))
     }
 }

@@ -6,8 +6,10 @@ use std::io;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use super::conn::{parse_u64, protocol, Conn, Item};
-use super::{decode, keys, MemcachedBackend};
+use super::conn::{protocol, Conn};
+use super::protocol::{parse_u64, Item};
+use super::values::decode;
+use super::{keys, MemcachedBackend};
 use crate::admin::Stored;
 use crate::{Error, ErrorKind, Result};
 

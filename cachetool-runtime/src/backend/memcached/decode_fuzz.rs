@@ -7,8 +7,8 @@
 
 use bytes::Bytes;
 
-use super::conn::Item;
-use super::{decode, FLAG_LZ4};
+use super::protocol::Item;
+use super::values::{decode, FLAG_LZ4};
 use crate::codec::fuzz::largest_allocation;
 
 const CASES: usize = 30_000;

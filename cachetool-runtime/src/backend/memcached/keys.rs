@@ -35,6 +35,11 @@ pub(super) fn wire_key(key: &str) -> Cow<'_, str> {
     Cow::Owned(wire)
 }
 
+/// The keys to send for `keys`, in order.
+pub(super) fn wire_keys<'k>(keys: &[&'k str]) -> Vec<Cow<'k, str>> {
+    keys.iter().map(|key| wire_key(key)).collect()
+}
+
 /// Printable ASCII, not a space, not the digest mark.
 fn is_plain(byte: u8) -> bool {
     matches!(byte, 0x21..=0x7e) && byte != DIGEST_MARK

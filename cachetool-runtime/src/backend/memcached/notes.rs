@@ -3,13 +3,15 @@
 use parking_lot::Mutex;
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
+use crate::codec;
+
 /// The cas id that recently read entry values had, so that `replace_if(seen)`
 /// can `cas` without reading the key again: a fixed table indexed by key hash,
 /// each slot remembering (key hash, fingerprint of the value, cas id).
 ///
-/// Only entries are noted (values in the codec's envelope, which starts with
-/// `CT` and holds a random stamp new on every write); the fingerprint hashes
-/// their first 64 bytes (the stamp among them) and their length. A value that is
+/// Only entries are noted (values in the codec's envelope, which holds a
+/// random stamp new on every write: see `codec::is_entry`); the fingerprint
+/// hashes their first 64 bytes (the stamp among them) and their length. A value that is
 /// not noted, or whose slot was reused, costs `replace_if` one more round trip:
 /// `gets`, compare, `cas`. The server's cas check makes both ways safe.
 pub(super) struct CasNotes {
@@ -33,8 +35,7 @@ impl CasNotes {
     }
 
     fn print(data: &[u8]) -> Option<u128> {
-        let is_entry = data.len() >= 20 && data.starts_with(b"CT");
-        is_entry.then(|| xxh3_128(&data[..data.len().min(64)]) ^ data.len() as u128)
+        codec::is_entry(data).then(|| xxh3_128(&data[..data.len().min(64)]) ^ data.len() as u128)
     }
 
     fn slot(&self, key: u64) -> &Mutex<Note> {
@@ -63,7 +64,8 @@ mod tests {
     #[test]
     fn only_entries_are_noted_and_only_the_same_value_recalls() {
         let notes = CasNotes::new();
-        let entry = b"CT\x01\x00 random stamp 12345678 and a value".to_vec();
+        let entry = codec::encode(false, &[1], &"a value".to_string()).unwrap();
+        let entry = entry.as_bytes().unwrap().to_vec();
         notes.remember("k", &entry, 42);
         assert_eq!(notes.recall("k", &entry), Some(42));
         assert_eq!(notes.recall("other", &entry), None);

@@ -210,11 +210,7 @@ impl Backend for MemoryBackend {
                 candidate.clone()
             })
             .collect();
-        Ok(LoadStart {
-            locked,
-            versions,
-            entry: self.read(entry_key),
-        })
+        Ok(LoadStart::new(locked, versions, self.read(entry_key)))
     }
 }
 
@@ -275,17 +271,13 @@ mod tests {
     fn a_lock_is_released_only_by_its_owner_and_with_the_store() {
         let backend = MemoryBackend::new(100);
         let take = |token| {
-            let lock = LockRequest {
-                key: "l",
-                token,
-                ttl: Duration::from_secs(60),
-            };
+            let lock = LockRequest::new("l", token, Duration::from_secs(60));
             backend
                 .begin_load(Some(lock), &[], &[], "e")
                 .unwrap()
                 .locked
         };
-        let held = |token| Some(HeldLock { key: "l", token });
+        let held = |token| Some(HeldLock::new("l", token));
         assert!(take(1));
         assert!(!take(2));
         backend.unlock("l", 2).unwrap();

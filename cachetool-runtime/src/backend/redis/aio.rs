@@ -19,20 +19,24 @@ use super::begin::{
     get_cmd, is_ok, is_wrong_type, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found,
 };
 use super::scripts::{self, Script};
-use super::{
-    is_noscript, keys, redis_keys, replace_if_parts, replies, set_cmd, to_value, RedisBackend, MEND,
+use super::write::{replace_if_parts, set_cmd};
+use super::{is_noscript, keys, redis_keys, replies, to_value, RedisBackend, MEND};
+use crate::backend::{
+    AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, ReplaceIf, Value, WritesFuture,
 };
-use crate::backend::{AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, Value};
 use crate::Result;
 
-async fn query<T: FromRedisValue>(mut conn: AsyncConn, cmd: &redis::Cmd) -> RedisResult<T> {
+pub(super) async fn query<T: FromRedisValue>(
+    mut conn: AsyncConn,
+    cmd: &redis::Cmd,
+) -> RedisResult<T> {
     match &mut conn {
         AsyncConn::Single(conn) => cmd.query_async(conn).await,
         AsyncConn::Cluster(conn) => cmd.query_async(conn).await,
     }
 }
 
-async fn query_pipe<T: FromRedisValue>(
+pub(super) async fn query_pipe<T: FromRedisValue>(
     mut conn: AsyncConn,
     pipe: &redis::Pipeline,
 ) -> RedisResult<T> {
@@ -60,7 +64,7 @@ async fn all<F: Future<Output = RedisResult<Reply>>>(
 
 impl RedisBackend {
     /// Runs `request` (one round trip) on the current runtime's connection.
-    async fn run_async<T, F: Future<Output = RedisResult<T>>>(
+    pub(super) async fn run_async<T, F: Future<Output = RedisResult<T>>>(
         &self,
         operation: &str,
         request: impl FnOnce(AsyncConn) -> F,
@@ -344,6 +348,12 @@ impl AsyncBackend for RedisBackend {
         release: Option<HeldLock<'a>>,
     ) -> BackendFuture<'a, bool> {
         Box::pin(self.replace_if_async(key, seen, value, ttl, release))
+    }
+
+    /// One pipeline on one server; on a cluster, one request per command,
+    /// all in flight at once (see `batch`).
+    fn replace_if_many<'a>(&'a self, writes: Vec<ReplaceIf<'a>>) -> WritesFuture<'a> {
+        Box::pin(self.replace_many_async(writes))
     }
 
     fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, ()> {

@@ -21,7 +21,8 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use redis::Value as Reply;
 
-use super::{bytes_of, keys, redis_keys, replies, scripts, to_value, ttl_ms};
+use super::write::{bytes_of, ttl_ms};
+use super::{keys, redis_keys, replies, scripts, to_value};
 use crate::backend::{LoadStart, LockRequest, Value};
 use crate::{Error, ErrorKind, Result};
 
@@ -216,11 +217,7 @@ impl Found {
                 version.unwrap_or_else(|| Value::Bytes(request.candidate(index).clone()))
             })
             .collect();
-        LoadStart {
-            locked: self.locked,
-            versions,
-            entry: self.entry,
-        }
+        LoadStart::new(self.locked, versions, self.entry)
     }
 }
 

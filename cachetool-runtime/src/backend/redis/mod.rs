@@ -9,6 +9,7 @@
 //! | `unlock` | `EVALSHA` of a compare-and-delete script | the same |
 //! | `delete_many` | `DEL` | a pipeline of `DEL`s, one per node |
 //! | `begin_load` | a pipeline: `SET lock NX PX`, `SET NX` per version, `MGET` | the same with `GET`s, one pipeline per node |
+//! | `replace_if_many` | a pipeline of the `replace_if` script calls | a pipeline of those (without the locks) and of the locks' compare-and-deletes, one per node |
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 
@@ -18,10 +19,12 @@ mod aio;
 #[cfg(feature = "tokio")]
 mod aio_conn;
 mod backoff;
+mod batch;
 mod begin;
 mod conn;
 mod keys;
 mod scripts;
+mod stats;
 #[cfg(feature = "redis-tls")]
 mod tls;
 /// Without `redis-tls` no connection is TLS (`url.rs` refuses `rediss://`),
@@ -33,6 +36,7 @@ mod tls {
     }
 }
 mod url;
+mod write;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -40,14 +44,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::cluster::cluster_pipe;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::Value as Reply;
 
 use self::begin::{get_cmd, is_wrong_type, mget_cmd, read_string_cmd, BeginLoad, Found};
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
-use super::{Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ServerStats, Value};
-use crate::{Error, ErrorKind, Result};
+use self::write::set_cmd;
+use super::{
+    Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ReplaceIf, ServerStats, Value,
+};
+use crate::{Error, Result};
 
 /// Keeps a [`Cache`](crate::Cache)'s entries, tag versions and locks in Redis
 /// or a Redis Cluster.
@@ -85,7 +91,7 @@ impl RedisBackend {
 
     /// A backend for `url` (see [`CacheBuilder::redis`](crate::CacheBuilder::redis)
     /// for the forms). Only reads the URL and checks `options` (a zero timeout
-    /// is a [`Config`](ErrorKind::Config) error): connections open on first use.
+    /// is a [`Config`](crate::ErrorKind::Config) error): connections open on first use.
     pub fn open(url: &str, options: &ConnectOptions) -> Result<RedisBackend> {
         let target = url::parse(url)?;
         let db = match &target {
@@ -187,37 +193,6 @@ impl RedisBackend {
             "cachetool: a tag or epoch key held a {kind}, not a version; replaced with a new version"
         );
     }
-
-    /// On a cluster, the store and the release of `lock` (in another slot,
-    /// likely on another node) as one pipeline: both requests are written
-    /// before either answer is read. The release is an `EVAL`, which never
-    /// meets `NOSCRIPT`; if the store does, it is sent again alone as `EVAL`.
-    fn replace_if_releasing_on_cluster(
-        &self,
-        keys: &[&str],
-        args: &[&[u8]],
-        lock: HeldLock<'_>,
-    ) -> Result<i64> {
-        let lock_key = keys::redis_key(lock.key);
-        let token = lock.token.to_string();
-        let store = scripts::REPLACE_IF.call(false, keys, args);
-        let release = scripts::UNLOCK.call(true, &[&lock_key], &[token.as_bytes()]);
-        let attempt = self.connections.run("replace_if", |conn| {
-            let mut pipe = cluster_pipe();
-            pipe.add_command(store).add_command(release);
-            match conn {
-                Conn::Cluster(conn) => pipe.query::<(i64, i64)>(conn),
-                Conn::Single(_) => unreachable!("a cluster backend has cluster connections"),
-            }
-        });
-        match attempt {
-            Ok((stored, _)) => Ok(stored),
-            Err(error) if is_noscript(&error) => self.connections.run("replace_if", |conn| {
-                query_cmd::<i64>(conn, &scripts::REPLACE_IF.call(true, keys, args))
-            }),
-            Err(error) => Err(error),
-        }
-    }
 }
 
 /// The operation name of a version key's mend, in errors.
@@ -236,63 +211,6 @@ fn query_cmd<T: redis::FromRedisValue>(conn: &mut Conn, cmd: &redis::Cmd) -> red
         Conn::Single(conn) => cmd.query(conn),
         Conn::Cluster(conn) => cmd.query(&mut **conn),
     }
-}
-
-/// The bytes of a value to store; a backend in another process cannot keep objects.
-fn bytes_of(value: &Value) -> Result<&Bytes> {
-    match value {
-        Value::Bytes(bytes) => Ok(bytes),
-        Value::Object(_) => Err(Error::new(
-            ErrorKind::Codec,
-            "the redis backend stores bytes, not objects",
-        )),
-    }
-}
-
-/// A TTL in whole milliseconds for `PX`: at least 1 (0 is an error in Redis).
-/// What a `replace_if` call sends, the same for the sync and the async side:
-/// the entry's key, the lock's key when the lock goes in the same script call
-/// (one server; on a cluster it is in another slot), and the script's `ARGV`.
-fn replace_if_parts<'a>(
-    key: &'a str,
-    seen: Option<&'a Value>,
-    value: &'a Value,
-    ttl: Option<Duration>,
-    release: Option<HeldLock<'a>>,
-    cluster: bool,
-) -> Result<(
-    Cow<'a, str>,
-    Option<Cow<'a, str>>,
-    scripts::ReplaceIfArgs<'a>,
-)> {
-    let bytes = bytes_of(value)?;
-    let seen = seen.map(bytes_of).transpose()?;
-    let same_call = release.filter(|_| !cluster);
-    let args = scripts::ReplaceIfArgs::new(
-        seen,
-        bytes,
-        ttl.map_or(0, ttl_ms),
-        same_call.map(|lock| lock.token),
-    );
-    let lock_key = same_call.map(|lock| keys::redis_key(lock.key));
-    Ok((keys::redis_key(key), lock_key, args))
-}
-
-/// `SET key value [PX ttl]`.
-fn set_cmd(key: &str, value: &Value, ttl: Option<Duration>) -> Result<redis::Cmd> {
-    let bytes = bytes_of(value)?;
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(keys::redis_key(key).as_ref()).arg(&bytes[..]);
-    if let Some(ttl) = ttl {
-        cmd.arg("PX").arg(ttl_ms(ttl));
-    }
-    Ok(cmd)
-}
-
-fn ttl_ms(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis())
-        .unwrap_or(u64::MAX)
-        .clamp(1, 1 << 53)
 }
 
 fn to_value(reply: Reply) -> Option<Value> {
@@ -378,28 +296,12 @@ impl Backend for RedisBackend {
         ttl: Option<Duration>,
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
-        let (entry_key, same_call, args) = replace_if_parts(
-            key,
-            seen,
-            &value,
-            ttl,
-            release,
-            self.connections.is_cluster(),
-        )?;
-        let args = args.args();
-        let stored: i64 = match (release, same_call) {
-            (None, _) => self.eval("replace_if", &scripts::REPLACE_IF, &[&entry_key], &args)?,
-            (Some(lock), None) => {
-                self.replace_if_releasing_on_cluster(&[&entry_key], &args, lock)?
-            }
-            (Some(_), Some(lock_key)) => self.eval(
-                "replace_if",
-                &scripts::REPLACE_IF,
-                &[&entry_key, &lock_key],
-                &args,
-            )?,
-        };
-        Ok(stored == 1)
+        self.replace(key, seen, value, ttl, release)
+    }
+
+    /// One pipeline of compare-and-set script calls (see `batch`).
+    fn replace_if_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
+        self.replace_many(writes)
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
@@ -470,64 +372,7 @@ impl Backend for RedisBackend {
     }
 
     fn server_stats(&self) -> Result<ServerStats> {
-        let reply = self.connections.run("INFO", |conn| match conn {
-            Conn::Single(conn) => redis::cmd("INFO").query::<Reply>(conn),
-            Conn::Cluster(conn) => conn.route_command(
-                &redis::cmd("INFO"),
-                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
-            ),
-        })?;
-        let mut texts = Vec::new();
-        collect_texts(reply, &mut texts);
-        let mut stats = ServerStats::default();
-        for text in &texts {
-            add_info(&mut stats, text, self.db);
-        }
-        Ok(stats)
-    }
-}
-
-/// Every string in a reply: one `INFO` text per server.
-fn collect_texts(reply: Reply, texts: &mut Vec<String>) {
-    match reply {
-        Reply::BulkString(bytes) => texts.push(String::from_utf8_lossy(&bytes).into_owned()),
-        Reply::VerbatimString { text, .. } | Reply::SimpleString(text) => texts.push(text),
-        Reply::Array(items) | Reply::Set(items) => {
-            for item in items {
-                collect_texts(item, texts);
-            }
-        }
-        Reply::Map(pairs) => {
-            for (_, value) in pairs {
-                collect_texts(value, texts);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Adds one server's `INFO` to `stats`.
-fn add_info(stats: &mut ServerStats, info: &str, db: i64) {
-    stats.servers += 1;
-    let db_field = format!("db{db}");
-    for line in info.lines() {
-        let Some((name, value)) = line.trim().split_once(':') else {
-            continue;
-        };
-        let number = || value.trim().parse::<u64>().unwrap_or(0);
-        match name {
-            "keyspace_hits" => stats.hits += number(),
-            "keyspace_misses" => stats.misses += number(),
-            "used_memory" => stats.memory_bytes += number(),
-            _ if name == db_field => {
-                let keys = value
-                    .split(',')
-                    .find_map(|field| field.strip_prefix("keys="))
-                    .and_then(|keys| keys.parse::<u64>().ok());
-                stats.items += keys.unwrap_or(0);
-            }
-            _ => {}
-        }
+        self.stats()
     }
 }
 
@@ -541,33 +386,5 @@ mod tests {
         let backend = RedisBackend::open("redis://127.0.0.1:1/", &ConnectOptions::default());
         assert!(backend.is_ok());
         assert_eq!(backend.unwrap().round_trips(), 0);
-    }
-
-    #[test]
-    fn info_is_parsed() {
-        let mut stats = ServerStats::default();
-        add_info(
-            &mut stats,
-            "# Stats\r\nkeyspace_hits:7\r\nkeyspace_misses:3\r\n# Memory\r\nused_memory:1000\r\n\
-             # Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=0\r\ndb1:keys=9,expires=0\r\n",
-            0,
-        );
-        assert_eq!(
-            (
-                stats.servers,
-                stats.hits,
-                stats.misses,
-                stats.memory_bytes,
-                stats.items
-            ),
-            (1, 7, 3, 1000, 5)
-        );
-    }
-
-    #[test]
-    fn ttls_are_whole_milliseconds_of_at_least_one() {
-        assert_eq!(ttl_ms(Duration::ZERO), 1);
-        assert_eq!(ttl_ms(Duration::from_micros(1500)), 1);
-        assert_eq!(ttl_ms(Duration::from_secs(2)), 2000);
     }
 }

@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 
+use crate::codec;
+
 /// A script and its SHA-1.
 pub(crate) struct Script {
     pub(crate) code: &'static str,
@@ -135,11 +137,6 @@ return false
     )
 });
 
-/// Length of the envelope prefix that identifies one write (see `codec`).
-const STAMP_PREFIX_LEN: usize = 12;
-/// The smallest envelope: its header.
-const ENVELOPE_HEADER_LEN: usize = 30;
-
 /// The `ARGV` of one [`REPLACE_IF`] call, built once for the sync and the
 /// async backend: how to compare with `seen`, the value, its TTL, and the
 /// lock's token when the lock is released in the same call.
@@ -164,9 +161,9 @@ impl<'a> ReplaceIfArgs<'a> {
     ) -> ReplaceIfArgs<'a> {
         let (mode, seen, seen_len): (&'static [u8], &[u8], String) = match seen {
             None => (b"absent", b"", String::new()),
-            Some(bytes) if bytes.len() >= ENVELOPE_HEADER_LEN && bytes.starts_with(b"CT\x01") => (
+            Some(bytes) if codec::is_entry(bytes) => (
                 b"prefix",
-                &bytes[..STAMP_PREFIX_LEN],
+                &bytes[..codec::WRITE_ID_LEN],
                 bytes.len().to_string(),
             ),
             Some(bytes) => (b"value", bytes, String::new()),

@@ -1,0 +1,362 @@
+//! The misses of a `_many` with a remote backend, their stores held back
+//! and written together.
+//!
+//! Each miss runs a single call's miss path (`miss.rs`, `lead.rs`,
+//! `store.rs`) unchanged, through a [`Deferring`] driver: every operation is
+//! the wrapped driver's, except `replace_if`, the store, which is queued
+//! instead of sent, and whose answer the miss awaits. The miss's future then
+//! stops there, holding what a single call holds at that point (its lock,
+//! its flight, the view its computation started from), and is kept
+//! ([`Deferred::park`]) while the next items run. [`Deferred::flush`] sends
+//! the queued stores with one [`Backend::replace_if_many`] per backend (one
+//! pipelined round trip per server), hands each miss its answer and lets it
+//! run to its end: the lock released with its store or after it, the value
+//! handed to the callers waiting for it if it is still current, as a single
+//! call does right after its store.
+//!
+//! A miss's body is the caller's (it borrows the `_many`'s arguments for one
+//! item), so it can't go into a future that outlives the item: the miss path
+//! gets a [`CallerBody`], which asks for the value ([`BodySlot::wanted`]) and
+//! waits; the caller runs its body and gives the outcome.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, ReplaceIf, Value};
+use crate::driver::{Blocking, Driver};
+use crate::flight::{Waited, Waiter};
+use crate::{Error, ErrorKind, Result};
+
+/// A miss's computation stopped at its store, until the flush.
+type Parked<'c> = Pin<Box<dyn Future<Output = ()> + Send + 'c>>;
+
+/// The stores held back by the misses of one `_many`, and those misses.
+pub(super) struct Deferred<'c> {
+    queue: Arc<WriteQueue>,
+    parked: Vec<Parked<'c>>,
+}
+
+/// The stores queued so far.
+#[derive(Default)]
+pub(super) struct WriteQueue {
+    writes: Mutex<Vec<QueuedWrite>>,
+}
+
+impl WriteQueue {
+    /// How many stores are queued: a miss whose poll made it grow stopped at its store.
+    pub(super) fn len(&self) -> usize {
+        self.writes.lock().len()
+    }
+}
+
+/// One `replace_if`, with what it needs owned (a tokio blocking task may send it).
+pub(super) struct QueuedWrite {
+    backend: Arc<dyn Backend>,
+    key: String,
+    seen: Option<Value>,
+    value: Value,
+    ttl: Option<Duration>,
+    release: Option<(String, u64)>,
+    answer: Arc<Answer>,
+}
+
+/// The answer to a queued store, once the flush has it.
+#[derive(Default)]
+struct Answer(Mutex<Option<Result<bool>>>);
+
+impl<'c> Deferred<'c> {
+    pub(super) fn new() -> Deferred<'c> {
+        Deferred {
+            queue: Arc::default(),
+            parked: Vec::new(),
+        }
+    }
+
+    /// A driver that queues the stores of the misses it runs here.
+    pub(super) fn driver<D: Driver>(&self, inner: D) -> Deferring<D> {
+        Deferring {
+            inner,
+            queue: Arc::clone(&self.queue),
+        }
+    }
+
+    /// The stores queued so far.
+    pub(super) fn queue(&self) -> &WriteQueue {
+        &self.queue
+    }
+
+    /// Whether a store of `key` is queued (a miss of the same key waits for
+    /// it to be written, rather than for its flight).
+    pub(super) fn holds(&self, key: &str) -> bool {
+        self.queue
+            .writes
+            .lock()
+            .iter()
+            .any(|write| write.key == key)
+    }
+
+    /// Keeps a miss that stopped at its store until the flush. Dropped
+    /// unflushed (a panic, a cancelled task), it releases its lock and
+    /// abandons its flight, as a single call dropped there would.
+    pub(super) fn park(&mut self, miss: Parked<'c>) {
+        self.parked.push(miss);
+    }
+
+    /// Sends the queued stores, one `replace_if_many` per backend, and runs
+    /// each parked miss to its end.
+    pub(super) async fn flush<D: WriteMany>(&mut self, driver: &D) {
+        let mut writes = std::mem::take(&mut *self.queue.writes.lock());
+        while let Some(first) = writes.first() {
+            let backend = Arc::clone(&first.backend);
+            let (same, rest): (Vec<QueuedWrite>, Vec<QueuedWrite>) = writes
+                .into_iter()
+                .partition(|write| Arc::ptr_eq(&write.backend, &backend));
+            writes = rest;
+            let answers: Vec<Arc<Answer>> =
+                same.iter().map(|write| Arc::clone(&write.answer)).collect();
+            let count = same.len();
+            let mut results = driver.replace_if_many(&backend, same).await;
+            if results.len() != count {
+                let error = Error::new(
+                    ErrorKind::Backend,
+                    format!(
+                        "the {} backend answered {} of {count} writes",
+                        backend.name(),
+                        results.len()
+                    ),
+                );
+                results = crate::backend::each_failed(error, count);
+            }
+            for (answer, result) in answers.iter().zip(results) {
+                *answer.0.lock() = Some(result);
+            }
+        }
+        for miss in self.parked.drain(..) {
+            miss.await;
+        }
+    }
+}
+
+/// The driver of a `_many`'s misses: `D`'s operations, but a store is queued
+/// and answered at the flush.
+pub(super) struct Deferring<D> {
+    inner: D,
+    queue: Arc<WriteQueue>,
+}
+
+impl<D: Driver> Driver for Deferring<D> {
+    const PER_THREAD: bool = D::PER_THREAD;
+
+    fn get_many<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        keys: &'a [&'a str],
+    ) -> impl Future<Output = Result<Vec<Option<Value>>>> + Send + 'a {
+        self.inner.get_many(backend, keys)
+    }
+
+    fn begin_load<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        lock: Option<LockRequest<'a>>,
+        version_keys: &'a [&'a str],
+        new_versions: &'a [Value],
+        entry_key: &'a str,
+    ) -> impl Future<Output = Result<LoadStart>> + Send + 'a {
+        self.inner
+            .begin_load(backend, lock, version_keys, new_versions, entry_key)
+    }
+
+    fn replace_if<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        key: &'a str,
+        seen: Option<&'a Value>,
+        value: Value,
+        ttl: Option<Duration>,
+        release: Option<HeldLock<'a>>,
+    ) -> impl Future<Output = Result<bool>> + Send + 'a {
+        let answer = Arc::new(Answer::default());
+        self.queue.writes.lock().push(QueuedWrite {
+            backend: Arc::clone(backend),
+            key: key.to_owned(),
+            seen: seen.cloned(),
+            value,
+            ttl,
+            release: release.map(|lock| (lock.key.to_owned(), lock.token)),
+            answer: Arc::clone(&answer),
+        });
+        AnswerOf(answer)
+    }
+
+    fn set<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        key: &'a str,
+        value: Value,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.inner.set(backend, key, value, ttl)
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        key: &'a str,
+        token: u64,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.inner.unlock(backend, key, token)
+    }
+
+    fn delete_many<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        keys: &'a [&'a str],
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        self.inner.delete_many(backend, keys)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.inner.sleep(duration)
+    }
+
+    fn wait(&self, waiter: Waiter, deadline: Instant) -> impl Future<Output = Waited> + Send {
+        self.inner.wait(waiter, deadline)
+    }
+}
+
+/// A queued store's answer: pending until the flush gives it. (Polled again
+/// by the flush itself, so it needs no waker.)
+struct AnswerOf(Arc<Answer>);
+
+impl Future for AnswerOf {
+    type Output = Result<bool>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<bool>> {
+        match self.0 .0.lock().take() {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The caller's side of a miss's body: whether the miss path asked for it,
+/// and the outcome the caller gave.
+pub(super) struct BodySlot<T>(Mutex<BodyState<T>>);
+
+enum BodyState<T> {
+    NotAsked,
+    Wanted,
+    Given(Result<T, BodyFailed>),
+    Taken,
+}
+
+/// The body returned an error, which the caller keeps (it is the caller's
+/// to return, and it is never stored).
+pub(super) struct BodyFailed;
+
+impl<T> BodySlot<T> {
+    pub(super) fn new() -> Arc<BodySlot<T>> {
+        Arc::new(BodySlot(Mutex::new(BodyState::NotAsked)))
+    }
+
+    /// Whether the miss path waits for the body's outcome.
+    pub(super) fn wanted(&self) -> bool {
+        matches!(*self.0.lock(), BodyState::Wanted)
+    }
+
+    /// Hands the body's outcome to the miss path.
+    pub(super) fn give(&self, outcome: Result<T, BodyFailed>) {
+        *self.0.lock() = BodyState::Given(outcome);
+    }
+}
+
+/// The body the miss path runs: it asks the caller for the outcome.
+pub(super) struct CallerBody<T>(pub(super) Arc<BodySlot<T>>);
+
+impl<T> Future for CallerBody<T> {
+    type Output = Result<T, BodyFailed>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.0 .0.lock();
+        match std::mem::replace(&mut *state, BodyState::Taken) {
+            BodyState::Given(outcome) => Poll::Ready(outcome),
+            BodyState::NotAsked | BodyState::Wanted => {
+                *state = BodyState::Wanted;
+                Poll::Pending
+            }
+            BodyState::Taken => unreachable!("a miss runs its body once"),
+        }
+    }
+}
+
+/// How the flush sends its stores: at once on a thread, awaited in a task.
+pub(super) trait WriteMany: Sync {
+    fn replace_if_many<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        writes: Vec<QueuedWrite>,
+    ) -> impl Future<Output = Vec<Result<bool>>> + Send + 'a;
+}
+
+/// The [`ReplaceIf`] of each queued write.
+fn borrowed(writes: &[QueuedWrite]) -> Vec<ReplaceIf<'_>> {
+    writes
+        .iter()
+        .map(|write| {
+            let release = (write.release.as_ref()).map(|(key, token)| HeldLock::new(key, *token));
+            ReplaceIf::new(
+                &write.key,
+                write.seen.as_ref(),
+                write.value.clone(),
+                write.ttl,
+                release,
+            )
+        })
+        .collect()
+}
+
+impl WriteMany for Blocking {
+    fn replace_if_many<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        writes: Vec<QueuedWrite>,
+    ) -> impl Future<Output = Vec<Result<bool>>> + Send + 'a {
+        std::future::ready(backend.replace_if_many(borrowed(&writes)))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl WriteMany for crate::driver::Tokio {
+    /// Awaited with a native async client; else on tokio's blocking pool, as
+    /// the tokio driver calls a blocking backend (see `driver.rs`).
+    async fn replace_if_many<'a>(
+        &'a self,
+        backend: &'a Arc<dyn Backend>,
+        writes: Vec<QueuedWrite>,
+    ) -> Vec<Result<bool>> {
+        if backend.is_local() {
+            return backend.replace_if_many(borrowed(&writes));
+        }
+        if let Some(backend) = backend.as_async() {
+            return backend.replace_if_many(borrowed(&writes)).await;
+        }
+        let count = writes.len();
+        let backend = Arc::clone(backend);
+        let sent =
+            tokio::task::spawn_blocking(move || backend.replace_if_many(borrowed(&writes))).await;
+        match sent {
+            Ok(results) => results,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => crate::backend::each_failed(
+                Error::with_source(ErrorKind::Backend, "the backend call was cancelled", error),
+                count,
+            ),
+        }
+    }
+}
