@@ -288,4 +288,31 @@ support::modes::for_each_mode! {
         assert_eq!(call!(paired(1)), 7);
         assert_eq!(PAIRED_RUNS[1].load(SeqCst), 1, "and its value was stored");
     }
+
+    static REENTER_RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+    /// Item 1 calls itself once with its own key; item 2 calls item 1's key,
+    /// whose flight (and, remotely, its store) the batch still holds.
+    #[cached(cache = cache_with("many-reenter", |builder| builder.lock_timeout(PATIENCE)))]
+    fn reenter(n: usize) -> usize {
+        let runs = REENTER_RUNS[n].fetch_add(1, SeqCst);
+        match (n, runs) {
+            (1, 0) => call!(reenter(1)),
+            (2, _) => call!(reenter(1)) * 10,
+            _ => n,
+        }
+    }
+
+    #[test]
+    fn a_body_calling_its_own_or_an_earlier_items_key_does_not_wait_for_itself() {
+        let cache = cache_with("many-reenter", |builder| builder.lock_timeout(PATIENCE));
+        let joins = cache.__flight_joins();
+        assert_eq!(call!(reenter_many([1, 2])), [1, 10]);
+        // A wait for its own batch would have joined a flight (and lasted
+        // the lock timeout): the inner calls are re-entrant instead (computed
+        // again where the batch still holds 1's store; a hit in memory).
+        assert_eq!(cache.__flight_joins(), joins, "no call waited for the batch");
+        assert!(REENTER_RUNS[1].load(SeqCst) >= 2, "1 and its re-entrant call");
+        assert_eq!(REENTER_RUNS[2].load(SeqCst), 1);
+    }
 }

@@ -99,6 +99,26 @@ tokio::task_local! {
     static TASK_LEADING: Vec<(usize, u64)>;
 }
 
+/// What marks a leader's computation: (flights address, key hash).
+pub(crate) type Marker = (usize, u64);
+
+/// The flights the current task is computing (inside a leader's
+/// [`LeaderGuard::leading`]): what a body run outside that future, as a
+/// `_many`'s, must run under to be told its recursive calls are re-entrant.
+#[cfg(feature = "tokio")]
+pub(crate) fn task_leading() -> Vec<Marker> {
+    TASK_LEADING.try_with(Vec::clone).unwrap_or_default()
+}
+
+/// Runs `body` as the computation of the flights `leading` (see [`task_leading`]).
+#[cfg(feature = "tokio")]
+pub(crate) fn leading_these<F: std::future::Future>(
+    leading: Vec<Marker>,
+    body: F,
+) -> impl std::future::Future<Output = F::Output> {
+    TASK_LEADING.scope(leading, body)
+}
+
 /// Whether the current task is computing the flight `marker`.
 fn task_leads(marker: (usize, u64)) -> bool {
     #[cfg(feature = "tokio")]

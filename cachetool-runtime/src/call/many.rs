@@ -20,13 +20,12 @@
 //! to save) each miss stores at once.
 //!
 //! A body that calls its own function with its own item's key, or with an
-//! earlier item's (whose flight is held until the writes): on a thread that
-//! call is re-entrant (computed, not stored), as in a single call. In a task
-//! it is not recognised as re-entrant, because the body runs in the caller's
-//! frame, outside the miss's future and so outside the task-local scope that
-//! `flight.rs` marks a leader's computation with: it waits for the flight
-//! until the lock timeout, then computes alone. (Lifting this needs
-//! `flight.rs` to let the caller run the body in that scope.)
+//! earlier item's (whose flight is held until the writes), makes a
+//! re-entrant call (computed, not stored), as in a single call: on a thread
+//! the flights know the thread's leads; in a task, the body runs in the
+//! caller's frame, outside the miss's future, so the caller runs it under
+//! the flights that the miss and the held-back misses lead
+//! (`flight::leading_these`).
 
 mod deferred;
 
@@ -243,7 +242,8 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
                     kept = Some(miss.give(body()));
                 }
                 Step::Parked => {
-                    self.deferred.park(miss.parked());
+                    // A thread's flights are its own (`LEADING`): nothing to carry.
+                    self.deferred.park(miss.parked(), Vec::new());
                     return kept.expect(BODY_KEPT);
                 }
             }
@@ -383,11 +383,16 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
                 Step::Done(output) => return output.or_else(|BodyFailed| kept.expect(BODY_KEPT)),
                 Step::WantsBody => {
                     let body = body.take().expect("a miss runs its body once");
-                    let outcome = body.await;
+                    // As the computation of this miss's flight and of those
+                    // held back: a call of one of their keys is re-entrant.
+                    let mut leading = miss.slot.leading();
+                    leading.extend_from_slice(self.deferred.held_leading());
+                    let outcome = crate::flight::leading_these(leading, body).await;
                     kept = Some(miss.give(outcome));
                 }
                 Step::Parked => {
-                    self.deferred.park(miss.parked());
+                    let leading = miss.slot.leading();
+                    self.deferred.park(miss.parked(), leading);
                     return kept.expect(BODY_KEPT);
                 }
             }

@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 
 use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, ReplaceIf, Value};
 use crate::driver::{Blocking, Driver};
-use crate::flight::{Waited, Waiter};
+use crate::flight::{Marker, Waited, Waiter};
 use crate::{Error, ErrorKind, Result};
 
 /// A miss's computation stopped at its store, until the flush.
@@ -39,6 +39,10 @@ type Parked<'c> = Pin<Box<dyn Future<Output = ()> + Send + 'c>>;
 pub(super) struct Deferred<'c> {
     queue: Arc<WriteQueue>,
     parked: Vec<Parked<'c>>,
+    /// The flights the parked misses still lead (a task's markers, see
+    /// `flight.rs`): a later item's body runs as their computation too, so
+    /// that its call of an earlier item's key is re-entrant, not a wait.
+    held_leading: Vec<Marker>,
 }
 
 /// The stores queued so far.
@@ -74,6 +78,7 @@ impl<'c> Deferred<'c> {
         Deferred {
             queue: Arc::default(),
             parked: Vec::new(),
+            held_leading: Vec::new(),
         }
     }
 
@@ -103,8 +108,16 @@ impl<'c> Deferred<'c> {
     /// Keeps a miss that stopped at its store until the flush. Dropped
     /// unflushed (a panic, a cancelled task), it releases its lock and
     /// abandons its flight, as a single call dropped there would.
-    pub(super) fn park(&mut self, miss: Parked<'c>) {
+    /// `leading`: the flights it leads, as its body saw them (empty on a thread).
+    pub(super) fn park(&mut self, miss: Parked<'c>, leading: Vec<Marker>) {
         self.parked.push(miss);
+        self.held_leading.extend(leading);
+    }
+
+    /// The flights the parked misses lead.
+    #[cfg(feature = "tokio")]
+    pub(super) fn held_leading(&self) -> &[Marker] {
+        &self.held_leading
     }
 
     /// Sends the queued stores, one `replace_if_many` per backend, and runs
@@ -139,6 +152,7 @@ impl<'c> Deferred<'c> {
         for miss in self.parked.drain(..) {
             miss.await;
         }
+        self.held_leading.clear();
     }
 }
 
@@ -150,7 +164,7 @@ pub(super) struct Deferring<D> {
 }
 
 impl<D: Driver> Driver for Deferring<D> {
-    const PER_THREAD: bool = D::PER_THREAD;
+    const IS_THREAD: bool = D::IS_THREAD;
 
     fn get_many<'a>(
         &'a self,
@@ -247,7 +261,13 @@ impl Future for AnswerOf {
 
 /// The caller's side of a miss's body: whether the miss path asked for it,
 /// and the outcome the caller gave.
-pub(super) struct BodySlot<T>(Mutex<BodyState<T>>);
+pub(super) struct BodySlot<T> {
+    state: Mutex<BodyState<T>>,
+    /// The flights the miss path leads when it asks for the body (a task's
+    /// markers): the caller runs the body as their computation.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    leading: Mutex<Vec<Marker>>,
+}
 
 enum BodyState<T> {
     NotAsked,
@@ -262,17 +282,26 @@ pub(super) struct BodyFailed;
 
 impl<T> BodySlot<T> {
     pub(super) fn new() -> Arc<BodySlot<T>> {
-        Arc::new(BodySlot(Mutex::new(BodyState::NotAsked)))
+        Arc::new(BodySlot {
+            state: Mutex::new(BodyState::NotAsked),
+            leading: Mutex::new(Vec::new()),
+        })
     }
 
     /// Whether the miss path waits for the body's outcome.
     pub(super) fn wanted(&self) -> bool {
-        matches!(*self.0.lock(), BodyState::Wanted)
+        matches!(*self.state.lock(), BodyState::Wanted)
     }
 
     /// Hands the body's outcome to the miss path.
     pub(super) fn give(&self, outcome: Result<T, BodyFailed>) {
-        *self.0.lock() = BodyState::Given(outcome);
+        *self.state.lock() = BodyState::Given(outcome);
+    }
+
+    /// The flights the miss path led when it asked for the body.
+    #[cfg(feature = "tokio")]
+    pub(super) fn leading(&self) -> Vec<Marker> {
+        self.leading.lock().clone()
     }
 }
 
@@ -283,11 +312,16 @@ impl<T> Future for CallerBody<T> {
     type Output = Result<T, BodyFailed>;
 
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.0 .0.lock();
+        let mut state = self.0.state.lock();
         match std::mem::replace(&mut *state, BodyState::Taken) {
             BodyState::Given(outcome) => Poll::Ready(outcome),
             BodyState::NotAsked | BodyState::Wanted => {
                 *state = BodyState::Wanted;
+                // Polled inside the leader's `leading` scope, if it leads.
+                #[cfg(feature = "tokio")]
+                {
+                    *self.0.leading.lock() = crate::flight::task_leading();
+                }
                 Poll::Pending
             }
             BodyState::Taken => unreachable!("a miss runs its body once"),
