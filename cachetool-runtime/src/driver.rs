@@ -160,7 +160,7 @@ impl Driver for Blocking {
 }
 
 #[cfg(feature = "tokio")]
-pub(crate) use tokio_driver::Tokio;
+pub(crate) use tokio_driver::{off_executor, Tokio};
 
 #[cfg(feature = "tokio")]
 mod tokio_driver {
@@ -172,7 +172,7 @@ mod tokio_driver {
 
     /// Runs `operation` on tokio's blocking pool: the way to call a backend that
     /// blocks its thread without blocking the executor.
-    async fn off_executor<T: Send + 'static>(
+    pub(crate) async fn off_executor<T: Send + 'static>(
         backend: &Arc<dyn Backend>,
         operation: impl FnOnce(&dyn Backend) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -234,11 +234,8 @@ mod tokio_driver {
             let (version_keys, new_versions) = (owned(version_keys), new_versions.to_vec());
             let entry_key = entry_key.to_owned();
             off_executor(backend, move |backend| {
-                let lock = lock.as_ref().map(|(key, token, ttl)| LockRequest {
-                    key,
-                    token: *token,
-                    ttl: *ttl,
-                });
+                let lock =
+                    (lock.as_ref()).map(|(key, token, ttl)| LockRequest::new(key, *token, *ttl));
                 backend.begin_load(lock, &borrowed(&version_keys), &new_versions, &entry_key)
             })
             .await
@@ -262,9 +259,7 @@ mod tokio_driver {
             let (key, seen) = (key.to_owned(), seen.cloned());
             let release = release.map(|lock| (lock.key.to_owned(), lock.token));
             off_executor(backend, move |backend| {
-                let release = release
-                    .as_ref()
-                    .map(|(key, token)| HeldLock { key, token: *token });
+                let release = (release.as_ref()).map(|(key, token)| HeldLock::new(key, *token));
                 backend.replace_if(&key, seen.as_ref(), value, ttl, release)
             })
             .await

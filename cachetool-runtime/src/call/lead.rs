@@ -97,11 +97,7 @@ impl Request<'_> {
         let mut pause = FIRST_POLL_PAUSE;
         // Ends by the deadline: each turn either breaks, returns, or sleeps toward it.
         let (miss, locked) = loop {
-            let lock = shared.then_some(LockRequest {
-                key: &lock_key,
-                token,
-                ttl: inner.lock_timeout,
-            });
+            let lock = shared.then_some(LockRequest::new(&lock_key, token, inner.lock_timeout));
             match self.begin_load(driver, lock).await {
                 Err(error) => {
                     self.backend_failed("begin_load", &self.entry_key, &error);
@@ -163,10 +159,7 @@ impl Request<'_> {
         });
         // The store releases the lock in its own round trip; any other way out
         // (the body failed, no versions, nothing stored) unlocks here.
-        let held = locked.then_some(HeldLock {
-            key: &lock_key,
-            token,
-        });
+        let held = locked.then_some(HeldLock::new(&lock_key, token));
         let computed_under = miss.versions.clone();
         // What the computation started from, for the waiters to compare with
         // what they read (`None`: the backend could not be read).

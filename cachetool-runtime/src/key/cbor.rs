@@ -15,13 +15,14 @@
 use serde::Serialize;
 
 pub(crate) use buffer::KeyBuffer;
-pub(crate) use encoder::write_array_header;
 use encoder::{Encoder, Error};
+pub(crate) use head::write_array_header;
 
 mod buffer;
 mod collection;
 mod encoder;
 mod float;
+mod head;
 
 /// What writing one value did to the buffer.
 #[derive(Debug, PartialEq, Eq)]

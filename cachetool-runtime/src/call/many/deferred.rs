@@ -381,16 +381,10 @@ impl WriteMany for crate::driver::Tokio {
             return backend.replace_if_many(borrowed(&writes)).await;
         }
         let count = writes.len();
-        let backend = Arc::clone(backend);
-        let sent =
-            tokio::task::spawn_blocking(move || backend.replace_if_many(borrowed(&writes))).await;
-        match sent {
-            Ok(results) => results,
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(error) => crate::backend::each_failed(
-                Error::with_source(ErrorKind::Backend, "the backend call was cancelled", error),
-                count,
-            ),
-        }
+        let sent = crate::driver::off_executor(backend, move |backend| {
+            Ok(backend.replace_if_many(borrowed(&writes)))
+        })
+        .await;
+        sent.unwrap_or_else(|error| crate::backend::each_failed(error, count))
     }
 }

@@ -1,6 +1,6 @@
 //! Floats in the narrowest width that holds them exactly, as ciborium writes them.
 
-use super::encoder::{FLOAT16, FLOAT32, FLOAT64};
+use super::head::{FLOAT16, FLOAT32, FLOAT64};
 
 /// The CBOR item of `v` (bytes, length) as ciborium writes it: in the
 /// narrowest of f16, f32 and f64 that holds it exactly. `None` for NaN, whose
