@@ -43,7 +43,7 @@ pub(crate) fn unless_uses_an_item(options: &Options, function: &Function<'_>) ->
     function.unless_uses(&unless.expr, &items)
 }
 
-/// Its stand-in, next to errors (see `companions::stubs`).
+/// Its stand-in, next to errors (see `fallback.rs`).
 pub(crate) fn stub(function: &Function<'_>) -> TokenStream {
     match signature(function) {
         Some(sig) => companions::companion(
