@@ -21,8 +21,8 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use libtest_mimic::{Failed, Trial};
-use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_CROSS_PROCESS_CHILD";
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -93,7 +93,7 @@ async fn value_async(n: usize) -> String {
 }
 
 fn main() {
-    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+    cachetool_test_harness::child::main_or_child(CHILD_ENV, child::run, trials).exit();
 }
 
 fn trials() -> Vec<Trial> {
@@ -235,11 +235,12 @@ mod child {
         n: usize,
     ) -> Result<(), Failed> {
         let spec = format!("{}|{}|{change:?}|{n}", server(kind).url(), cache.prefix());
-        let mut child = support::child::this_binary(CHILD_ENV, &spec)
+        let mut child = cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
             .stdin(Stdio::null())
             .spawn()
             .map_err(|error| format!("spawn the child: {error}"))?;
-        let status = support::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
+        let status =
+            cachetool_test_harness::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
         match status.success() {
             true => Ok(()),
             false => Err(format!("the child failed: {status}").into()),

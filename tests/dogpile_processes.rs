@@ -25,8 +25,8 @@ use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use libtest_mimic::{Failed, Trial};
-use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
 const PROCESSES: u64 = 4;
@@ -50,7 +50,11 @@ impl Counters {
     fn create(&self, name: &str) {
         if let Kind::Memcached = self.kind {
             let request = format!("set {} 0 0 1\r\n0\r\n", self.key(name));
-            support::memcached::request(&self.server, request.as_bytes(), &[b"STORED\r\n"]);
+            cachetool_test_harness::memcached::request(
+                &self.server,
+                request.as_bytes(),
+                &[b"STORED\r\n"],
+            );
         }
     }
 
@@ -65,7 +69,11 @@ impl Counters {
             }
             _ => {
                 let request = format!("incr {} 1\r\n", self.key(name));
-                support::memcached::request(&self.server, request.as_bytes(), &[b"\r\n"]);
+                cachetool_test_harness::memcached::request(
+                    &self.server,
+                    request.as_bytes(),
+                    &[b"\r\n"],
+                );
             }
         }
     }
@@ -81,7 +89,7 @@ impl Counters {
                 value.unwrap_or(0)
             }
             _ => {
-                let raw = support::memcached::raw_get(&self.server, &self.key(name))
+                let raw = cachetool_test_harness::memcached::raw_get(&self.server, &self.key(name))
                     .expect("the counter exists");
                 String::from_utf8(raw).unwrap().trim().parse().unwrap()
             }
@@ -97,7 +105,7 @@ impl Counters {
 }
 
 fn main() {
-    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+    cachetool_test_harness::child::main_or_child(CHILD_ENV, child::run, trials).exit();
 }
 
 fn trials() -> Vec<Trial> {
@@ -140,7 +148,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     );
     let mut children: Vec<Child> = (0..PROCESSES)
         .map(|_| {
-            support::child::this_binary(CHILD_ENV, &spec)
+            cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -166,7 +174,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     }
     let deadline = Instant::now() + PATIENCE;
     for (child, output) in children.iter_mut().zip(&mut outputs) {
-        let status = match support::child::wait_until(child, deadline) {
+        let status = match cachetool_test_harness::child::wait_until(child, deadline) {
             Ok(status) => status,
             Err(error) => {
                 kill_all(&mut children);
@@ -213,7 +221,7 @@ impl Counters {
     fn raw(&self, key: &str) -> Option<Vec<u8>> {
         match self.kind {
             Kind::Redis => redis::cmd("GET").arg(key).query(&mut self.redis()).unwrap(),
-            _ => support::memcached::raw_get(&self.server, key),
+            _ => cachetool_test_harness::memcached::raw_get(&self.server, key),
         }
     }
 
@@ -247,7 +255,7 @@ fn a_crashed_lock_expires(kind: Kind) -> Result<(), Failed> {
         counters.server,
         counters.prefix
     );
-    let mut crashing = support::child::this_binary(CHILD_ENV, &spec)
+    let mut crashing = cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

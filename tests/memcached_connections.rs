@@ -20,9 +20,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use cachetool::{Backend, ConnectOptions, MemcachedBackend};
-use support::memcached::stats;
-use support::proxy::Proxy;
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::stats;
+use cachetool_test_harness::proxy::Proxy;
+use cachetool_test_harness::{Kind, Server};
 
 /// The README's redial pause.
 const PAUSE: Duration = Duration::from_millis(250);

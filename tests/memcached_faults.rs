@@ -13,8 +13,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, ErrorKind, MemcachedBackend};
-use support::memcached::{raw_get, request, Setup};
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::{raw_get, request};
+use cachetool_test_harness::{Kind, Server};
+use support::memcached::Setup;
 
 const SHORT: Duration = Duration::from_millis(300);
 

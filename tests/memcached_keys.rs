@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::LazyLock;
 
 use cachetool::{cached, Backend, Value};
-use support::memcached::{request, Setup};
+use cachetool_test_harness::memcached::request;
+use support::memcached::Setup;
 
 static KEYS: LazyLock<Setup> = LazyLock::new(|| Setup::new("mc-keys", 1, &[], |builder| builder));
 static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -129,7 +130,10 @@ fn arbitrary_key_parts_are_stored_hit_and_never_collide() {
         ])
         .unwrap();
     assert!(values.iter().all(Option::is_some));
-    let raw = support::memcached::raw_get(&KEYS.addresses()[0], &format!("{prefix}:tag:a_b"));
+    let raw = cachetool_test_harness::memcached::raw_get(
+        &KEYS.addresses()[0],
+        &format!("{prefix}:tag:a_b"),
+    );
     assert!(raw.is_some(), "a plain key is stored under itself");
     let hashed = ours.iter().filter(|key| key.contains('~')).count();
     assert!(hashed >= 30, "{hashed} hashed keys");

@@ -13,8 +13,9 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, LockRequest, MemcachedBackend, Value};
-use support::memcached::{request, Setup};
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::request;
+use cachetool_test_harness::{Kind, Server};
+use support::memcached::Setup;
 
 /// A string of `len` bytes that compresses well.
 fn compressible(len: usize) -> String {

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::LazyLock;
 
 use cachetool::{cached, Backend};
-use support::memcached::{counters, delta, raw_get, request, Setup};
+use cachetool_test_harness::memcached::{counters, delta, raw_get, request};
+use support::memcached::Setup;
 
 /// Runs `$operation` (in the mode's way: `call!`, `clean!`, `clean_all!`) and
 /// returns its output with the backend round trips and the servers' command
@@ -230,14 +231,14 @@ support::modes::in_modes! {
         call!(two_servers(n_here, &same));
         let before: Vec<_> = addresses
             .iter()
-            .map(|a| support::memcached::stats(a))
+            .map(|a| cachetool_test_harness::memcached::stats(a))
             .collect();
         let (value, trips, calls) = cost!(setup, call!(two_servers(n_here, &same)));
         assert_eq!((value, trips), (n_here * 10, 1), "{calls:?}");
         assert_eq!(calls, counters(&[("cmd_get", 3), ("get_hits", 3)]));
         let after: Vec<_> = addresses
             .iter()
-            .map(|a| support::memcached::stats(a))
+            .map(|a| cachetool_test_harness::memcached::stats(a))
             .collect();
         let gets: Vec<u64> = before
             .iter()

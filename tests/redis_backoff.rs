@@ -22,7 +22,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, RedisBackend};
-use support::server::{Kind, Server};
+use cachetool_test_harness::{Kind, Server};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The shortest pause after a failed connect (250 ms, jittered down to half).

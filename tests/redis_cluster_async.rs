@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, LazyLock};
 
 use cachetool::{cached, Backend, Cache, RedisBackend};
-use support::redis::{command_stats, delta, raw_connection, Cluster};
+use cachetool_test_harness::cluster::Cluster;
+use cachetool_test_harness::redis::{command_stats, delta, raw_connection};
 
 struct Setup {
     cluster: Cluster,

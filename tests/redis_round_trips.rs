@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::LazyLock;
 
 use cachetool::{cached, Backend};
-use support::redis::{command_stats, delta, Setup};
+use cachetool_test_harness::redis::{command_stats, delta};
+use support::redis::Setup;
 
 fn stats(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs

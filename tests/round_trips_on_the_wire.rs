@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::OnceLock;
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, MemcachedBackend, RedisBackend};
-use support::proxy::Proxy;
-use support::server::{Kind, Server};
+use cachetool_test_harness::proxy::Proxy;
+use cachetool_test_harness::{Kind, Server};
 
 struct Wire {
     proxy: Proxy,

@@ -1,17 +1,13 @@
-//! Shared by the integration tests: servers, caches per backend, and
-//! `for_each_backend!`, which runs one test body against every backend.
+//! Shared by the integration tests: caches per backend, and
+//! `for_each_backend!`, which runs one test body against every backend. The
+//! servers themselves come from the `cachetool-test-harness` crate.
 #![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
 
-pub mod child;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 pub mod modes;
-pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
-pub mod server;
-#[cfg(feature = "redis")]
-pub mod tls;
 pub mod warnings;
 
 use std::collections::HashMap;
@@ -35,8 +31,8 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
         BackendKind::Memory => Arc::clone(&MEMORY),
         #[cfg(feature = "redis")]
         BackendKind::Redis => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Redis));
+            use cachetool_test_harness::{Kind, Server};
+            static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
             static REDIS: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
                 Arc::new(
                     cachetool::RedisBackend::open(&SERVER.url(), &Default::default())
@@ -47,8 +43,8 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
         }
         #[cfg(feature = "memcached")]
         BackendKind::Memcached => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Memcached));
+            use cachetool_test_harness::{Kind, Server};
+            static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Memcached));
             static MEMCACHED: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
                 Arc::new(
                     cachetool::MemcachedBackend::open(&SERVER.url(), &Default::default())
@@ -65,10 +61,11 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
 /// A prefix no earlier run used, so that tests never see each other's keys,
 /// even on a server that outlived a previous run.
 pub fn unique_prefix(name: &str) -> String {
-    format!("test-{name}-{}-{:x}", std::process::id(), fastrand_u64())
+    format!("test-{name}-{}-{:x}", std::process::id(), random_u64())
 }
 
-fn fastrand_u64() -> u64 {
+/// 64 random bits from std's hasher seed, and the time: distinct across runs.
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
