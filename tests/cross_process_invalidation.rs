@@ -112,11 +112,9 @@ fn trials() -> Vec<Trial> {
 
 fn new_scenario(kind: Kind) -> usize {
     let url = server(kind).url();
-    let builder = match kind {
-        Kind::Redis => Cache::builder().redis(&url).unwrap(),
-        _ => Cache::builder().memcached(&url).unwrap(),
-    };
-    let cache = builder
+    let cache = Cache::builder()
+        .url(&url)
+        .unwrap()
         .prefix(support::unique_prefix("cross"))
         .build()
         .unwrap();

@@ -8,8 +8,10 @@
 //!   even if the test process dies.
 //! - [`cluster::Cluster`]: a 3-node Redis Cluster; [`tls`]: a private CA, and
 //!   Redis servers and clusters that serve TLS with its certificates.
-//! - [`redis`] and [`memcached`]: raw requests and command counters, to check
+//! - [`Client`]: raw `get`, `set`, `incr` and `keys` on either kind of server;
+//!   [`redis`] and [`memcached`]: raw requests and command counters, to check
 //!   what the backend under test sent.
+//! - [`faults`]: listeners that never answer, never accept, or lie.
 //! - [`proxy::Proxy`]: a TCP proxy that counts round trips as the wire sees them.
 //! - [`child`]: test binaries that run themselves again as child processes.
 //!
@@ -17,11 +19,14 @@
 //! does not finish, fails the test instead of hanging it.
 
 pub mod child;
+pub mod client;
 pub mod cluster;
+pub mod faults;
 pub mod memcached;
 pub mod proxy;
 pub mod redis;
 pub mod server;
 pub mod tls;
 
+pub use client::Client;
 pub use server::{Kind, Server};

@@ -91,6 +91,34 @@ pub fn raw_get(address: &str, key: &str) -> Option<Vec<u8>> {
     Some(text[header_end + 2..header_end + 2 + len].to_vec())
 }
 
+/// Every key the server holds, from `lru_crawler metadump all` (which lists
+/// them URL-encoded, and may skip an item busy at that moment).
+pub fn keys(address: &str) -> Vec<Vec<u8>> {
+    let dump = request(address, b"lru_crawler metadump all\r\n", &[b"END\r\n"]);
+    String::from_utf8_lossy(&dump)
+        .lines()
+        .filter_map(|line| line.strip_prefix("key=")?.split(' ').next())
+        .map(percent_decoded)
+        .collect()
+}
+
+/// `%XX` escapes decoded.
+fn percent_decoded(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' && at + 3 <= bytes.len() {
+            out.push(u8::from_str_radix(&text[at + 1..at + 3], 16).expect("%XX"));
+            at += 3;
+        } else {
+            out.push(bytes[at]);
+            at += 1;
+        }
+    }
+    out
+}
+
 /// A counter map from pairs, for comparisons.
 pub fn counters(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs

@@ -8,7 +8,12 @@ use crate::server::Server;
 
 /// A plain redis-crate connection to `server`, for raw reads and writes.
 pub fn raw_connection(server: &Server) -> redis::Connection {
-    let client = redis::Client::open(server.url()).expect("a redis URL");
+    connect(&server.url())
+}
+
+/// A plain redis-crate connection to `url`, every wait bounded by 5 s.
+pub fn connect(url: &str) -> redis::Connection {
+    let client = redis::Client::open(url).expect("a redis URL");
     let conn = client
         .get_connection_with_timeout(Duration::from_secs(5))
         .expect("connect to the test redis-server");

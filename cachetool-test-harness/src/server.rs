@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::client::Client;
+
 /// Which server to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -117,6 +119,11 @@ impl Server {
             Kind::Redis => format!("redis://127.0.0.1:{}/", self.port),
             Kind::Memcached => format!("memcache://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// A raw client of this server (see [`Client`]).
+    pub fn client(&self) -> Client {
+        Client::new(self.kind, &self.address())
     }
 
     /// The server's working directory (Redis cluster config files live there).

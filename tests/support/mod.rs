@@ -8,6 +8,8 @@ pub mod memcached;
 pub mod modes;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "redis", feature = "memcached"))]
+pub mod remote;
 pub mod warnings;
 
 use std::collections::HashMap;
@@ -122,18 +124,25 @@ macro_rules! for_each_backend {
 }
 
 /// [`for_each_backend!`] for the remote backends only: for what only a
-/// server has (keys that a test can delete by hand, connections).
+/// server has (keys that a test can delete by hand, connections). Each
+/// module also has `type Remote`, its backend type, for `remote::Setup<Remote>`.
 macro_rules! for_each_remote_backend {
     ($($body:tt)*) => {
         #[cfg(feature = "redis")]
         mod redis {
             const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
+            /// This module's backend type (see `support/remote.rs`).
+            #[allow(dead_code)]
+            type Remote = ::cachetool::RedisBackend;
             $crate::support::backend_module_prelude!();
             $($body)*
         }
         #[cfg(feature = "memcached")]
         mod memcached {
             const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memcached;
+            /// This module's backend type (see `support/remote.rs`).
+            #[allow(dead_code)]
+            type Remote = ::cachetool::MemcachedBackend;
             $crate::support::backend_module_prelude!();
             $($body)*
         }
