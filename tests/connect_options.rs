@@ -6,8 +6,6 @@
 
 #![cfg(any(feature = "redis", feature = "memcached"))]
 
-mod support;
-
 use std::time::Duration;
 
 use cachetool::{Backend, ConnectOptions, ErrorKind, Result};

@@ -4,15 +4,13 @@
 //! most 32 idle connections stay open per server, which later calls reuse.
 //!
 //! Dials are counted by a proxy in front of a real memcached (its accepted
-//! connections, `support/proxy.rs`), open connections by memcached itself
+//! connections, `cachetool-test-harness`'s `proxy`), open connections by memcached itself
 //! (`curr_connections`, `total_connections` of `stats`). Nothing is timed
 //! against a margin: "no dial within the pause" is only concluded for calls
 //! that ended within 250 ms of the refused one's start, as the test measured
 //! them; "a dial after it" is waited for.
 
 #![cfg(feature = "memcached")]
-
-mod support;
 
 use std::error::Error as _;
 use std::io;

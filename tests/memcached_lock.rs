@@ -4,8 +4,6 @@
 
 #![cfg(feature = "memcached")]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use cachetool::{Backend, ConnectOptions, LockRequest, MemcachedBackend};

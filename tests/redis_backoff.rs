@@ -14,8 +14,6 @@
 
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};

@@ -5,8 +5,6 @@
 
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -5,4 +5,5 @@ use cachetool::MemcachedBackend;
 
 /// Memcached servers of a test's own, a backend on them and a cache with a
 /// fresh prefix (`counts()` gives every `stats` number of the servers, summed).
+#[allow(dead_code)]
 pub(crate) type Setup = super::remote::Setup<MemcachedBackend>;

@@ -7,16 +7,19 @@ use cachetool::RedisBackend;
 use cachetool_test_harness::redis::raw_connection;
 
 /// A redis-server of a test's own, a backend on it and a cache with a fresh prefix.
+#[allow(dead_code)]
 pub(crate) type Setup = super::remote::Setup<RedisBackend>;
 
 impl Setup {
     /// A plain client connection to this setup's server.
+    #[allow(dead_code)]
     pub(crate) fn raw(&self) -> redis::Connection {
         raw_connection(&self.servers[0])
     }
 }
 
 /// Stores and reads one value through `cache`'s backend and returns the server stats.
+#[allow(dead_code)]
 pub(crate) fn round_trip(cache: &cachetool::Cache) -> cachetool::ServerStats {
     let key = format!("{}:entry:f:1", cache.prefix());
     let backend = cache.backend();

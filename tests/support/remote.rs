@@ -21,9 +21,11 @@ use cachetool_test_harness::{Client, Kind, Server};
 use super::unique_prefix;
 
 /// How many times each command ran, as the servers count them.
+#[allow(dead_code)]
 pub(crate) type Counts = BTreeMap<String, u64>;
 
 /// What differs between the remote backends, for the tests of both.
+#[allow(dead_code)]
 pub(crate) trait RemoteBackend: Backend + Sized + 'static {
     /// The server it talks to.
     const SERVER: Kind;
@@ -142,12 +144,14 @@ impl RemoteBackend for cachetool::MemcachedBackend {
 }
 
 /// Servers of a test's own, a backend on them and a cache with a fresh prefix.
+#[allow(dead_code)]
 pub(crate) struct Setup<B> {
     pub(crate) servers: Vec<Server>,
     pub(crate) backend: Arc<B>,
     pub(crate) cache: Cache,
 }
 
+#[allow(dead_code)]
 impl<B: RemoteBackend> Setup<B> {
     /// A new server and a cache on it, configured by `configure`.
     pub(crate) fn new(name: &str, configure: impl FnOnce(CacheBuilder) -> CacheBuilder) -> Self {
@@ -258,6 +262,7 @@ impl<B: RemoteBackend> Setup<B> {
 /// `cost!(setup, operation)`: runs the operation (an expression, which may
 /// `.await`) and gives its output with the backend round trips and the
 /// server commands (a [`Counts`]) it cost.
+#[allow(unused_macros)]
 macro_rules! cost {
     ($setup:expr, $operation:expr) => {{
         let setup = $setup;
@@ -269,8 +274,10 @@ macro_rules! cost {
     }};
 }
 
+#[allow(unused_imports)]
 pub(crate) use cost;
 
+#[allow(dead_code)]
 impl<B: RemoteBackend> Setup<B> {
     /// The commands that ran since `before` (a [`counts`](Self::counts)).
     pub(crate) fn delta_since(&self, before: &Counts) -> Counts {
@@ -279,6 +286,7 @@ impl<B: RemoteBackend> Setup<B> {
 }
 
 /// A counts map from pairs, for comparisons.
+#[allow(dead_code)]
 pub(crate) fn counts(pairs: &[(&str, u64)]) -> Counts {
     pairs
         .iter()
