@@ -257,6 +257,12 @@ impl<B: RemoteBackend> Setup<B> {
     pub(crate) fn counts(&self) -> Counts {
         B::counts(&self.servers)
     }
+
+    /// The commands that ran since `before` (a [`counts`](Self::counts)),
+    /// without the requests that took the counts.
+    pub(crate) fn delta_since(&self, before: &Counts) -> Counts {
+        B::delta(before, &self.counts())
+    }
 }
 
 /// `cost!(setup, operation)`: runs the operation (an expression, which may
@@ -276,14 +282,6 @@ macro_rules! cost {
 
 #[allow(unused_imports)]
 pub(crate) use cost;
-
-#[allow(dead_code)]
-impl<B: RemoteBackend> Setup<B> {
-    /// The commands that ran since `before` (a [`counts`](Self::counts)).
-    pub(crate) fn delta_since(&self, before: &Counts) -> Counts {
-        B::delta(before, &self.counts())
-    }
-}
 
 /// A counts map from pairs, for comparisons.
 #[allow(dead_code)]
