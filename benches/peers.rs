@@ -18,13 +18,10 @@ use std::sync::{Barrier, LazyLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use criterion::{Criterion, Throughput};
 use parking_lot::Mutex;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
-
-#[path = "../tests/support/server.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod server;
 
 #[path = "peers/zipf.rs"]
 mod zipf;
@@ -525,8 +522,7 @@ impl Drop for Pinned {
 // ---------------------------------------------------------------------------
 // Redis: the same server, cachetool against the plain client and `cached`.
 
-static REDIS: LazyLock<server::Server> =
-    LazyLock::new(|| server::Server::start(server::Kind::Redis));
+static REDIS: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
 
 static REDIS_CACHE: LazyLock<Cache> = LazyLock::new(|| {
     Cache::builder()
@@ -681,10 +677,9 @@ mod memcached_rows {
     use cachetool::{cached, Cache};
     use criterion::Criterion;
 
-    use super::{compute, interleaved, server, Counts, HOT_KEYS, SHORT};
+    use super::{compute, interleaved, Counts, Kind, Server, HOT_KEYS, SHORT};
 
-    static MEMCACHED: LazyLock<server::Server> =
-        LazyLock::new(|| server::Server::start(server::Kind::Memcached));
+    static MEMCACHED: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Memcached));
 
     static MEMCACHED_CACHE: LazyLock<Cache> = LazyLock::new(|| {
         Cache::builder()

@@ -10,14 +10,10 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-#[path = "../tests/support/server.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod server;
-
-static SERVER: LazyLock<server::Server> =
-    LazyLock::new(|| server::Server::start(server::Kind::Redis));
+static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| {
     Cache::builder()

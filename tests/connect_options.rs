@@ -6,12 +6,10 @@
 
 #![cfg(any(feature = "redis", feature = "memcached"))]
 
-mod support;
-
 use std::time::Duration;
 
 use cachetool::{Backend, ConnectOptions, ErrorKind, Result};
-use support::server::{Kind, Server};
+use cachetool_test_harness::{Kind, Server};
 
 fn options(connect_timeout: Duration, io_timeout: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::default();

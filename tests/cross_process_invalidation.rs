@@ -21,8 +21,8 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use libtest_mimic::{Failed, Trial};
-use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_CROSS_PROCESS_CHILD";
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -93,7 +93,7 @@ async fn value_async(n: usize) -> String {
 }
 
 fn main() {
-    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+    cachetool_test_harness::child::main_or_child(CHILD_ENV, child::run, trials).exit();
 }
 
 fn trials() -> Vec<Trial> {
@@ -112,11 +112,9 @@ fn trials() -> Vec<Trial> {
 
 fn new_scenario(kind: Kind) -> usize {
     let url = server(kind).url();
-    let builder = match kind {
-        Kind::Redis => Cache::builder().redis(&url).unwrap(),
-        _ => Cache::builder().memcached(&url).unwrap(),
-    };
-    let cache = builder
+    let cache = Cache::builder()
+        .url(&url)
+        .unwrap()
         .prefix(support::unique_prefix("cross"))
         .build()
         .unwrap();
@@ -235,11 +233,12 @@ mod child {
         n: usize,
     ) -> Result<(), Failed> {
         let spec = format!("{}|{}|{change:?}|{n}", server(kind).url(), cache.prefix());
-        let mut child = support::child::this_binary(CHILD_ENV, &spec)
+        let mut child = cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
             .stdin(Stdio::null())
             .spawn()
             .map_err(|error| format!("spawn the child: {error}"))?;
-        let status = support::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
+        let status =
+            cachetool_test_harness::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
         match status.success() {
             true => Ok(()),
             false => Err(format!("the child failed: {status}").into()),

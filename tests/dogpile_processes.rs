@@ -25,20 +25,19 @@ use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Client, Kind, Server};
 use libtest_mimic::{Failed, Trial};
-use support::server::{Kind, Server};
 
 const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
 const PROCESSES: u64 = 4;
 const CALLERS: usize = 8;
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A counter on the test server, read and bumped with the server's own commands.
+/// Counters on the test server, read and bumped with the server's own
+/// commands (Redis `INCR`, memcached `incr`): every process counts in one place.
 #[derive(Clone)]
 struct Counters {
-    kind: Kind,
-    /// `redis://...` or `host:port`.
-    server: String,
+    client: Client,
     prefix: String,
 }
 
@@ -47,57 +46,35 @@ impl Counters {
         format!("{}-{name}", self.prefix)
     }
 
+    /// Sets `name` to 0 (memcached's `incr` needs the key to exist).
     fn create(&self, name: &str) {
-        if let Kind::Memcached = self.kind {
-            let request = format!("set {} 0 0 1\r\n0\r\n", self.key(name));
-            support::memcached::request(&self.server, request.as_bytes(), &[b"STORED\r\n"]);
-        }
+        self.client.set(&self.key(name), b"0");
     }
 
     fn bump(&self, name: &str) {
-        match self.kind {
-            Kind::Redis => {
-                let mut conn = self.redis();
-                let _: u64 = redis::cmd("INCR")
-                    .arg(self.key(name))
-                    .query(&mut conn)
-                    .unwrap();
-            }
-            _ => {
-                let request = format!("incr {} 1\r\n", self.key(name));
-                support::memcached::request(&self.server, request.as_bytes(), &[b"\r\n"]);
-            }
-        }
+        self.client.incr(&self.key(name));
     }
 
     fn get(&self, name: &str) -> u64 {
-        match self.kind {
-            Kind::Redis => {
-                let mut conn = self.redis();
-                let value: Option<u64> = redis::cmd("GET")
-                    .arg(self.key(name))
-                    .query(&mut conn)
-                    .unwrap();
-                value.unwrap_or(0)
-            }
-            _ => {
-                let raw = support::memcached::raw_get(&self.server, &self.key(name))
-                    .expect("the counter exists");
-                String::from_utf8(raw).unwrap().trim().parse().unwrap()
-            }
-        }
+        let raw = self
+            .client
+            .get(&self.key(name))
+            .expect("the counter exists");
+        String::from_utf8(raw).unwrap().trim().parse().unwrap()
     }
 
-    fn redis(&self) -> redis::Connection {
-        redis::Client::open(self.server.as_str())
-            .unwrap()
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .unwrap()
+    /// The raw value of one of the cache's keys.
+    fn raw(&self, key: &str) -> Option<Vec<u8>> {
+        self.client.get(key)
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{}:lock:orphan:k", self.prefix)
     }
 }
 
 fn main() {
-    support::child::main_or_child(CHILD_ENV, child::run, trials).exit();
+    cachetool_test_harness::child::main_or_child(CHILD_ENV, child::run, trials).exit();
 }
 
 fn trials() -> Vec<Trial> {
@@ -123,24 +100,21 @@ fn trials() -> Vec<Trial> {
 
 fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     let server = Server::start(kind);
-    let (url, counter_server) = match kind {
-        Kind::Redis => (server.url(), server.url()),
-        _ => (server.url(), server.address()),
-    };
     let counters = Counters {
-        kind,
-        server: counter_server,
+        client: server.client(),
         prefix: support::unique_prefix("dogpile-processes"),
     };
     counters.create("runs");
     counters.create("missed");
     let spec = format!(
-        "{kind:?}|{mode}|{url}|{}|{}",
-        counters.server, counters.prefix
+        "{kind:?}|{mode}|{}|{}|{}",
+        server.url(),
+        server.address(),
+        counters.prefix
     );
     let mut children: Vec<Child> = (0..PROCESSES)
         .map(|_| {
-            support::child::this_binary(CHILD_ENV, &spec)
+            cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -166,7 +140,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     }
     let deadline = Instant::now() + PATIENCE;
     for (child, output) in children.iter_mut().zip(&mut outputs) {
-        let status = match support::child::wait_until(child, deadline) {
+        let status = match cachetool_test_harness::child::wait_until(child, deadline) {
             Ok(status) => status,
             Err(error) => {
                 kill_all(&mut children);
@@ -208,20 +182,6 @@ fn crash_setup(kind: Kind) -> (&'static Cache, Counters) {
     (cache, counters.clone())
 }
 
-impl Counters {
-    /// The raw value of one of the cache's keys.
-    fn raw(&self, key: &str) -> Option<Vec<u8>> {
-        match self.kind {
-            Kind::Redis => redis::cmd("GET").arg(key).query(&mut self.redis()).unwrap(),
-            _ => support::memcached::raw_get(&self.server, key),
-        }
-    }
-
-    fn lock_key(&self) -> String {
-        format!("{}:lock:orphan:k", self.prefix)
-    }
-}
-
 /// `orphan` in the test process: notes what the lock key holds as it computes.
 #[cached(cache = crash_setup(kind).0, name = "orphan", key = "k")]
 fn orphan(kind: Kind) -> u64 {
@@ -234,20 +194,16 @@ fn orphan(kind: Kind) -> u64 {
 fn a_crashed_lock_expires(kind: Kind) -> Result<(), Failed> {
     let server = Server::start(kind);
     let counters = Counters {
-        kind,
-        server: match kind {
-            Kind::Redis => server.url(),
-            _ => server.address(),
-        },
+        client: server.client(),
         prefix: support::unique_prefix("crashed-lock"),
     };
     let spec = format!(
         "{kind:?}|crash|{}|{}|{}",
         server.url(),
-        counters.server,
+        server.address(),
         counters.prefix
     );
-    let mut crashing = support::child::this_binary(CHILD_ENV, &spec)
+    let mut crashing = cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -352,10 +308,10 @@ mod child {
         5
     }
 
-    /// `kind|mode|cache url|counter server|prefix`; mode `crash` computes
+    /// `kind|mode|cache url|server address|prefix`; mode `crash` computes
     /// `orphan` and is killed while it does.
     pub(super) fn run(spec: &str) {
-        let [kind, mode, url, server, prefix] = spec.split('|').collect::<Vec<_>>()[..] else {
+        let [kind, mode, url, address, prefix] = spec.split('|').collect::<Vec<_>>()[..] else {
             panic!("a bad child spec: {spec}");
         };
         let kind = match kind {
@@ -376,8 +332,7 @@ mod child {
             .build()
             .unwrap();
         let counters = Counters {
-            kind,
-            server: server.to_owned(),
+            client: Client::new(kind, address),
             prefix: prefix.to_owned(),
         };
         assert!(SETUP.set(Setup { cache, counters }).is_ok());

@@ -4,7 +4,7 @@
 //! most 32 idle connections stay open per server, which later calls reuse.
 //!
 //! Dials are counted by a proxy in front of a real memcached (its accepted
-//! connections, `support/proxy.rs`), open connections by memcached itself
+//! connections, `cachetool-test-harness`'s `proxy`), open connections by memcached itself
 //! (`curr_connections`, `total_connections` of `stats`). Nothing is timed
 //! against a margin: "no dial within the pause" is only concluded for calls
 //! that ended within 250 ms of the refused one's start, as the test measured
@@ -12,17 +12,15 @@
 
 #![cfg(feature = "memcached")]
 
-mod support;
-
 use std::error::Error as _;
 use std::io;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use cachetool::{Backend, ConnectOptions, MemcachedBackend};
-use support::memcached::stats;
-use support::proxy::Proxy;
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::stats;
+use cachetool_test_harness::proxy::Proxy;
+use cachetool_test_harness::{Kind, Server};
 
 /// The README's redial pause.
 const PAUSE: Duration = Duration::from_millis(250);

@@ -13,8 +13,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, LockRequest, MemcachedBackend, Value};
-use support::memcached::{request, Setup};
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::request;
+use cachetool_test_harness::{Kind, Server};
+use support::memcached::Setup;
+use support::remote::cost;
 
 /// A string of `len` bytes that compresses well.
 fn compressible(len: usize) -> String {
@@ -34,8 +36,7 @@ fn incompressible(len: usize) -> String {
         .collect()
 }
 
-static DEFAULT: LazyLock<Setup> =
-    LazyLock::new(|| Setup::new("mc-limits", 1, &[], |builder| builder));
+static DEFAULT: LazyLock<Setup> = LazyLock::new(|| Setup::new("mc-limits", |builder| builder));
 static BIG_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[cached(cache = &DEFAULT.cache, name = "big")]
@@ -48,7 +49,7 @@ fn big(len: usize) -> String {
 fn a_value_over_the_item_size_limit_is_returned_not_stored_and_counted() {
     let setup = &*DEFAULT;
     let len = 1_500_000; // over memcached's default 1 MiB
-    let (value, _, calls) = setup.cost(|| big(len));
+    let (value, _, calls) = cost!(setup, big(len));
     assert_eq!(value.len(), len);
     // The lock and epoch adds went out; the value did not.
     assert_eq!(calls.get("cmd_set"), Some(&2), "{calls:?}");
@@ -73,7 +74,7 @@ fn a_value_over_the_item_size_limit_is_returned_not_stored_and_counted() {
 
 #[test]
 fn the_limit_is_the_servers_item_size_max() {
-    let setup = Setup::new("mc-limits-2m", 1, &["-I", "2m"], |builder| builder);
+    let setup = Setup::with_servers("mc-limits-2m", 1, &["-I", "2m"], |builder| builder);
     let key = format!("{}:entry:f:1", setup.cache.prefix());
     let value = Value::from(incompressible(1_500_000).into_bytes());
     assert!(setup
@@ -103,7 +104,7 @@ fn the_limit_is_the_servers_item_size_max() {
 static COMPRESSED: LazyLock<Setup> = LazyLock::new(|| {
     let server = Server::start(Kind::Memcached);
     let url = format!("{}?compress_over=65536", server.url());
-    Setup::on(vec![server], &url, "mc-compressed", |builder| builder)
+    Setup::on_url(vec![server], &url, "mc-compressed", |builder| builder)
 });
 static TEXT_RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -193,7 +194,7 @@ fn remaining_ttl(address: &str, key: &str) -> Option<i64> {
 
 #[test]
 fn ttls_over_30_days_are_unix_times_and_short_ones_round_up() {
-    let setup = Setup::new("mc-ttl", 1, &[], |builder| builder);
+    let setup = Setup::new("mc-ttl", |builder| builder);
     let address = &setup.addresses()[0];
     let backend = &setup.backend;
     let day = 24 * 60 * 60;
@@ -267,8 +268,7 @@ fn ttls_over_30_days_are_unix_times_and_short_ones_round_up() {
     }
 }
 
-static LONG_TTL: LazyLock<Setup> =
-    LazyLock::new(|| Setup::new("mc-long-ttl", 1, &[], |builder| builder));
+static LONG_TTL: LazyLock<Setup> = LazyLock::new(|| Setup::new("mc-long-ttl", |builder| builder));
 static LONG_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 const TWENTY_YEARS: Duration = Duration::from_secs(20 * 365 * 24 * 60 * 60);

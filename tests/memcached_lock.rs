@@ -4,13 +4,11 @@
 
 #![cfg(feature = "memcached")]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use cachetool::{Backend, ConnectOptions, LockRequest, MemcachedBackend};
-use support::memcached::raw_get;
-use support::server::{Kind, Server};
+use cachetool_test_harness::memcached::raw_get;
+use cachetool_test_harness::{Kind, Server};
 
 fn take(backend: &MemcachedBackend, key: &str, token: u64, ttl: Duration) -> bool {
     let lock = LockRequest::new(key, token, ttl);

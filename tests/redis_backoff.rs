@@ -14,60 +14,17 @@
 
 #![cfg(feature = "redis")]
 
-mod support;
-
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, RedisBackend};
-use support::server::{Kind, Server};
+use cachetool_test_harness::faults::FullQueue;
+use cachetool_test_harness::{Kind, Server};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The shortest pause after a failed connect (250 ms, jittered down to half).
 const MIN_PAUSE: Duration = Duration::from_millis(125);
-
-/// A listener that never accepts, its accept queue filled: the kernel drops
-/// new connection attempts, so a connect hangs until its timeout. The
-/// listener and the connections that fill it live as long as the value.
-struct FullQueue {
-    listener: TcpListener,
-    _fillers: Vec<TcpStream>,
-}
-
-impl FullQueue {
-    fn new() -> FullQueue {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let mut fillers = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        // Bounded by count and time; each connect that completes takes a queue slot.
-        for _ in 0..5000 {
-            assert!(
-                Instant::now() < deadline,
-                "filling the accept queue took too long"
-            );
-            match TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
-                Ok(stream) => fillers.push(stream),
-                Err(_) => {
-                    return FullQueue {
-                        listener,
-                        _fillers: fillers,
-                    }
-                }
-            }
-        }
-        panic!(
-            "the accept queue never filled ({} connections)",
-            fillers.len()
-        );
-    }
-
-    fn address(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap()
-    }
-}
 
 fn options(connect_timeout: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::default();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, LazyLock};
 
 use cachetool::{cached, Cache, RedisBackend};
-use support::redis::Cluster;
+use cachetool_test_harness::cluster::Cluster;
 
 /// The cluster, and a backend and cache each for the sync and the async test
 /// (their counters apart).

@@ -5,14 +5,12 @@
 
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use cachetool::{Backend, ConnectOptions, RedisBackend, Value};
-use support::server::{Kind, Server};
+use cachetool_test_harness::{Kind, Server};
 
 /// An envelope of ours (see the README's "Stored values"): magic, format,
 /// kind, the write's random stamp, then anything.
@@ -24,12 +22,12 @@ fn envelope(stamp: u8, size: usize) -> Vec<u8> {
 }
 
 fn raw_get(server: &Server, key: &str) -> Option<Vec<u8>> {
-    let mut conn = support::redis::raw_connection(server);
+    let mut conn = cachetool_test_harness::redis::raw_connection(server);
     redis::cmd("GET").arg(key).query(&mut conn).unwrap()
 }
 
 fn raw_set(server: &Server, key: &str, value: &[u8]) {
-    let mut conn = support::redis::raw_connection(server);
+    let mut conn = cachetool_test_harness::redis::raw_connection(server);
     let _: () = redis::cmd("SET")
         .arg(key)
         .arg(value)

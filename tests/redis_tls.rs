@@ -34,7 +34,7 @@ fn read_errors(url: &str, options: &ConnectOptions) -> Vec<Error> {
 
 #[test]
 fn tls_with_a_certificate_the_system_does_not_trust() {
-    let (server, tls_port, certificates) = support::tls::redis_server("tls", &[]);
+    let (server, tls_port, certificates) = cachetool_test_harness::tls::redis_server("tls", &[]);
     // `#insecure`: the certificate's CA is not among the system's roots, so it is not verified.
     let url = format!("rediss://127.0.0.1:{tls_port}/#insecure");
     let cache = Cache::builder()
@@ -81,7 +81,8 @@ fn seven() -> u64 {
 
 #[test]
 fn tls_failures_say_why() {
-    let (server, tls_port, certificates) = support::tls::redis_server("tls-why", &[]);
+    let (server, tls_port, certificates) =
+        cachetool_test_harness::tls::redis_server("tls-why", &[]);
     let mut options = ConnectOptions::default();
     options.io_timeout = Duration::from_millis(300);
 

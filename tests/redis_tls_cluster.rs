@@ -20,9 +20,9 @@ use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use cachetool::{Cache, ErrorKind};
+use cachetool_test_harness::cluster::Cluster;
+use cachetool_test_harness::tls::Certificates;
 use libtest_mimic::{Failed, Trial};
-use support::redis::Cluster;
-use support::tls::Certificates;
 
 const USER: &str = "cachetool";
 const PASSWORD: &str = "s3cret-pw";
@@ -32,7 +32,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 static CERTIFICATES: OnceLock<Certificates> = OnceLock::new();
 
 static CLUSTER: LazyLock<Cluster> = LazyLock::new(|| {
-    let cluster = support::tls::cluster(CERTIFICATES.get().expect("made in main"));
+    let cluster = cachetool_test_harness::tls::cluster(CERTIFICATES.get().expect("made in main"));
     for node in &cluster.nodes {
         let user = format!("ACL SETUSER {USER} on >{PASSWORD} ~* &* +@all\r\n");
         assert!(node.raw(user.as_bytes()).starts_with(b"+OK"));
@@ -46,14 +46,15 @@ static CLUSTER: LazyLock<Cluster> = LazyLock::new(|| {
 const UNTRUSTED_CHILD: &str = "CACHETOOL_TLS_CLUSTER_UNTRUSTED";
 
 fn main() {
-    let conclusion = support::child::main_or_child(UNTRUSTED_CHILD, untrusted_child, || {
-        let certificates = Certificates::new("cluster");
-        // Before any other thread runs (a process's environment is not safe
-        // to change while threads may read it).
-        std::env::set_var("SSL_CERT_FILE", certificates.ca());
-        let _ = CERTIFICATES.set(certificates);
-        trials()
-    });
+    let conclusion =
+        cachetool_test_harness::child::main_or_child(UNTRUSTED_CHILD, untrusted_child, || {
+            let certificates = Certificates::new("cluster");
+            // Before any other thread runs (a process's environment is not safe
+            // to change while threads may read it).
+            std::env::set_var("SSL_CERT_FILE", certificates.ca());
+            let _ = CERTIFICATES.set(certificates);
+            trials()
+        });
     if let Some(certificates) = CERTIFICATES.get() {
         let _ = std::fs::remove_dir_all(certificates.dir());
     }
@@ -200,13 +201,13 @@ fn reaches_every_node_async(url: &str) -> Result<(), Failed> {
 /// The same URL in a process whose roots are the system's (no
 /// `SSL_CERT_FILE`): the certificate is refused, and the error says so.
 fn untrusted(url: &str) -> Result<(), Failed> {
-    let mut child = support::child::this_binary(UNTRUSTED_CHILD, url)
+    let mut child = cachetool_test_harness::child::this_binary(UNTRUSTED_CHILD, url)
         .env_remove("SSL_CERT_FILE")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|error| format!("spawn the child: {error}"))?;
     // Its few lines fit in the pipe: it exits without their being read.
-    let status = support::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
+    let status = cachetool_test_harness::child::wait_until(&mut child, Instant::now() + PATIENCE)?;
     let mut said = String::new();
     child
         .stdout

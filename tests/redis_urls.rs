@@ -7,8 +7,8 @@
 mod support;
 
 use cachetool::{Cache, ErrorKind};
+use cachetool_test_harness::{Kind, Server};
 use support::redis::round_trip;
-use support::server::{Kind, Server};
 
 #[test]
 fn building_never_connects() {

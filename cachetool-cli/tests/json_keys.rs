@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use serde::Serialize;
 use support::cachetool;
-use support::server::{Kind, Server};
 
 static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
 static CACHE: LazyLock<Cache> = LazyLock::new(|| {

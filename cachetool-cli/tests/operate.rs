@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::{Kind, Server};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
-use support::server::{Kind, Server};
 use support::{cachetool, Run};
 
 /// The tests share the functions below, which use the cache in `CURRENT`: one at a time.
@@ -317,7 +317,7 @@ fn on_two_memcached_servers() {
 
 #[test]
 fn on_a_redis_cluster() {
-    let cluster = support::redis::Cluster::start();
+    let cluster = cachetool_test_harness::cluster::Cluster::start();
     // 40 users: their keys fall in slots of every node.
     operate(&cluster.url(), 40);
 }

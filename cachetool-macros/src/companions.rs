@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::{parse_quote, Attribute, FnArg, Pat, ReturnType, Signature};
 
 use crate::ast::Function;
-use crate::attr::{Companions, Options};
+use crate::attr::Options;
 use crate::expand::{self, Call};
 
 /// `fn {name}_invalidate(<params>) -> ::cachetool::Result<()>`.
@@ -29,32 +29,6 @@ pub(crate) fn peek(options: &Options, function: &Function<'_>) -> TokenStream {
     let sig = signature(function, Call::Peek);
     let body = expand::body(options, function, Call::Peek);
     companion(function, Call::Peek, &sig, body)
-}
-
-/// Stand-ins for the companions, emitted next to the errors so that their
-/// callers don't also fail with "cannot find function".
-pub(crate) fn stubs(function: &Function<'_>, wanted: Companions) -> TokenStream {
-    if function.async_trait.is_some() {
-        return TokenStream::new();
-    }
-    let unreachable = quote!({ ::core::unreachable!() });
-    let invalidate = wanted.invalidate.then(|| {
-        let sig = signature(function, Call::Invalidate);
-        companion(function, Call::Invalidate, &sig, unreachable.clone())
-    });
-    // Companions with the same broken return type would repeat its errors.
-    if crate::valid::output_problem(function).is_some() {
-        return quote!(#invalidate);
-    }
-    let with_output = [(Call::Refresh, wanted.refresh), (Call::Peek, wanted.peek)]
-        .into_iter()
-        .filter(|(_, wanted)| *wanted)
-        .map(|(call, _)| {
-            let sig = signature(function, call);
-            companion(function, call, &sig, unreachable.clone())
-        });
-    let many = wanted.many.then(|| crate::many::stub(function));
-    quote!(#invalidate #(#with_output)* #many)
 }
 
 /// A companion: its doc, the function's `#[cfg]`s (and lint levels, where

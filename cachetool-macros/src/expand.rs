@@ -1,174 +1,19 @@
-//! The macro's entry point (parse, validate, generate) and the code
-//! generation, which can't fail: every error was found by `attr.rs` or
-//! `valid.rs` before it runs.
+//! The code generation shared by a cached function and its companions: the
+//! body of each (its `Site`, its request, the call into the runtime). It can't
+//! fail: every error was found by `attr.rs` or `valid.rs` before it runs.
+//! `cached_fn.rs` puts the function and its companions together.
 //!
 //! Everything generated reaches the runtime as `::cachetool::__private::...`
 //! and std as `::core::...`, and names its locals `__cachetool_*`, so that
 //! the user's items and arguments never interfere.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{Ident, Item};
+use syn::Ident;
 
 use crate::ast::{Function, Output, Role};
-use crate::attr::{self, Options, Ttl};
-use crate::errors::Errors;
-use crate::{companions, impl_block, many, valid};
-
-/// The whole macro: parse, validate, expand. On errors, the function is
-/// emitted unchanged next to them (and stand-ins for its companions), so that
-/// its callers see no errors of their own.
-pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(item_fn)) => item_fn,
-        Ok(Item::Impl(block)) => return impl_block::cached(attr, block),
-        Ok(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[cached] can only be used on functions and impl blocks",
-            );
-            let error = not_an_item(item.clone(), error).into_compile_error();
-            return quote!(#item #error);
-        }
-        Err(error) => {
-            let error = not_an_item(item.clone(), error).into_compile_error();
-            return quote!(#item #error);
-        }
-    };
-    let mut errors = Errors::default();
-    let options = attr::parse(attr, &mut errors);
-    let function = Function::new(&item_fn, options.skipped());
-    valid::check(&options, &function, &mut errors);
-    match errors.finish() {
-        Ok(()) => expand(&options, &function).into_tokens(),
-        Err(error) => fallback(&item, &options, &function, error),
-    }
-}
-
-/// The function unchanged, stand-ins for its companions (so that their
-/// callers see no errors of their own), and the errors.
-fn fallback(
-    item: impl ToTokens,
-    options: &Options,
-    function: &Function<'_>,
-    error: syn::Error,
-) -> TokenStream {
-    let stand_in = stand_in(item, options, function).into_tokens();
-    let error = error.into_compile_error();
-    quote!(#stand_in #error)
-}
-
-/// The function unchanged, and stand-ins for its companions.
-pub(crate) fn stand_in(
-    item: impl ToTokens,
-    options: &Options,
-    function: &Function<'_>,
-) -> Expansion {
-    Expansion {
-        function: item.into_token_stream(),
-        companions: companions::stubs(function, options.companions(function)),
-    }
-}
-
-/// A cached function and its companions, kept apart for a trait impl
-/// (whose companions go into an inherent impl of their own).
-pub(crate) struct Expansion {
-    /// The function itself.
-    pub(crate) function: TokenStream,
-    /// Its companions, and in a trait impl the function holding its `Site`.
-    pub(crate) companions: TokenStream,
-}
-
-impl Expansion {
-    /// Both, one after the other.
-    pub(crate) fn into_tokens(self) -> TokenStream {
-        let Expansion {
-            function,
-            companions,
-        } = self;
-        quote!(#function #companions)
-    }
-}
-
-/// The error for what is neither a function nor an impl block: a trait's
-/// method declaration gets one of its own.
-fn not_an_item(item: TokenStream, error: syn::Error) -> syn::Error {
-    match syn::parse2::<syn::TraitItemFn>(item) {
-        Ok(declaration) if declaration.default.is_none() => syn::Error::new_spanned(
-            declaration.sig,
-            "#[cached] needs the function's body: put it on the method in the `impl` block",
-        ),
-        _ => error,
-    }
-}
-
-/// The function with the cache around its body, and its companions.
-pub(crate) fn expand(options: &Options, function: &Function<'_>) -> Expansion {
-    let attrs: Vec<_> = function.outer_attrs().collect();
-    let vis = &function.item.vis;
-    let sig = function.signature();
-    let body = body(options, function, Call::Compute);
-    let item = quote! {
-        #(#attrs)*
-        #vis #sig #body
-    };
-    // Companions of an `#[async_trait]` method would have to be members of the
-    // trait: there are none (use tags and `clean`, or cache an inherent method).
-    if function.async_trait.is_some() {
-        return Expansion {
-            function: item,
-            companions: TokenStream::new(),
-        };
-    }
-    let site_fn = function
-        .site_fn
-        .as_ref()
-        .map(|ident| site_fn(options, function, ident));
-    let wanted = options.companions(function);
-    let invalidate = wanted
-        .invalidate
-        .then(|| companions::invalidate(options, function));
-    let refresh = wanted
-        .refresh
-        .then(|| companions::refresh(options, function));
-    let peek = wanted.peek.then(|| companions::peek(options, function));
-    let many = wanted.many.then(|| many::many(options, function));
-    Expansion {
-        function: item,
-        companions: quote! {
-            #site_fn
-            #invalidate
-            #refresh
-            #peek
-            #many
-        },
-    }
-}
-
-/// `fn {name}__cachetool_site() -> &'static Site`, next to the companions of
-/// a method of a `#[cached]` trait impl: the method's `Site`, whose marker
-/// then reads `app::Disk::load__cachetool_site::__cachetool_site`, and so
-/// the key path `app.Disk.load` of the companions beside it.
-fn site_fn(options: &Options, function: &Function<'_>, ident: &Ident) -> TokenStream {
-    let site = site_static(options, SITE_FN_SUFFIX);
-    let cfgs = function
-        .outer_attrs()
-        .filter(|attr| attr.path().is_ident("cfg"));
-    quote! {
-        #(#cfgs)*
-        #[doc(hidden)]
-        #[allow(non_snake_case, dead_code)]
-        fn #ident() -> &'static ::cachetool::__private::Site {
-            #site
-            &__CACHETOOL_SITE
-        }
-    }
-}
-
-/// The suffix of a method's site function (see [`site_fn`]), dropped from
-/// the marker's path as a companion's suffix is.
-pub(crate) const SITE_FN_SUFFIX: &str = "__cachetool_site";
+use crate::attr::{Options, Ttl};
 
 /// What a generated function does with its request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -252,7 +97,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
                         .is_some()
                 });
                 let future = match borrows {
-                    true => many::borrowing_async_block(function),
+                    true => borrowing_async_block(function),
                     false => async_block(function),
                 };
                 quote!(#unless __cachetool_request.#method(#future).await)
@@ -318,7 +163,7 @@ pub(crate) fn unless_closure(expr: &syn::Expr, function: &Function<'_>) -> Token
 
 /// `__cachetool_site_ref`, the `&'static Site` of the generated function:
 /// its own `static` (see [`site_static`]), or for a method of a `#[cached]`
-/// trait impl the one of its site function (see [`site_fn`]).
+/// trait impl the one of its site function (`site_fn` in `cached_fn.rs`).
 pub(crate) fn site(options: &Options, function: &Function<'_>, call: Call) -> TokenStream {
     match (&function.site_fn, call) {
         (Some(site_fn), Call::Compute) => quote! {
@@ -335,7 +180,7 @@ pub(crate) fn site(options: &Options, function: &Function<'_>, call: Call) -> To
 }
 
 /// The marker `fn` whose type name gives the function's path, and the `Site`.
-fn site_static(options: &Options, suffix: &str) -> TokenStream {
+pub(crate) fn site_static(options: &Options, suffix: &str) -> TokenStream {
     let name = match options.name.value() {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
@@ -543,6 +388,20 @@ pub(crate) fn async_block(function: &Function<'_>) -> TokenStream {
     let block = &function.item.block;
     let destructure = destructure(function);
     quote!(async move {
+        #(#destructure)*
+        let __cachetool_output: #ty = #block;
+        __cachetool_output
+    })
+}
+
+/// `async { let PATTERN = ...; let out: R = BODY; out }`, not `move`: it
+/// borrows the arguments taken once (a `&mut` one for this item only) and
+/// takes the item's own as the body uses them.
+pub(crate) fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
+    let ty = function.output.ty();
+    let block = &function.item.block;
+    let destructure = destructure(function);
+    quote!(async {
         #(#destructure)*
         let __cachetool_output: #ty = #block;
         __cachetool_output

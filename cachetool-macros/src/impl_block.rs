@@ -20,8 +20,9 @@ use syn::{Attribute, GenericParam, Ident, ImplItem, ImplItemFn, ItemFn, ItemImpl
 
 use crate::ast::Function;
 use crate::attr::{self, Options};
+use crate::cached_fn::{self, Expansion};
 use crate::errors::Errors;
-use crate::expand::{self, Expansion};
+use crate::fallback;
 use crate::valid;
 
 /// Appended to the errors of a method that the block caches by default.
@@ -267,7 +268,7 @@ fn expand_method(
         function.site_fn = Some(format_ident!(
             "{}{}",
             ident,
-            expand::SITE_FN_SUFFIX,
+            cached_fn::SITE_FN_SUFFIX,
             span = ident.span()
         ));
     }
@@ -276,11 +277,11 @@ fn expand_method(
         valid::check(&options, &function, method_errors)
     });
     match method_errors.finish() {
-        Ok(()) if context.block_ok => expand::expand(&options, &function),
-        Ok(()) => expand::stand_in(&method, &options, &function),
+        Ok(()) if context.block_ok => cached_fn::expand(&options, &function),
+        Ok(()) => fallback::stand_in(&method, &options, &function),
         Err(error) => {
             errors.push(error);
-            expand::stand_in(&method, &options, &function)
+            fallback::stand_in(&method, &options, &function)
         }
     }
 }

@@ -2,18 +2,32 @@
 //!
 //! Use it through the `cachetool` crate, which re-exports it together with
 //! the runtime that the generated code calls.
-#![forbid(unsafe_code)]
+//!
+//! The macro runs one way, each stage in its own module: parse the options
+//! (`attr.rs`) and the function (`ast.rs`), check what spans several of them
+//! (`valid.rs`), then either generate the function and its companions
+//! (`cached_fn.rs`, over `expand.rs`, `companions.rs` and `many.rs`) or, on
+//! any error, emit the function unchanged with stand-ins for its companions
+//! and every error at once (`fallback.rs`). An impl block goes through
+//! `impl_block.rs`, which runs the same stages for each method.
 
 mod ast;
 mod attr;
+mod cached_fn;
 mod companions;
 mod errors;
 mod expand;
+mod fallback;
 mod impl_block;
 mod many;
 mod valid;
 
 use proc_macro::TokenStream;
+use proc_macro2::Span;
+use syn::{Item, ItemFn};
+
+use crate::ast::Function;
+use crate::errors::Errors;
 
 /// Memoizes a function (or a method, or every `&self` method of an `impl`
 /// block) in a [`cachetool::Cache`].
@@ -122,5 +136,36 @@ use proc_macro::TokenStream;
 /// [`cachetool::Cache`]: https://docs.rs/cachetool/latest/cachetool/struct.Cache.html
 #[proc_macro_attribute]
 pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::cached(attr.into(), item.into()).into()
+    let attr = attr.into();
+    let item: proc_macro2::TokenStream = item.into();
+    let expanded = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(item_fn)) => on_function(attr, item, &item_fn),
+        Ok(Item::Impl(block)) => impl_block::cached(attr, block),
+        Ok(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "#[cached] can only be used on functions and impl blocks",
+            );
+            fallback::not_an_item(item, error)
+        }
+        Err(error) => fallback::not_an_item(item, error),
+    };
+    expanded.into()
+}
+
+/// `#[cached]` on a function: parse, validate, then expand or, on errors,
+/// fall back to `item` (the tokens as written) with the errors.
+fn on_function(
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+    item_fn: &ItemFn,
+) -> proc_macro2::TokenStream {
+    let mut errors = Errors::default();
+    let options = attr::parse(attr, &mut errors);
+    let function = Function::new(item_fn, options.skipped());
+    valid::check(&options, &function, &mut errors);
+    match errors.finish() {
+        Ok(()) => cached_fn::expand(&options, &function).into_tokens(),
+        Err(error) => fallback::function(&item, &options, &function, error),
+    }
 }

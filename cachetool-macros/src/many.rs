@@ -11,7 +11,7 @@
 //! called per item could not.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned, ToTokens as _};
+use quote::{quote, quote_spanned, ToTokens as _};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{parse_quote, FnArg, GenericParam, Ident, Lifetime, LifetimeParam, Pat, Signature, Type};
@@ -43,7 +43,7 @@ pub(crate) fn unless_uses_an_item(options: &Options, function: &Function<'_>) ->
     function.unless_uses(&unless.expr, &items)
 }
 
-/// Its stand-in, next to errors (see `companions::stubs`).
+/// Its stand-in, next to errors (see `fallback.rs`).
 pub(crate) fn stub(function: &Function<'_>) -> TokenStream {
     match signature(function) {
         Some(sig) => companions::companion(
@@ -282,7 +282,7 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
         |method: &Ident| quote_spanned!(span=> ::cachetool::__private::Lookups::#method);
     let (lookup, value) = if function.is_async() {
         let method = lookups_method(&expand::method(function, Call::Many, "_async"));
-        let future = borrowing_async_block(function);
+        let future = expand::borrowing_async_block(function);
         (
             quote!(__cachetool_batch.lookup_async::<#stored>().await),
             quote!({
@@ -369,19 +369,4 @@ fn tuple<T: quote::ToTokens>(parts: &[T]) -> TokenStream {
         [one] => quote!(#one),
         several => quote!((#(#several),*)),
     }
-}
-
-/// `async { let PATTERN = ...; let out: R = BODY; out }`, not `move`: it
-/// borrows the arguments taken once (a `&mut` one for this item only) and
-/// takes the item's own as the body uses them.
-pub(crate) fn borrowing_async_block(function: &Function<'_>) -> TokenStream {
-    let ty = function.output.ty();
-    let block = &function.item.block;
-    let destructure = expand::destructure(function);
-    let output = format_ident!("__cachetool_output");
-    quote!(async {
-        #(#destructure)*
-        let #output: #ty = #block;
-        #output
-    })
 }

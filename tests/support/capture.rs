@@ -2,7 +2,6 @@
 //! tests to read: installed once per test binary as the global subscriber
 //! ([`global`]), or for one thread ([`Capture::new`] and
 //! `tracing::dispatcher::with_default`).
-#![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,11 +14,11 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// Field names and values (`Display`ed values as text, others as `Debug`).
-pub type Fields = BTreeMap<String, String>;
+pub(crate) type Fields = BTreeMap<String, String>;
 
 /// What was seen.
 #[derive(Debug, Clone)]
-pub enum Record {
+pub(crate) enum Record {
     /// A span was created, with the fields it had then.
     Opened { name: &'static str, fields: Fields },
     /// A span closed, with every field recorded by then.
@@ -34,7 +33,7 @@ pub enum Record {
 
 impl Record {
     /// The `cache` field of the record, or of the span of an event.
-    pub fn cache(&self) -> Option<&str> {
+    pub(crate) fn cache(&self) -> Option<&str> {
         let fields = match self {
             Record::Opened { fields, .. } | Record::Closed { fields, .. } => fields,
             Record::Event { fields, span, .. } => match fields.get("cache") {
@@ -48,13 +47,13 @@ impl Record {
 
 /// The records kept so far, shared with the layer.
 #[derive(Clone, Default)]
-pub struct Capture {
+pub(crate) struct Capture {
     records: Arc<Mutex<Vec<Record>>>,
 }
 
 impl Capture {
     /// A new capture and a dispatcher that feeds it (for `with_default`).
-    pub fn new() -> (Capture, Dispatch) {
+    pub(crate) fn new() -> (Capture, Dispatch) {
         let capture = Capture::default();
         let layer = CaptureLayer {
             records: Arc::clone(&capture.records),
@@ -62,12 +61,12 @@ impl Capture {
         (capture, Dispatch::new(Registry::default().with(layer)))
     }
 
-    pub fn all(&self) -> Vec<Record> {
+    pub(crate) fn all(&self) -> Vec<Record> {
         self.records.lock().unwrap().clone()
     }
 
     /// The records whose cache is `prefix`.
-    pub fn of_cache(&self, prefix: &str) -> Vec<Record> {
+    pub(crate) fn of_cache(&self, prefix: &str) -> Vec<Record> {
         let records = self.records.lock().unwrap();
         records
             .iter()
@@ -77,7 +76,7 @@ impl Capture {
     }
 
     /// The closed `cachetool.load` spans of the cache `prefix`, their fields.
-    pub fn loads(&self, prefix: &str) -> Vec<Fields> {
+    pub(crate) fn loads(&self, prefix: &str) -> Vec<Fields> {
         self.of_cache(prefix)
             .into_iter()
             .filter_map(|record| match record {
@@ -91,7 +90,7 @@ impl Capture {
     }
 
     /// The events of the cache `prefix`.
-    pub fn events(&self, prefix: &str) -> Vec<(Level, Fields)> {
+    pub(crate) fn events(&self, prefix: &str) -> Vec<(Level, Fields)> {
         self.of_cache(prefix)
             .into_iter()
             .filter_map(|record| match record {
@@ -103,7 +102,7 @@ impl Capture {
 }
 
 /// The capture behind this test binary's global subscriber.
-pub fn global() -> &'static Capture {
+pub(crate) fn global() -> &'static Capture {
     static GLOBAL: LazyLock<Capture> = LazyLock::new(|| {
         let (capture, dispatch) = Capture::new();
         tracing::dispatcher::set_global_default(dispatch).expect("the only global subscriber");

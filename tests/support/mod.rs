@@ -1,18 +1,18 @@
-//! Shared by the integration tests: servers, caches per backend, and
-//! `for_each_backend!`, which runs one test body against every backend.
-#![allow(dead_code, unused_macros, unused_imports, unreachable_pub)]
+//! Shared by the integration tests: caches per backend, and
+//! `for_each_backend!`, which runs one test body against every backend. The
+//! servers themselves come from the `cachetool-test-harness` crate.
+//!
+//! Every test binary compiles this module and uses a part of it: an item
+//! that some binaries leave unused carries the `allow` it needs.
 
-pub mod child;
 #[cfg(feature = "memcached")]
-pub mod memcached;
-pub mod modes;
-pub mod proxy;
+pub(crate) mod memcached;
+pub(crate) mod modes;
 #[cfg(feature = "redis")]
-pub mod redis;
-pub mod server;
-#[cfg(feature = "redis")]
-pub mod tls;
-pub mod warnings;
+pub(crate) mod redis;
+#[cfg(any(feature = "redis", feature = "memcached"))]
+pub(crate) mod remote;
+pub(crate) mod warnings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -21,22 +21,24 @@ use cachetool::{Backend, Cache, MemoryBackend};
 
 /// Which backend a test module runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BackendKind {
+#[allow(dead_code)]
+pub(crate) enum BackendKind {
     Memory,
     Redis,
     Memcached,
 }
 
 /// One backend of each kind per test binary; servers start on first use.
-pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
+#[allow(dead_code)]
+pub(crate) fn backend(kind: BackendKind) -> Arc<dyn Backend> {
     static MEMORY: LazyLock<Arc<dyn Backend>> =
         LazyLock::new(|| Arc::new(MemoryBackend::new(100_000)));
     match kind {
         BackendKind::Memory => Arc::clone(&MEMORY),
         #[cfg(feature = "redis")]
         BackendKind::Redis => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Redis));
+            use cachetool_test_harness::{Kind, Server};
+            static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
             static REDIS: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
                 Arc::new(
                     cachetool::RedisBackend::open(&SERVER.url(), &Default::default())
@@ -47,8 +49,8 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
         }
         #[cfg(feature = "memcached")]
         BackendKind::Memcached => {
-            static SERVER: LazyLock<server::Server> =
-                LazyLock::new(|| server::Server::start(server::Kind::Memcached));
+            use cachetool_test_harness::{Kind, Server};
+            static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Memcached));
             static MEMCACHED: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| {
                 Arc::new(
                     cachetool::MemcachedBackend::open(&SERVER.url(), &Default::default())
@@ -64,12 +66,13 @@ pub fn backend(kind: BackendKind) -> Arc<dyn Backend> {
 
 /// A prefix no earlier run used, so that tests never see each other's keys,
 /// even on a server that outlived a previous run.
-pub fn unique_prefix(name: &str) -> String {
+#[allow(dead_code)]
+pub(crate) fn unique_prefix(name: &str) -> String {
     format!("test-{name}-{}-{:x}", std::process::id(), random_u64())
 }
 
-/// A random number from std alone: a `RandomState` (randomly keyed per
-/// process, and per instance after the first) hashing the current time.
+/// 64 random bits from std's hasher seed, and the time: distinct across runs.
+#[allow(dead_code)]
 fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -84,7 +87,8 @@ fn random_u64() -> u64 {
 
 /// The cache named `name` on `kind`'s backend: the same one on every call, with
 /// a prefix of its own. `configure` applies to the first call only.
-pub fn cache_with(
+#[allow(dead_code)]
+pub(crate) fn cache_with(
     kind: BackendKind,
     name: &'static str,
     configure: impl FnOnce(cachetool::CacheBuilder) -> cachetool::CacheBuilder,
@@ -103,7 +107,8 @@ pub fn cache_with(
 }
 
 /// A new cache on `kind`'s backend with its own prefix (not memoized).
-pub fn new_cache(kind: BackendKind, name: &str) -> Cache {
+#[allow(dead_code)]
+pub(crate) fn new_cache(kind: BackendKind, name: &str) -> Cache {
     Cache::builder()
         .backend(backend(kind))
         .prefix(unique_prefix(name))
@@ -115,6 +120,7 @@ pub fn new_cache(kind: BackendKind, name: &str) -> Cache {
 /// `redis` and `memcached`, where `cache(name)`, `cache_with(name, f)`,
 /// `new_cache(name)` and `KIND` refer to that module's backend. The same test
 /// source thus runs against every backend, in one `cargo test`.
+#[allow(unused_macros)]
 macro_rules! for_each_backend {
     ($($body:tt)*) => {
         mod memory {
@@ -127,18 +133,26 @@ macro_rules! for_each_backend {
 }
 
 /// [`for_each_backend!`] for the remote backends only: for what only a
-/// server has (keys that a test can delete by hand, connections).
+/// server has (keys that a test can delete by hand, connections). Each
+/// module also has `type Remote`, its backend type, for `remote::Setup<Remote>`.
+#[allow(unused_macros)]
 macro_rules! for_each_remote_backend {
     ($($body:tt)*) => {
         #[cfg(feature = "redis")]
         mod redis {
             const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Redis;
+            /// This module's backend type (see `support/remote.rs`).
+            #[allow(dead_code)]
+            type Remote = ::cachetool::RedisBackend;
             $crate::support::backend_module_prelude!();
             $($body)*
         }
         #[cfg(feature = "memcached")]
         mod memcached {
             const KIND: $crate::support::BackendKind = $crate::support::BackendKind::Memcached;
+            /// This module's backend type (see `support/remote.rs`).
+            #[allow(dead_code)]
+            type Remote = ::cachetool::MemcachedBackend;
             $crate::support::backend_module_prelude!();
             $($body)*
         }
@@ -146,6 +160,7 @@ macro_rules! for_each_remote_backend {
 }
 
 /// The functions every backend module of `for_each_backend!` defines.
+#[allow(unused_macros)]
 macro_rules! backend_module_prelude {
     () => {
         #[allow(unused_imports)]
@@ -168,6 +183,9 @@ macro_rules! backend_module_prelude {
     };
 }
 
+#[allow(unused_imports)]
 pub(crate) use backend_module_prelude;
+#[allow(unused_imports)]
 pub(crate) use for_each_backend;
+#[allow(unused_imports)]
 pub(crate) use for_each_remote_backend;

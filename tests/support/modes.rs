@@ -1,25 +1,107 @@
-//! `for_each_mode!`: one test source run as sync functions on threads and as
-//! `async fn`s on tokio tasks, against every backend.
+//! One behaviour test, written once, run six times: as sync functions on
+//! threads and as `async fn`s on tokio tasks, on every backend.
 //!
-//! The body is instantiated in modules `<backend>::sync` and `<backend>::r#async`
-//! (the latter with the `tokio` feature). Inside it:
+//! # One input, two expansions
 //!
-//! - a `fn` carrying `#[cached(..)]` or `#[maybe_async]` (a marker, removed)
+//! A test file puts its items in `for_each_mode!` (`for_each_remote_mode!`:
+//! Redis and Memcached only; `in_modes!`: the two modes of one backend, for
+//! a file that sets `KIND` itself):
+//!
+//! ```ignore
+//! support::modes::for_each_mode! {
+//!     static RUNS: AtomicUsize = AtomicUsize::new(0);
+//!
+//!     #[cached(cache = cache("square"))]
+//!     fn square(n: u64) -> u64 {
+//!         RUNS.fetch_add(1, SeqCst);
+//!         n * n
+//!     }
+//!
+//!     #[test]
+//!     fn a_second_call_is_a_hit() {
+//!         assert_eq!(call!(square(3)), 9);
+//!         assert_eq!(call!(square(3)), 9);
+//!         assert_eq!(RUNS.load(SeqCst), 1);
+//!     }
+//! }
+//! ```
+//!
+//! The items are copied into a module per backend (`memory`, `redis`,
+//! `memcached`: `for_each_backend!` in `support/mod.rs`, which gives each its
+//! `KIND`), and there into a module per mode. In `memory::sync`:
+//!
+//! ```ignore
+//! static RUNS: AtomicUsize = AtomicUsize::new(0);
+//!
+//! #[cached(cache = cache("square"))] // the cache "square" of this backend and mode
+//! fn square(n: u64) -> u64 { RUNS.fetch_add(1, SeqCst); n * n }
+//!
+//! #[test]
+//! fn a_second_call_is_a_hit() {
+//!     bounded_thread(move || {          // fails after TEST_PATIENCE, never hangs
+//!         assert_eq!(square(3), 9);     // `call!(f(x))` is `f(x)`
+//!         assert_eq!(square(3), 9);
+//!         assert_eq!(RUNS.load(SeqCst), 1);
+//!     })
+//! }
+//! ```
+//!
+//! and in `memory::r#async` (with the `tokio` feature), where statics are
+//! the module's own, so the modes never share a count:
+//!
+//! ```ignore
+//! static RUNS: AtomicUsize = AtomicUsize::new(0);
+//!
+//! #[cached(cache = cache("square"))]
+//! async fn square(n: u64) -> u64 { RUNS.fetch_add(1, SeqCst); n * n }
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+//! async fn a_second_call_is_a_hit() {
+//!     bounded(async move {
+//!         assert_eq!(Box::pin(square(3)).await, 9); // `call!` awaits (boxed: recursion compiles)
+//!         assert_eq!(Box::pin(square(3)).await, 9);
+//!         assert_eq!(RUNS.load(SeqCst), 1);
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! Test names read `memory::sync::a_second_call_is_a_hit`,
+//! `redis::r#async::a_second_call_is_a_hit`, and so on; `scripts/test`
+//! counts them per backend and mode.
+//!
+//! # What a test body has
+//!
+//! - A `fn` carrying `#[cached(..)]` or `#[maybe_async]` (a marker, removed)
 //!   stays a `fn` in sync mode and becomes an `async fn` in async mode, in
 //!   `impl` and `trait` blocks too (in a `#[cached]` impl block, mark the
-//!   methods it caches without an attribute of their own `#[maybe_async]`);
+//!   methods it caches without an attribute of their own `#[maybe_async]`).
+//!   Any other item is copied as it is.
 //! - `#[test] fn t() { .. }` becomes a multi-thread `#[tokio::test]` in async
-//!   mode; in both modes its body is bounded by [`TEST_PATIENCE`];
-//! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await` (boxed, so that
-//!   recursive async fns compile); `clean!(cache, tags)` and
-//!   `clean_all!(cache)` call `clean`/`clean_all` or their `_async` twins;
+//!   mode; in both modes its body is bounded by [`TEST_PATIENCE`].
+//! - `call!(f(x))` is `f(x)` or `Box::pin(f(x)).await`; `clean!(cache, tags)`
+//!   and `clean_all!(cache)` call `clean`/`clean_all` or their `_async` twins.
 //! - `spawn!({ .. })` runs the block on a new thread or task and `join!(h)`
 //!   gives its `Result` (an `Err` when it panicked); `wait!(barrier)`,
-//!   `sleep!(duration)` and `recv!(receiver, timeout)` (an `Option`) wait
-//!   the mode's way, on `rt::Barrier` and `rt::channel()` (std or tokio);
+//!   `sleep!(duration)`, `until!(condition, "what")` and
+//!   `recv!(receiver, timeout)` (an `Option`) wait the mode's way, on
+//!   `rt::Barrier` and `rt::channel()` (std's or tokio's).
 //! - `cache(name)`, `cache_with(name, f)` and `new_cache(name)` give caches
 //!   of that backend and that mode: the twins never share counters, tags or
-//!   namespaces.
+//!   namespaces; `twin_cache(name)` is a second cache on the backend and
+//!   prefix of `cache(name)`, as another process's would be.
+//!
+//! # How the rewriting works
+//!
+//! `in_modes!` writes the two mode modules, each importing its mode's
+//! versions of `call!`, `spawn!`... under the same names (`sync_call as
+//! call`, `async_call as call`), then hands the items to `items!`, a token
+//! muncher: it reads one item at a time, collecting the attributes before
+//! it, and a flag says what they make of a `fn` (`plain`, `twin`: async in
+//! async mode, or `test`). `impl` and `trait` blocks are entered and their
+//! members munched the same way; an impl block under `#[cached]` goes to
+//! `cached_impl!`, which rewrites its methods before emitting the block, as
+//! the attribute can't see into a macro call among its members.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,10 +112,15 @@ use cachetool::{Cache, CacheBuilder};
 
 use super::BackendKind;
 
-/// Bounds a whole async test, so that a twin that hangs fails instead.
-pub const TEST_PATIENCE: Duration = Duration::from_secs(120);
+/// Bounds every test of both modes, so that one that hangs fails instead.
+#[allow(dead_code)]
+pub(crate) const TEST_PATIENCE: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// The entry points.
 
 /// Instantiates the items it is given once per backend and mode (see the module docs).
+#[allow(unused_macros)]
 macro_rules! for_each_mode {
     ($($body:tt)*) => {
         $crate::support::for_each_backend! {
@@ -52,7 +139,8 @@ macro_rules! for_each_remote_mode {
     };
 }
 
-/// The two mode modules of one backend module.
+/// The two mode modules of one backend module (whose `KIND` they use).
+#[allow(unused_macros)]
 macro_rules! in_modes {
     ($($body:tt)*) => {
         // Companions that a mode's tests don't call are not dead code worth a warning.
@@ -86,7 +174,8 @@ macro_rules! in_modes {
     };
 }
 
-/// `cache`, `cache_with` and `new_cache` of one backend (`KIND`) and mode.
+/// `cache`, `cache_with`, `new_cache` and `twin_cache` of one backend (`KIND`) and mode.
+#[allow(unused_macros)]
 macro_rules! mode_caches {
     ($mode:literal) => {
         #[allow(dead_code)]
@@ -113,9 +202,13 @@ macro_rules! mode_caches {
     };
 }
 
+// ---------------------------------------------------------------------------
+// The rewriting.
+
 /// The item muncher: `items! { mode [attributes so far] flag tokens.. }`,
 /// where the flag says what the attributes seen so far make of the next `fn`:
 /// `plain` (unchanged), `twin` (async in async mode) or `test`.
+#[allow(unused_macros)]
 macro_rules! items {
     // `impl` and `trait` blocks: gather the head up to the `{ .. }`, then munch the members.
     (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] { $($members:tt)* } $($rest:tt)*) => {
@@ -199,6 +292,7 @@ macro_rules! items {
 /// `cached_impl! { @head mode [attributes] [head so far] tokens.. }`, then
 /// `cached_impl! { @members mode {attributes and head} [members done]
 /// [attributes of the next member] flag members.. }`.
+#[allow(unused_macros)]
 macro_rules! cached_impl {
     (@head $mode:tt [$($attrs:tt)*] [$($head:tt)*] { $($members:tt)* } $($rest:tt)*) => {
         $crate::support::modes::cached_impl! {
@@ -236,93 +330,119 @@ macro_rules! cached_impl {
     };
 }
 
+// ---------------------------------------------------------------------------
+// What `call!`, `spawn!`, `until!`... are in each mode: `in_modes!` imports
+// one of each pair under the short name.
+
+#[allow(unused_macros)]
 macro_rules! sync_call {
     ($call:expr) => {
         $call
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_call {
     ($call:expr) => {
         ::std::boxed::Box::pin($call).await
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_clean {
     ($cache:expr, $tags:expr) => {
         $cache.clean($tags)
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_clean {
     ($cache:expr, $tags:expr) => {
         $cache.clean_async($tags).await
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_clean_all {
     ($cache:expr) => {
         $cache.clean_all()
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_clean_all {
     ($cache:expr) => {
         $cache.clean_all_async().await
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_spawn {
     ($body:block) => {
         ::std::thread::spawn(move || $body)
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_spawn {
     ($body:block) => {
         ::tokio::spawn(async move $body)
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_join {
     ($handle:expr) => {
         $handle.join()
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_join {
     ($handle:expr) => {
         $handle.await
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_wait {
     ($barrier:expr) => {
         $barrier.wait()
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_wait {
     ($barrier:expr) => {
         $barrier.wait().await
     };
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_sleep {
     ($duration:expr) => {
         ::std::thread::sleep($duration)
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_sleep {
     ($duration:expr) => {
         ::tokio::time::sleep($duration).await
     };
 }
-/// `until!(condition, "what")`: waits, polling, until `condition` holds;
-/// panics naming `what` if it does not within [`TEST_PATIENCE`].
+
+/// `until!(condition, "what")`: polls `condition` every millisecond; panics
+/// naming `what` if it does not hold within [`TEST_PATIENCE`].
+#[allow(unused_macros)]
 macro_rules! sync_until {
-    ($condition:expr, $what:expr) => {{
-        let started = ::std::time::Instant::now();
-        while !$condition {
-            assert!(
-                started.elapsed() < $crate::support::modes::TEST_PATIENCE,
-                "gave up waiting until {}",
-                $what
-            );
-            ::std::thread::sleep(::std::time::Duration::from_millis(1));
-        }
-    }};
+    ($condition:expr, $what:expr) => {
+        $crate::support::modes::poll_until!($condition, $what, sync_sleep)
+    };
 }
+#[allow(unused_macros)]
 macro_rules! async_until {
-    ($condition:expr, $what:expr) => {{
+    ($condition:expr, $what:expr) => {
+        $crate::support::modes::poll_until!($condition, $what, async_sleep)
+    };
+}
+/// `until!` with the mode's sleep (`sync_sleep` or `async_sleep`).
+#[allow(unused_macros)]
+macro_rules! poll_until {
+    ($condition:expr, $what:expr, $sleep:ident) => {{
         let started = ::std::time::Instant::now();
         while !$condition {
             assert!(
@@ -330,15 +450,18 @@ macro_rules! async_until {
                 "gave up waiting until {}",
                 $what
             );
-            ::tokio::time::sleep(::std::time::Duration::from_millis(1)).await;
+            $crate::support::modes::$sleep!(::std::time::Duration::from_millis(1));
         }
     }};
 }
+
+#[allow(unused_macros)]
 macro_rules! sync_recv {
     ($receiver:expr, $timeout:expr) => {
         $receiver.recv_timeout($timeout).ok()
     };
 }
+#[allow(unused_macros)]
 macro_rules! async_recv {
     ($receiver:expr, $timeout:expr) => {{
         let mut receiver = $receiver;
@@ -351,32 +474,38 @@ macro_rules! async_recv {
 
 #[allow(unused_imports)]
 pub(crate) use for_each_remote_mode;
+#[allow(unused_imports)]
 pub(crate) use {
     async_call, async_clean, async_clean_all, async_join, async_recv, async_sleep, async_spawn,
-    async_until, async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, sync_call,
-    sync_clean, sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn, sync_until,
-    sync_wait,
+    async_until, async_wait, cached_impl, for_each_mode, in_modes, items, mode_caches, poll_until,
+    sync_call, sync_clean, sync_clean_all, sync_join, sync_recv, sync_sleep, sync_spawn,
+    sync_until, sync_wait,
 };
 
+// ---------------------------------------------------------------------------
+// What the expansions call at run time.
+
 /// Threads: what `rt::` names in sync mode.
-pub mod blocking {
-    pub use std::sync::mpsc::{channel, Receiver, Sender};
-    pub use std::sync::Barrier;
+#[allow(unused_imports)]
+pub(crate) mod blocking {
+    pub(crate) use std::sync::mpsc::{channel, Receiver, Sender};
+    pub(crate) use std::sync::Barrier;
 }
 
 /// Tasks: what `rt::` names in async mode.
-pub mod tasks {
-    pub use tokio::sync::mpsc::{
+#[allow(unused_imports)]
+pub(crate) mod tasks {
+    pub(crate) use tokio::sync::mpsc::{
         unbounded_channel as channel, UnboundedReceiver as Receiver, UnboundedSender as Sender,
     };
-    pub use tokio::sync::Barrier;
+    pub(crate) use tokio::sync::Barrier;
 }
 
-/// Runs an async test body, at most [`TEST_PATIENCE`].
 /// Runs a sync test's body on a thread of its own, so that one that hangs (a
 /// lost wake-up) fails after [`TEST_PATIENCE`] as an async twin does,
 /// instead of hanging the whole run. A panic of the body is the test's.
-pub fn bounded_thread(test: impl FnOnce() + Send + 'static) {
+#[allow(dead_code)]
+pub(crate) fn bounded_thread(test: impl FnOnce() + Send + 'static) {
     let (done, finished) = std::sync::mpsc::channel();
     let name = std::thread::current().name().unwrap_or("test").to_owned();
     let body = std::thread::Builder::new()
@@ -399,7 +528,8 @@ pub fn bounded_thread(test: impl FnOnce() + Send + 'static) {
 }
 
 /// Bounds an async test by [`TEST_PATIENCE`].
-pub async fn bounded<T>(test: impl Future<Output = T>) -> T {
+#[allow(dead_code)]
+pub(crate) async fn bounded<T>(test: impl Future<Output = T>) -> T {
     tokio::time::timeout(TEST_PATIENCE, test)
         .await
         .unwrap_or_else(|_| panic!("the test did not finish within {TEST_PATIENCE:?}"))
@@ -408,7 +538,8 @@ pub async fn bounded<T>(test: impl Future<Output = T>) -> T {
 /// The cache named `name` of `kind`'s backend in `mode`: the same one on
 /// every call, with a prefix of its own. `configure` applies to the first
 /// call only.
-pub fn cache_with(
+#[allow(dead_code)]
+pub(crate) fn cache_with(
     kind: BackendKind,
     mode: &'static str,
     name: &'static str,
@@ -428,7 +559,8 @@ pub fn cache_with(
 }
 
 /// See `twin_cache` in [`mode_caches!`].
-pub fn twin_of(kind: BackendKind, mode: &'static str, name: &'static str) -> &'static Cache {
+#[allow(dead_code)]
+pub(crate) fn twin_of(kind: BackendKind, mode: &'static str, name: &'static str) -> &'static Cache {
     type Twins = HashMap<(BackendKind, &'static str, &'static str), &'static Cache>;
     static TWINS: LazyLock<Mutex<Twins>> = LazyLock::new(Default::default);
     let prefix = cache_with(kind, mode, name, |builder| builder)

@@ -10,13 +10,15 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 /// Runs `f` with a subscriber that records each warning or error event on
 /// this thread as `field=value` pairs, and returns them with `f`'s result.
-pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+#[allow(dead_code)]
+pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let result = tracing::subscriber::with_default(Capture(events.clone()), f);
     let events = events.lock().unwrap().clone();
     (result, events)
 }
 
+#[allow(dead_code)]
 struct Capture(Arc<Mutex<Vec<String>>>);
 
 impl Subscriber for Capture {
@@ -43,6 +45,7 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
+#[allow(dead_code)]
 struct Fields<'a>(&'a mut String);
 
 impl Visit for Fields<'_> {

@@ -1,11 +1,6 @@
-//! The workspace's server harness (`tests/support/` of the root crate:
-//! servers on free loopback ports), and running the built `cachetool`.
+//! Running the built `cachetool` (the servers come from the workspace's
+//! `cachetool-test-harness`).
 #![allow(dead_code, unreachable_pub)]
-
-#[path = "../../../tests/support/redis.rs"]
-pub mod redis;
-#[path = "../../../tests/support/server.rs"]
-pub mod server;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

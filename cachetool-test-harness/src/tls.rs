@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::redis::{self, Cluster};
-use super::server::{Kind, Server};
+use crate::cluster::{self, Cluster};
+use crate::server::{Kind, Server};
 
 /// A directory holding `ca.pem` (a CA certificate) and `cert.pem` with
 /// `key.pem` (a server certificate for `127.0.0.1` signed by that CA, also
@@ -110,6 +110,7 @@ impl Certificates {
         ]
     }
 
+    /// The directory holding the files.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -161,20 +162,20 @@ pub fn redis_server(name: &str, extra_args: &[&str]) -> (Server, u16, Certificat
     (server, tls_port, certificates)
 }
 
-/// A 3-node Redis Cluster (see `redis::Cluster`) with TLS between nodes
+/// A 3-node Redis Cluster (see [`Cluster`]) with TLS between nodes
 /// (`tls-cluster yes`, `tls-replication yes`) and for clients on each node's
 /// TLS port, on `certificates`; the plain ports stay open for plain clients
 /// (and the harness's readiness probe).
 pub fn cluster(certificates: &Certificates) -> Cluster {
     let tls_ports: Vec<u16> = (0..3)
-        .map(|_| free_port_up_to(redis::HIGHEST_NODE_PORT))
+        .map(|_| free_port_up_to(cluster::HIGHEST_NODE_PORT))
         .collect();
     let nodes: Vec<Server> = tls_ports
         .iter()
         .map(|&tls_port| {
             let mut args = certificates.redis_args(tls_port);
             args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
-            args.extend(redis::CLUSTER_ARGS.map(String::from));
+            args.extend(cluster::CLUSTER_ARGS.map(String::from));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             Server::start_with(Kind::Redis, &args)
         })
@@ -184,6 +185,6 @@ pub fn cluster(certificates: &Certificates) -> Cluster {
         .map(|port| format!("127.0.0.1:{port}"))
         .collect();
     let ca = certificates.ca().display().to_string();
-    redis::create(&addresses, &["--tls", "--cacert", &ca]);
+    cluster::create(&addresses, &["--tls", "--cacert", &ca]);
     Cluster::ready(nodes, tls_ports)
 }

@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::client::Client;
+
 /// Which server to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// `redis-server`.
     Redis,
+    /// `memcached`.
     Memcached,
 }
 
@@ -42,6 +46,8 @@ impl Kind {
 /// A running (or stopped) server process.
 pub struct Server {
     kind: Kind,
+    /// The program's path (found on `PATH`, or in `/usr/sbin` or `/usr/bin`).
+    program: PathBuf,
     port: u16,
     extra_args: Vec<String>,
     dir: PathBuf,
@@ -67,7 +73,6 @@ impl Server {
                 kind.debian_package()
             )
         });
-        let _ = program;
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
@@ -79,6 +84,7 @@ impl Server {
             std::fs::create_dir_all(&dir).expect("a temporary directory");
             let mut server = Server {
                 kind,
+                program: program.clone(),
                 port,
                 extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
                 dir,
@@ -92,6 +98,7 @@ impl Server {
         panic!("could not start {}: {last_error}", kind.program());
     }
 
+    /// The loopback port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -101,12 +108,22 @@ impl Server {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The kind of server it is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// `redis://127.0.0.1:{port}/` or `memcache://127.0.0.1:{port}`.
     pub fn url(&self) -> String {
         match self.kind {
             Kind::Redis => format!("redis://127.0.0.1:{}/", self.port),
             Kind::Memcached => format!("memcache://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// A raw client of this server (see [`Client`]).
+    pub fn client(&self) -> Client {
+        Client::new(self.kind, &self.address())
     }
 
     /// The server's working directory (Redis cluster config files live there).
@@ -156,7 +173,7 @@ impl Server {
         let port = self.port.to_string();
         let mut args: Vec<String> = match self.kind {
             Kind::Redis => vec![
-                "redis-server".into(),
+                self.program.display().to_string(),
                 "--port".into(),
                 port,
                 "--bind".into(),
@@ -169,7 +186,7 @@ impl Server {
                 self.dir.display().to_string(),
             ],
             Kind::Memcached => vec![
-                "memcached".into(),
+                self.program.display().to_string(),
                 "-l".into(),
                 "127.0.0.1".into(),
                 "-p".into(),

@@ -13,6 +13,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// A running proxy; its threads relay for as long as the test process lives.
 pub struct Proxy {
     address: String,
     round_trips: Arc<AtomicU64>,
