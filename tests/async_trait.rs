@@ -74,4 +74,35 @@ support::for_each_backend! {
         }
         assert_eq!(FIRST_RUNS.load(SeqCst), 5, "20 concurrent tasks, one computation");
     }
+
+    #[async_trait]
+    trait Lister: Send + Sync {
+        async fn list(&self, limit: usize) -> Vec<u64>;
+    }
+
+    static LIST_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Rows;
+
+    #[async_trait]
+    impl Lister for Rows {
+        /// A short page (fewer rows than asked for) is not stored: `unless`
+        /// uses the method's own argument, inside `#[async_trait]`'s future.
+        #[cached(cache = cache("async-trait-unless"), unless = |rows| rows.len() < limit)]
+        async fn list(&self, limit: usize) -> Vec<u64> {
+            LIST_RUNS.fetch_add(1, SeqCst);
+            (0..limit.min(3) as u64).collect()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unless_sees_the_methods_arguments_in_an_async_trait_impl() {
+        let rows: Box<dyn Lister> = Box::new(Rows);
+        assert_eq!(rows.list(2).await, [0, 1]);
+        assert_eq!(rows.list(2).await, [0, 1]);
+        assert_eq!(LIST_RUNS.load(SeqCst), 1, "a full page is stored");
+        assert_eq!(rows.list(5).await, [0, 1, 2]);
+        assert_eq!(rows.list(5).await, [0, 1, 2]);
+        assert_eq!(LIST_RUNS.load(SeqCst), 3, "a short page is returned, not stored");
+    }
 }

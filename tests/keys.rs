@@ -199,8 +199,13 @@ support::for_each_remote_backend! {
         let backend = &setup.backend;
         let long = Remote::hashed(setup.cache.prefix());
         backend.set(&long, b"long".to_vec().into(), None).unwrap();
-        let stored = setup.keys();
-        assert_eq!(stored.len(), 1);
+        // Listed again if the listing missed it (memcached's metadump may skip
+        // an item it finds busy), a bounded number of times.
+        let stored = (0..20)
+            .map(|_| setup.keys())
+            .find(|keys| keys.len() == 1)
+            .unwrap_or_else(|| setup.keys());
+        assert_eq!(stored.len(), 1, "{stored:?}");
         assert!(Remote::is_hashed(setup.cache.prefix(), &stored[0]), "{stored:?}");
         assert!(stored[0].len() <= Remote::MAX_KEY_LEN, "{stored:?}");
         let hashed_form = String::from_utf8(stored[0].clone()).unwrap();
@@ -228,9 +233,15 @@ support::for_each_remote_backend! {
         backend.unlock(&lock_key, 7).unwrap();
         assert!(locked(other));
         backend.unlock(&lock_key, 8).unwrap();
-        // Deletes too.
+        // Deletes too: the long key's entry goes, the hashed form's stays.
+        // (Read back, not listed: memcached's `lru_crawler metadump` may skip
+        // an item it finds busy, so a listing can miss a key that is there.)
         backend.delete_many(&[&long]).unwrap();
-        assert!(backend.get_many(&[&long]).unwrap()[0].is_none());
-        assert_eq!(setup.keys().len(), 1);
+        let values = backend.get_many(&[&long, &hashed_form]).unwrap();
+        let values: Vec<Option<&[u8]>> = values
+            .iter()
+            .map(|value| value.as_ref().and_then(Value::as_bytes))
+            .collect();
+        assert_eq!(values, [None, Some(&b"short"[..])]);
     }
 }
