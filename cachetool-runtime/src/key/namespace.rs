@@ -45,7 +45,7 @@ impl Namespace {
         key
     }
 
-    /// Appends the entry key (see [`entry_key`](Namespace::entry_key)) to `key`.
+    /// Appends the entry key, `{prefix}:entry:{path}{<Self,generics>}:{part}`, to `key`.
     pub(crate) fn write_entry_key(
         &self,
         key: &mut String,
