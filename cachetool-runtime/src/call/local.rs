@@ -34,6 +34,16 @@ impl Request<'_> {
         self.inner().local.as_ref()
     }
 
+    /// The call's lookup with a local store: the generated code's first look
+    /// if it made one and missed (counted already), else [`local_found`](Request::local_found).
+    #[inline]
+    pub(crate) fn local_lookup<T: Cacheable>(&self, local: &LocalStore) -> Found<T> {
+        if self.missed_locally {
+            return Found::Miss(Miss::unread());
+        }
+        self.local_found(local)
+    }
+
     /// The entry's value, if there is a current one: counted as a hit or a miss.
     #[inline]
     pub(crate) fn local_found<T: Cacheable>(&self, local: &LocalStore) -> Found<T> {

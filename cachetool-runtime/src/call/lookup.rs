@@ -22,10 +22,7 @@ impl Request<'_> {
     /// One read of the entry and every version it depends on.
     pub(crate) async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
         if let Some(local) = self.local() {
-            if self.missed_locally {
-                return Found::Miss(Miss::unread());
-            }
-            return self.local_found(local);
+            return self.local_lookup(local);
         }
         if self.unkeyable.is_some() {
             return Found::Uncacheable;
@@ -39,10 +36,7 @@ impl Request<'_> {
     #[inline]
     pub(crate) fn lookup_now<T: Cacheable>(&self) -> Found<T> {
         if let Some(local) = self.local() {
-            if self.missed_locally {
-                return Found::Miss(Miss::unread());
-            }
-            return self.local_found(local);
+            return self.local_lookup(local);
         }
         if self.unkeyable.is_some() {
             return Found::Uncacheable;

@@ -96,12 +96,7 @@ impl<'c> Request<'c> {
         let (entry_key, tag_keys, tag_hashes) = match inner.local {
             // In memory, the tier keys by identity and tags by hash: no string.
             Some(_) => {
-                // (Not `collect` for no tag: SmallVec's `extend` costs a hit
-                // more than everything else in this function.)
-                let hashes = match tags {
-                    [] => SmallVec::new(),
-                    tags => tags.iter().copied().map(tag_hash).collect(),
-                };
+                let hashes = tags.iter().copied().map(tag_hash).collect();
                 (String::new(), TagKeys::none(), hashes)
             }
             None => {
