@@ -9,12 +9,11 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Backend, Cache, ConnectOptions, MemcachedBackend};
+use cachetool_test_harness::memcached::RawConnection;
 use cachetool_test_harness::{Kind, Server};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -44,35 +43,6 @@ fn untagged(a: u64) -> String {
 #[cached(cache = CACHE, name = "tagged", tags = ["alpha", format!("user:{a}")])]
 fn two_tags(a: u64) -> String {
     value_of(a)
-}
-
-/// The floor: one `get` on one connection, written and read by hand.
-struct Raw {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Raw {
-    fn connect(address: &str) -> Raw {
-        let stream = TcpStream::connect(address).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Raw {
-            stream,
-            buffer: vec![0; 4096],
-        }
-    }
-
-    fn request(&mut self, request: &[u8]) -> usize {
-        self.stream.write_all(request).unwrap();
-        let mut filled = 0;
-        loop {
-            filled += self.stream.read(&mut self.buffer[filled..]).unwrap();
-            let got = &self.buffer[..filled];
-            if got.ends_with(b"END\r\n") || got.ends_with(b"STORED\r\n") {
-                return filled;
-            }
-        }
-    }
 }
 
 fn interleaved_ratio(
@@ -108,7 +78,7 @@ fn hit_vs_floor(c: &mut Criterion) {
     }
     let stats = CACHE.stats();
     let address = SERVER.address();
-    let mut raw = Raw::connect(&address);
+    let mut raw = RawConnection::connect(&address);
     let plain = value_of(1).into_bytes();
     let mut set = format!("set plain 0 0 {}\r\n", plain.len()).into_bytes();
     set.extend_from_slice(&plain);
@@ -170,7 +140,7 @@ fn hit_vs_floor(c: &mut Criterion) {
 
     // Ratios to the floor, measured interleaved (the machine may be busy:
     // alternating rounds see the same load), as the median of per-round ratios.
-    let mut raw_floor = Raw::connect(&address);
+    let mut raw_floor = RawConnection::connect(&address);
     let mut floor = || {
         black_box(raw_floor.request(b"get plain\r\n"));
     };
@@ -200,7 +170,7 @@ fn hit_vs_floor(c: &mut Criterion) {
             &mut floor,
         ),
     );
-    let mut raw_four = Raw::connect(&address);
+    let mut raw_four = RawConnection::connect(&address);
     report(
         "raw gets of 4 keys / raw get",
         interleaved_ratio(

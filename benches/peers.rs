@@ -670,11 +670,10 @@ fn redis_rows(c: &mut Criterion, counts: &mut Counts, full: bool) {
 #[cfg(feature = "memcached")]
 mod memcached_rows {
     use std::hint::black_box;
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
     use std::sync::LazyLock;
 
     use cachetool::{cached, Cache};
+    use cachetool_test_harness::memcached::RawConnection;
     use criterion::Criterion;
 
     use super::{compute, interleaved, Counts, Kind, Server, HOT_KEYS, SHORT};
@@ -700,42 +699,13 @@ mod memcached_rows {
         compute(a, b)
     }
 
-    /// The floor: `get` written and its answer read by hand on one connection.
-    struct Raw {
-        stream: TcpStream,
-        buffer: Vec<u8>,
-    }
-
-    impl Raw {
-        fn connect(address: &str) -> Raw {
-            let stream = TcpStream::connect(address).unwrap();
-            stream.set_nodelay(true).unwrap();
-            Raw {
-                stream,
-                buffer: vec![0; 4096],
-            }
-        }
-
-        fn request(&mut self, request: &[u8]) -> usize {
-            self.stream.write_all(request).unwrap();
-            let mut filled = 0;
-            loop {
-                filled += self.stream.read(&mut self.buffer[filled..]).unwrap();
-                let got = &self.buffer[..filled];
-                if got.ends_with(b"END\r\n") || got.ends_with(b"STORED\r\n") {
-                    return filled;
-                }
-            }
-        }
-    }
-
     pub(super) fn rows(c: &mut Criterion, counts: &mut Counts, full: bool) {
         for a in 0..HOT_KEYS {
             ct_untagged(a, SHORT);
             ct_two_tags(a, SHORT);
         }
         let stats = MEMCACHED_CACHE.stats();
-        let mut raw = Raw::connect(&MEMCACHED.address());
+        let mut raw = RawConnection::connect(&MEMCACHED.address());
         raw.request(b"set plain 0 0 32\r\nvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n");
         let client = memcache::Client::connect(MEMCACHED.url()).unwrap();
         let check: Option<Vec<u8>> = client.get("plain").unwrap();

@@ -101,7 +101,7 @@ support::for_each_backend! {
 
     static STAMPEDE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-    #[cached(cache = cache("async-stampede"))]
+    #[cached(cache = cache("async-stampede"), tags = ["t"])]
     async fn slow(n: u64) -> u64 {
         STAMPEDE_RUNS.fetch_add(1, SeqCst);
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -115,6 +115,7 @@ support::for_each_backend! {
             assert_eq!(tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap(), 8);
         }
         assert_eq!(STAMPEDE_RUNS.load(SeqCst), 1);
+        assert_eq!(cache("async-stampede").stats().errors, 0);
     }
 
     static CANCEL_RUNS: AtomicUsize = AtomicUsize::new(0);

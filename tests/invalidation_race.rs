@@ -13,7 +13,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use cachetool::cached;
 
@@ -22,8 +22,7 @@ use cachetool::cached;
 /// then lets it finish; gives what the racing call returned.
 macro_rules! race {
     ($slot:expr, $call:expr, $invalidate:block) => {{
-        let pause = Pause::new();
-        *$slot.lock().unwrap() = Some(pause.clone());
+        let pause = rt::Pause::arm(&$slot);
         let computing = spawn!({ call!($call) });
         wait!(pause.started);
         $invalidate
@@ -38,8 +37,7 @@ macro_rules! race {
 /// what both calls returned.
 macro_rules! race_with_newcomer {
     ($cache:expr, $slot:expr, $call:expr, $invalidate:block) => {{
-        let pause = Pause::new();
-        *$slot.lock().unwrap() = Some(pause.clone());
+        let pause = rt::Pause::arm(&$slot);
         let computing = spawn!({ call!($call) });
         wait!(pause.started);
         $invalidate
@@ -55,41 +53,14 @@ macro_rules! race_with_newcomer {
 }
 
 support::modes::for_each_mode! {
-    /// The two rendezvous of a body with the test: "I have read the data" and
-    /// "you may return now" (std barriers for threads, tokio's for tasks).
-    #[derive(Clone)]
-    struct Pause {
-        started: Arc<rt::Barrier>,
-        resume: Arc<rt::Barrier>,
-    }
-
-    impl Pause {
-        fn new() -> Pause {
-            Pause {
-                started: Arc::new(rt::Barrier::new(2)),
-                resume: Arc::new(rt::Barrier::new(2)),
-            }
-        }
-
-        /// Takes the pause armed in `slot`, if any, and waits at both rendezvous.
-        #[maybe_async]
-        fn take_and_wait(slot: &Mutex<Option<Pause>>) {
-            let pause = slot.lock().unwrap().take();
-            if let Some(pause) = pause {
-                wait!(pause.started);
-                wait!(pause.resume);
-            }
-        }
-    }
-
     static DATA: AtomicUsize = AtomicUsize::new(0);
-    static PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     /// Reads DATA, then (when armed) waits for the test before returning it.
     #[maybe_async]
     fn read_data(label: &str) -> String {
         let value = format!("{label}{}", DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&PAUSE));
+        call!(rt::Pause::take_and_wait(&PAUSE));
         value
     }
 
@@ -110,12 +81,12 @@ support::modes::for_each_mode! {
     }
 
     static TAG_DATA: AtomicUsize = AtomicUsize::new(0);
-    static TAG_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static TAG_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("race-clean"), tags = ["race"])]
     fn by_tag(n: u32) -> String {
         let value = format!("{n}:{}", TAG_DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&TAG_PAUSE));
+        call!(rt::Pause::take_and_wait(&TAG_PAUSE));
         value
     }
 
@@ -130,12 +101,12 @@ support::modes::for_each_mode! {
     }
 
     static EPOCH_DATA: AtomicUsize = AtomicUsize::new(0);
-    static EPOCH_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static EPOCH_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("race-clean-all"))]
     fn by_epoch(n: u32) -> String {
         let value = format!("{n}:{}", EPOCH_DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&EPOCH_PAUSE));
+        call!(rt::Pause::take_and_wait(&EPOCH_PAUSE));
         value
     }
 
@@ -150,12 +121,12 @@ support::modes::for_each_mode! {
     }
 
     static WAITER_DATA: AtomicUsize = AtomicUsize::new(0);
-    static WAITER_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static WAITER_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("race-waiter"))]
     fn waited_for(n: u32) -> String {
         let value = format!("{n}:{}", WAITER_DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&WAITER_PAUSE));
+        call!(rt::Pause::take_and_wait(&WAITER_PAUSE));
         value
     }
 
@@ -174,12 +145,12 @@ support::modes::for_each_mode! {
     }
 
     static CLEAN_WAITER_DATA: AtomicUsize = AtomicUsize::new(0);
-    static CLEAN_WAITER_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static CLEAN_WAITER_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("race-clean-waiter"), tags = ["race-waiter"])]
     fn tagged_waited_for(n: u32) -> String {
         let value = format!("{n}:{}", CLEAN_WAITER_DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&CLEAN_WAITER_PAUSE));
+        call!(rt::Pause::take_and_wait(&CLEAN_WAITER_PAUSE));
         value
     }
 
@@ -196,12 +167,12 @@ support::modes::for_each_mode! {
     }
 
     static REFRESH_DATA: AtomicUsize = AtomicUsize::new(0);
-    static REFRESH_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static REFRESH_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("race-refresh"))]
     fn refreshed(n: u32) -> String {
         let value = format!("{n}:{}", REFRESH_DATA.load(SeqCst));
-        call!(Pause::take_and_wait(&REFRESH_PAUSE));
+        call!(rt::Pause::take_and_wait(&REFRESH_PAUSE));
         value
     }
 
@@ -221,12 +192,12 @@ support::modes::for_each_mode! {
 
     // Tests run in parallel: each has its own argument `n`, data and pause.
     static TWIN_DATA: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
-    static TWIN_PAUSES: [Mutex<Option<Pause>>; 5] = [const { Mutex::new(None) }; 5];
+    static TWIN_PAUSES: [Mutex<Option<rt::Pause>>; 5] = [const { Mutex::new(None) }; 5];
 
     #[cached(cache = cache("race-twin"), name = "race-twin", tags = [format!("twin{n}")])]
     fn twin(n: usize) -> String {
         let value = format!("{n}:{}", TWIN_DATA[n].load(SeqCst));
-        call!(Pause::take_and_wait(&TWIN_PAUSES[n]));
+        call!(rt::Pause::take_and_wait(&TWIN_PAUSES[n]));
         value
     }
 
@@ -284,7 +255,7 @@ support::modes::for_each_mode! {
     #[cached(cache = cache("race-twin-all"), name = "race-twin-all")]
     fn twin_all(n: usize) -> String {
         let value = format!("{n}:{}", TWIN_DATA[n].load(SeqCst));
-        call!(Pause::take_and_wait(&TWIN_PAUSES[n]));
+        call!(rt::Pause::take_and_wait(&TWIN_PAUSES[n]));
         value
     }
 }

@@ -8,7 +8,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use cachetool::cached;
@@ -127,18 +127,16 @@ support::modes::for_each_mode! {
         assert_eq!(PARSE_RUNS.load(SeqCst), 4);
     }
 
-    static GATE: Mutex<Option<rt::Receiver<()>>> = Mutex::new(None);
+    static PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
     static GATED_RUNS: AtomicUsize = AtomicUsize::new(0);
     static SECOND_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-    /// Key 1 blocks until the test opens the gate (once: a second run of it
-    /// finds no gate and fails); other keys return at once.
+    /// Key 1 stops at the pause until the test lets it go; other keys return at once.
     #[cached(cache = cache("many"))]
     fn gated(n: u64) -> u64 {
         if n == 1 {
             GATED_RUNS.fetch_add(1, SeqCst);
-            let gate = GATE.lock().unwrap().take().expect("key 1 runs once");
-            recv!(gate, PATIENCE).expect("the test opens the gate");
+            call!(rt::Pause::take_and_wait(&PAUSE));
         } else {
             SECOND_RUNS.fetch_add(1, SeqCst);
         }
@@ -147,60 +145,30 @@ support::modes::for_each_mode! {
 
     #[test]
     fn a_miss_waits_for_the_computation_of_another_caller() {
-        let (open, gate) = rt::channel();
-        *GATE.lock().unwrap() = Some(gate);
+        let pause = rt::Pause::arm(&PAUSE);
         let single = spawn!({ call!(gated(1)) });
+        wait!(pause.started);
         // Item 2 first: once both bodies ran, key 1 is being computed by one
-        // caller (until the gate opens) and the other comes to it with its
+        // caller (until the test lets it go) and the other comes to it with its
         // lookup done: it must wait for that computation (or, if it comes
         // late, take the stored value), never run the body again.
         let batch = spawn!({ call!(gated_many([2, 1])) });
-        until!(GATED_RUNS.load(SeqCst) == 1 && SECOND_RUNS.load(SeqCst) == 1, "both bodies started");
-        open.send(()).unwrap();
+        until!(SECOND_RUNS.load(SeqCst) == 1, "the batch's first body ran");
+        wait!(pause.resume);
         assert_eq!(join!(single).unwrap(), 3);
         assert_eq!(join!(batch).unwrap(), [6, 3]);
         assert_eq!(GATED_RUNS.load(SeqCst), 1);
     }
 
-    /// The two rendezvous of a body with the test: "I have read the data" and
-    /// "you may return now".
-    #[derive(Clone)]
-    struct Pause {
-        started: Arc<rt::Barrier>,
-        resume: Arc<rt::Barrier>,
-    }
-
-    impl Pause {
-        /// A pause armed in `slot`: the next body that takes it waits there.
-        fn arm(slot: &Mutex<Option<Pause>>) -> Pause {
-            let pause = Pause {
-                started: Arc::new(rt::Barrier::new(2)),
-                resume: Arc::new(rt::Barrier::new(2)),
-            };
-            *slot.lock().unwrap() = Some(pause.clone());
-            pause
-        }
-
-        /// Takes the pause armed in `slot`, if any, and waits at both rendezvous.
-        #[maybe_async]
-        fn take_and_wait(slot: &Mutex<Option<Pause>>) {
-            let pause = slot.lock().unwrap().take();
-            if let Some(pause) = pause {
-                wait!(pause.started);
-                wait!(pause.resume);
-            }
-        }
-    }
-
     // Tests run at once: each has keys of its own, with their data and pauses.
     static RACE_DATA: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-    static RACE_PAUSES: [Mutex<Option<Pause>>; 8] = [const { Mutex::new(None) }; 8];
+    static RACE_PAUSES: [Mutex<Option<rt::Pause>>; 8] = [const { Mutex::new(None) }; 8];
 
     /// Reads its key's data, then (when armed) waits for the test.
     #[cached(cache = cache("many-race"), name = "many-race")]
     fn raced(n: usize) -> String {
         let value = format!("{n}:{}", RACE_DATA[n].load(SeqCst));
-        call!(Pause::take_and_wait(&RACE_PAUSES[n]));
+        call!(rt::Pause::take_and_wait(&RACE_PAUSES[n]));
         value
     }
 
@@ -213,7 +181,7 @@ support::modes::for_each_mode! {
 
     #[test]
     fn an_invalidation_that_overtakes_an_items_computation_keeps_it_out() {
-        let pause = Pause::arm(&RACE_PAUSES[1]);
+        let pause = rt::Pause::arm(&RACE_PAUSES[1]);
         let batch = spawn!({ call!(raced_many([1, 2])) });
         wait!(pause.started);
         RACE_DATA[1].fetch_add(1, SeqCst);
@@ -228,7 +196,7 @@ support::modes::for_each_mode! {
     fn an_invalidation_while_a_later_item_computes_keeps_an_earlier_one_out() {
         // Item 3 is computed (on a remote backend, its store held back) when
         // item 4's body lets the test invalidate 3.
-        let pause = Pause::arm(&RACE_PAUSES[4]);
+        let pause = rt::Pause::arm(&RACE_PAUSES[4]);
         let batch = spawn!({ call!(raced_many([3, 4])) });
         wait!(pause.started);
         RACE_DATA[3].fetch_add(1, SeqCst);
@@ -242,7 +210,7 @@ support::modes::for_each_mode! {
     #[test]
     fn another_caches_invalidation_while_a_later_item_computes_keeps_an_earlier_one_out() {
         // Only the backend's compare-and-set knows of it.
-        let pause = Pause::arm(&RACE_PAUSES[6]);
+        let pause = rt::Pause::arm(&RACE_PAUSES[6]);
         let batch = spawn!({ call!(raced_many([5, 6])) });
         wait!(pause.started);
         RACE_DATA[5].fetch_add(1, SeqCst);
@@ -254,13 +222,13 @@ support::modes::for_each_mode! {
     }
 
     static PAIRED_RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
-    static PAIRED_PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+    static PAIRED_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
     #[cached(cache = cache("many-paired"))]
     fn paired(n: usize) -> usize {
         PAIRED_RUNS[n].fetch_add(1, SeqCst);
         if n == 2 {
-            call!(Pause::take_and_wait(&PAIRED_PAUSE));
+            call!(rt::Pause::take_and_wait(&PAIRED_PAUSE));
         }
         n * 7
     }
@@ -268,7 +236,7 @@ support::modes::for_each_mode! {
     #[test]
     fn a_call_of_a_key_a_many_computed_waits_for_it_and_is_handed_its_value() {
         let cache = cache("many-paired");
-        let pause = Pause::arm(&PAIRED_PAUSE);
+        let pause = rt::Pause::arm(&PAIRED_PAUSE);
         let batch = spawn!({ call!(paired_many([1, 2])) });
         // Key 1 is computed; on a remote backend its store (and its lock, its
         // flight) are held until the batch's writes, after key 2.

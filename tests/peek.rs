@@ -6,12 +6,8 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use cachetool::cached;
-
-/// Bounds every wait of these tests.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 support::modes::for_each_mode! {
     static USER_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -68,30 +64,24 @@ support::modes::for_each_mode! {
         assert_eq!(call!(parse_peek("x".to_string())), None);
     }
 
-    static STARTED: Mutex<Option<rt::Sender<()>>> = Mutex::new(None);
-    static GATE: Mutex<Option<rt::Receiver<()>>> = Mutex::new(None);
+    static PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
-    /// Tells the test it started, then waits until the test opens the gate.
+    /// Stops at the pause until the test lets it go.
     #[cached(cache = cache("peek"))]
     fn gated(n: u64) -> u64 {
-        STARTED.lock().unwrap().take().expect("one run").send(()).unwrap();
-        let gate = GATE.lock().unwrap().take().expect("one run");
-        recv!(gate, PATIENCE).expect("the test opens the gate");
+        call!(rt::Pause::take_and_wait(&PAUSE));
         n * 2
     }
 
     #[test]
     fn peek_does_not_wait_for_a_computation_in_flight() {
-        let (started, has_started) = rt::channel();
-        let (open, gate) = rt::channel();
-        *STARTED.lock().unwrap() = Some(started);
-        *GATE.lock().unwrap() = Some(gate);
+        let pause = rt::Pause::arm(&PAUSE);
         let computing = spawn!({ call!(gated(1)) });
-        recv!(has_started, PATIENCE).expect("the body started");
-        // The body is blocked until the gate opens: a peek that waited for it
-        // would never return, and the test would time out.
+        wait!(pause.started);
+        // The body is stopped until the test lets it go: a peek that waited
+        // for it would never return, and the test would time out.
         assert_eq!(call!(gated_peek(1)), None);
-        open.send(()).unwrap();
+        wait!(pause.resume);
         assert_eq!(join!(computing).unwrap(), 2);
         assert_eq!(call!(gated_peek(1)), Some(2));
     }

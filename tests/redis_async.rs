@@ -1,8 +1,8 @@
 //! Async functions on Redis through the backend's native async connection (no
-//! blocking pool): single-flight across 100 tasks; one backend used by
-//! runtimes one after another; and a server stopped under running async
-//! calls, then restarted on the same port. The round trips per operation,
-//! the same as for sync calls, are in `redis_round_trips.rs`, run in both modes.
+//! blocking pool): one backend used by runtimes one after another; and a server stopped under running async
+//! calls, then restarted on the same port. Single flight across 100 tasks is
+//! in `async_fns.rs`, and the round trips per operation in `round_trips.rs`,
+//! on every backend.
 
 #![cfg(all(feature = "redis", feature = "tokio"))]
 
@@ -19,28 +19,6 @@ use support::redis::Setup;
 const PATIENCE: Duration = Duration::from_secs(20);
 /// How long the calls made during the outage may take in all.
 const OUTAGE_PATIENCE: Duration = Duration::from_secs(90);
-
-static FLIGHT: LazyLock<Setup> = LazyLock::new(|| Setup::new("async-flight", |builder| builder));
-static FLIGHT_RUNS: AtomicUsize = AtomicUsize::new(0);
-
-#[cached(cache = &FLIGHT.cache, name = "slow", tags = ["t"])]
-async fn slow(n: u64) -> u64 {
-    FLIGHT_RUNS.fetch_add(1, SeqCst);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    n + 1
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_tasks_on_one_cold_key_run_the_body_once() {
-    let tasks: Vec<_> = (0..100).map(|_| tokio::spawn(slow(7))).collect();
-    for task in tasks {
-        let value = tokio::time::timeout(PATIENCE, task).await;
-        assert_eq!(value.expect("within the patience").expect("no panic"), 8);
-    }
-    assert_eq!(FLIGHT_RUNS.load(SeqCst), 1);
-    assert_eq!(FLIGHT.cache.stats().errors, 0);
-    assert_eq!(FLIGHT.keys_with(b":lock:"), Vec::<Vec<u8>>::new());
-}
 
 static SEQUENCE: LazyLock<Setup> =
     LazyLock::new(|| Setup::new("async-runtimes", |builder| builder));

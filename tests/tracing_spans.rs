@@ -8,13 +8,10 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cachetool::{cached, Cache};
 use support::BackendKind;
-
-/// Bounds every wait of these tests.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 fn backend_name(kind: BackendKind) -> &'static str {
     match kind {
@@ -32,16 +29,6 @@ macro_rules! path_of_this_module {
 }
 
 support::modes::for_each_mode! {
-    /// Waits until `condition` holds, at most `PATIENCE`.
-    #[maybe_async]
-    fn eventually(what: &str, condition: impl Fn() -> bool) {
-        let started = Instant::now();
-        while !condition() {
-            assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
-            sleep!(Duration::from_millis(2));
-        }
-    }
-
     #[cached(cache = cache("spans"))]
     fn compute(n: u32) -> u32 {
         n + 1
@@ -81,15 +68,13 @@ support::modes::for_each_mode! {
         assert_eq!(outcomes, ["computed", "error", "computed"]);
     }
 
-    static GATE: Mutex<Option<rt::Receiver<()>>> = Mutex::new(None);
+    static PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
     static GATED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
     #[cached(cache = cache("spans-joined"))]
     fn gated(n: u32) -> u32 {
-        if GATED_RUNS.fetch_add(1, SeqCst) == 0 {
-            let gate = GATE.lock().unwrap().take().expect("the gate");
-            recv!(gate, PATIENCE).expect("the test opens the gate");
-        }
+        GATED_RUNS.fetch_add(1, SeqCst);
+        call!(rt::Pause::take_and_wait(&PAUSE));
         n
     }
 
@@ -97,17 +82,17 @@ support::modes::for_each_mode! {
     fn a_caller_handed_another_callers_value_has_joined() {
         let capture = capture::global();
         let prefix = cache("spans-joined").prefix().to_owned();
-        let (open, gate) = rt::channel();
-        *GATE.lock().unwrap() = Some(gate);
+        let pause = rt::Pause::arm(&PAUSE);
         let leader = spawn!({ call!(gated(5)) });
-        call!(eventually("the leader's body", || GATED_RUNS.load(SeqCst) == 1));
+        wait!(pause.started);
         let waiter = spawn!({ call!(gated(5)) });
-        call!(eventually("the second caller to wait", || {
+        let waiting = || {
             capture.events(&prefix).iter().any(|(_, fields)| {
                 fields.get("message").is_some_and(|message| message.contains("waiting"))
             })
-        }));
-        open.send(()).unwrap();
+        };
+        until!(waiting(), "the second caller to wait");
+        wait!(pause.resume);
         assert_eq!((join!(leader).unwrap(), join!(waiter).unwrap()), (5, 5));
         assert_eq!(GATED_RUNS.load(SeqCst), 1);
         let mut outcomes: Vec<String> = capture
@@ -125,16 +110,14 @@ support::modes::for_each_mode! {
         cache: Cache,
     }
 
-    static PROCESS_GATE: Mutex<Option<rt::Receiver<()>>> = Mutex::new(None);
+    static PROCESS_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
     static PROCESS_RUNS: AtomicUsize = AtomicUsize::new(0);
 
     impl Process {
         #[cached(cache = self.cache)]
         fn slow(&self, n: u32) -> u32 {
-            if PROCESS_RUNS.fetch_add(1, SeqCst) == 0 {
-                let gate = PROCESS_GATE.lock().unwrap().take().expect("the gate");
-                recv!(gate, PATIENCE).expect("the test opens the gate");
-            }
+            PROCESS_RUNS.fetch_add(1, SeqCst);
+            call!(rt::Pause::take_and_wait(&PROCESS_PAUSE));
             n * 10
         }
     }
@@ -152,10 +135,9 @@ support::modes::for_each_mode! {
             Arc::new(Process { cache })
         };
         let (first, second) = (process(), process());
-        let (open, gate) = rt::channel();
-        *PROCESS_GATE.lock().unwrap() = Some(gate);
+        let pause = rt::Pause::arm(&PROCESS_PAUSE);
         let computing = spawn!({ call!(first.slow(2)) });
-        call!(eventually("the first body", || PROCESS_RUNS.load(SeqCst) == 1));
+        wait!(pause.started);
         let opened = || {
             capture
                 .of_cache(&prefix)
@@ -170,10 +152,8 @@ support::modes::for_each_mode! {
             let joins = second.cache.__flight_joins();
             let waiter = Arc::clone(&second);
             let waiting = spawn!({ call!(waiter.slow(2)) });
-            call!(eventually("the second caller to wait", || {
-                second.cache.__flight_joins() > joins
-            }));
-            open.send(()).unwrap();
+            until!(second.cache.__flight_joins() > joins, "the second caller to wait");
+            wait!(pause.resume);
             assert_eq!(join!(computing).unwrap(), 20);
             assert_eq!(join!(waiting).unwrap(), 20);
             assert_eq!(PROCESS_RUNS.load(SeqCst), 1, "computed once");
@@ -185,8 +165,8 @@ support::modes::for_each_mode! {
         let waiting = spawn!({ call!(second.slow(2)) });
         // The second process missed; it now waits for the first one's lock,
         // or finds its value.
-        call!(eventually("the second process's load", || opened() == 2));
-        open.send(()).unwrap();
+        until!(opened() == 2, "the second process's load");
+        wait!(pause.resume);
         assert_eq!((join!(computing).unwrap(), join!(waiting).unwrap()), (20, 20));
         assert_eq!(PROCESS_RUNS.load(SeqCst), 1);
         let mut outcomes: Vec<String> = capture.loads(&prefix).iter().map(|l| l["outcome"].clone()).collect();

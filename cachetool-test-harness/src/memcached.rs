@@ -126,3 +126,36 @@ pub fn counters(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
         .map(|(name, value)| (name.to_string(), *value))
         .collect()
 }
+
+/// The floor of the benches: `get`s and `set`s written by hand on one kept
+/// connection, each answer read into one reused buffer, nothing parsed.
+pub struct RawConnection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl RawConnection {
+    /// A connection to `address`, with Nagle's delay off.
+    pub fn connect(address: &str) -> RawConnection {
+        let stream = TcpStream::connect(address).expect("connect to the test memcached");
+        stream.set_nodelay(true).unwrap();
+        RawConnection {
+            stream,
+            buffer: vec![0; 4096],
+        }
+    }
+
+    /// Sends `request` and reads until its answer ends (`END` or `STORED`);
+    /// gives the answer's length.
+    pub fn request(&mut self, request: &[u8]) -> usize {
+        self.stream.write_all(request).unwrap();
+        let mut filled = 0;
+        loop {
+            filled += self.stream.read(&mut self.buffer[filled..]).unwrap();
+            let got = &self.buffer[..filled];
+            if got.ends_with(b"END\r\n") || got.ends_with(b"STORED\r\n") {
+                return filled;
+            }
+        }
+    }
+}

@@ -490,15 +490,99 @@ pub(crate) use {
 pub(crate) mod blocking {
     pub(crate) use std::sync::mpsc::{channel, Receiver, Sender};
     pub(crate) use std::sync::Barrier;
+    use std::sync::Mutex;
+
+    /// [`Pause`](super::Pause) on std's barriers.
+    #[allow(dead_code)]
+    pub(crate) type Pause = super::Pause<Barrier>;
+
+    #[allow(dead_code)]
+    impl Pause {
+        /// Takes the pause armed in `slot`, if any, and waits at both rendezvous.
+        pub(crate) fn take_and_wait(slot: &Mutex<Option<Pause>>) {
+            let Some(pause) = slot.lock().unwrap().take() else {
+                return;
+            };
+            pause.started.wait();
+            pause.resume.wait();
+        }
+    }
 }
 
 /// Tasks: what `rt::` names in async mode.
 #[allow(unused_imports)]
 pub(crate) mod tasks {
+    use std::sync::Mutex;
     pub(crate) use tokio::sync::mpsc::{
         unbounded_channel as channel, UnboundedReceiver as Receiver, UnboundedSender as Sender,
     };
     pub(crate) use tokio::sync::Barrier;
+
+    /// [`Pause`](super::Pause) on tokio's barriers.
+    #[allow(dead_code)]
+    pub(crate) type Pause = super::Pause<Barrier>;
+
+    #[allow(dead_code)]
+    impl Pause {
+        /// Takes the pause armed in `slot`, if any, and awaits both rendezvous.
+        pub(crate) async fn take_and_wait(slot: &Mutex<Option<Pause>>) {
+            let Some(pause) = slot.lock().unwrap().take() else {
+                return;
+            };
+            pause.started.wait().await;
+            pause.resume.wait().await;
+        }
+    }
+}
+
+/// The two rendezvous of a body with its test: "I am here" (`started`) and
+/// "you may go on" (`resume`). The test arms one in a static slot
+/// ([`Pause::arm`]); the next body to call `rt::Pause::take_and_wait` on the
+/// slot stops there until the test has passed both (`wait!(pause.started)`,
+/// then `wait!(pause.resume)`). Later bodies find the slot empty.
+pub(crate) struct Pause<B> {
+    pub(crate) started: std::sync::Arc<B>,
+    pub(crate) resume: std::sync::Arc<B>,
+}
+
+impl<B> Clone for Pause<B> {
+    fn clone(&self) -> Self {
+        Pause {
+            started: std::sync::Arc::clone(&self.started),
+            resume: std::sync::Arc::clone(&self.resume),
+        }
+    }
+}
+
+/// A barrier for two: the test and one body.
+pub(crate) trait TwoParty {
+    fn for_two() -> Self;
+}
+
+impl TwoParty for std::sync::Barrier {
+    fn for_two() -> Self {
+        std::sync::Barrier::new(2)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl TwoParty for tokio::sync::Barrier {
+    fn for_two() -> Self {
+        tokio::sync::Barrier::new(2)
+    }
+}
+
+#[allow(dead_code)]
+impl<B: TwoParty> Pause<B> {
+    /// A pause armed in `slot`: the next body that takes it waits there.
+    pub(crate) fn arm(slot: &Mutex<Option<Pause<B>>>) -> Pause<B> {
+        let pause = Pause {
+            started: std::sync::Arc::new(B::for_two()),
+            resume: std::sync::Arc::new(B::for_two()),
+        };
+        *slot.lock().unwrap() = Some(pause.clone());
+        pause
+    }
 }
 
 /// Runs a sync test's body on a thread of its own, so that one that hangs (a

@@ -32,24 +32,19 @@ impl Repo {
     }
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    assert_eq!(assert_send(user(7)).await, "user 7");
+    assert_eq!(assert_send(user(0)).await, "nobody");
+    assert_send(user_invalidate(7)).await.unwrap();
+    assert_eq!(assert_send(user_refresh(7)).await, "user 7");
+    assert_eq!(assert_send(parse(" 21 ".to_string())).await, Ok(42));
+    assert!(parse("x".to_string()).await.is_err());
+    let repo = Repo { base: 100 };
+    assert_eq!(assert_send(repo.row((1, 2))).await, 103);
+    assert_send(repo.row_invalidate((1, 2))).await.unwrap();
+    assert_eq!(assert_send(repo.row_refresh((1, 2))).await, 103);
+    assert_send(cachetool::global().clean_async(&["users"]))
+        .await
         .unwrap();
-    runtime.block_on(async {
-        assert_eq!(assert_send(user(7)).await, "user 7");
-        assert_eq!(assert_send(user(0)).await, "nobody");
-        assert_send(user_invalidate(7)).await.unwrap();
-        assert_eq!(assert_send(user_refresh(7)).await, "user 7");
-        assert_eq!(assert_send(parse(" 21 ".to_string())).await, Ok(42));
-        assert!(parse("x".to_string()).await.is_err());
-        let repo = Repo { base: 100 };
-        assert_eq!(assert_send(repo.row((1, 2))).await, 103);
-        assert_send(repo.row_invalidate((1, 2))).await.unwrap();
-        assert_eq!(assert_send(repo.row_refresh((1, 2))).await, 103);
-        assert_send(cachetool::global().clean_async(&["users"]))
-            .await
-            .unwrap();
-    });
 }

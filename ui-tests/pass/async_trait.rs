@@ -31,16 +31,11 @@ impl Repo for Db {
     }
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let repo: Box<dyn Repo> = Box::new(Db);
-        assert_eq!(assert_send(repo.row(7)).await, Ok("row 7".to_string()));
-        assert!(repo.row(0).await.is_err());
-        assert_eq!(assert_send(repo.count()).await, 42);
-        cachetool::global().clean_async(&["row:7"]).await.unwrap();
-    });
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let repo: Box<dyn Repo> = Box::new(Db);
+    assert_eq!(assert_send(repo.row(7)).await, Ok("row 7".to_string()));
+    assert!(repo.row(0).await.is_err());
+    assert_eq!(assert_send(repo.count()).await, 42);
+    cachetool::global().clean_async(&["row:7"]).await.unwrap();
 }

@@ -54,29 +54,24 @@ impl Source for Disk {
     }
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let repo = Repo { base: 10 };
-        assert_eq!(assert_send(repo.user(1)).await, 11);
-        assert_eq!(assert_send(repo.user(1)).await, 11);
-        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
-        assert_eq!(assert_send(repo.user_peek(1)).await, Some(11));
-        assert_eq!(assert_send(repo.user_many([1, 2])).await, [11, 12]);
-        assert_send(repo.user_invalidate(1)).await.unwrap();
-        assert_eq!(assert_send(repo.user_refresh(1)).await, 11);
-        assert_eq!(assert_send(repo.name(1)).await.unwrap(), "user 1");
-        assert_eq!(repo.name_peek(1).await.as_deref(), Some("user 1"));
-        assert!(repo.name(0).await.is_err());
-        assert_eq!(repo.double(2), 4);
-        assert_eq!(repo.double_peek(2), Some(4));
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let repo = Repo { base: 10 };
+    assert_eq!(assert_send(repo.user(1)).await, 11);
+    assert_eq!(assert_send(repo.user(1)).await, 11);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    assert_eq!(assert_send(repo.user_peek(1)).await, Some(11));
+    assert_eq!(assert_send(repo.user_many([1, 2])).await, [11, 12]);
+    assert_send(repo.user_invalidate(1)).await.unwrap();
+    assert_eq!(assert_send(repo.user_refresh(1)).await, 11);
+    assert_eq!(assert_send(repo.name(1)).await.unwrap(), "user 1");
+    assert_eq!(repo.name_peek(1).await.as_deref(), Some("user 1"));
+    assert!(repo.name(0).await.is_err());
+    assert_eq!(repo.double(2), 4);
+    assert_eq!(repo.double_peek(2), Some(4));
 
-        let source: &dyn Source = &Disk;
-        assert_eq!(assert_send(source.read(1)).await, 2);
-        assert_eq!(source.read(1).await, 2);
-        assert_eq!(CALLS.load(Ordering::SeqCst), 4);
-    });
+    let source: &dyn Source = &Disk;
+    assert_eq!(assert_send(source.read(1)).await, 2);
+    assert_eq!(source.read(1).await, 2);
+    assert_eq!(CALLS.load(Ordering::SeqCst), 4);
 }

@@ -101,7 +101,8 @@ impl Repo {
     }
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     assert_eq!(square_many([1, 2, 3]), [1, 4, 9]);
     assert_eq!(square_many(vec![3]), [9]);
     assert_eq!(square_many(1..=2), [1, 4]);
@@ -128,14 +129,8 @@ fn main() {
     let repo = Repo { base: 100 };
     assert_eq!(repo.get_many([1, 2]), [101, 102]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        assert_eq!(fetch_many(&db, [1, 2]).await, ["db:1", "db:2"]);
-        let mut conn = Conn { calls: 0 };
-        assert_eq!(repo.load_many(&mut conn, [1, 2]).await, [101, 102]);
-        assert_eq!(conn.calls, 2);
-    });
+    assert_eq!(fetch_many(&db, [1, 2]).await, ["db:1", "db:2"]);
+    let mut conn = Conn { calls: 0 };
+    assert_eq!(repo.load_many(&mut conn, [1, 2]).await, [101, 102]);
+    assert_eq!(conn.calls, 2);
 }

@@ -79,7 +79,8 @@ fn caller<'x, 'y>(a: &'x str, b: &'y str) -> Vec<String> {
     several_many(&Db, [(a, Cow::Borrowed(b), Wrapper(a), 1, Some(b))])
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     assert_eq!(cow_many(["a", "bb"].map(Cow::Borrowed)), [1, 2]);
     assert_eq!(cow_many(vec![Cow::Owned("ccc".to_owned())]), [3]);
     assert_eq!(cow_peek(Cow::Borrowed("a")), Some(1));
@@ -101,22 +102,16 @@ fn main() {
     assert_eq!(nested_many([vec![("a", Cow::Borrowed("b"))]]), [1]);
     assert_eq!(Repo.cow_many([Cow::Borrowed("abc")]), [3]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        assert_eq!(
-            async_text_many(&Db, [("a", Cow::Borrowed("b"))]).await,
-            ["ab"]
-        );
-        assert_eq!(
-            async_text_peek(&Db, "a", Cow::Borrowed("b")).await.as_deref(),
-            Some("ab")
-        );
-        async_text_invalidate(&Db, &owned, Cow::Borrowed("b")).await.unwrap();
-        assert_eq!(async_wrapped_many([(Wrapper("ab"), 1)]).await, [3]);
-        assert_eq!(Repo.text_many([("a", Cow::Borrowed("b"))]).await, ["ab"]);
-        assert_eq!(Repo.text_peek("a", Cow::Borrowed("b")).await.as_deref(), Some("ab"));
-    });
+    assert_eq!(
+        async_text_many(&Db, [("a", Cow::Borrowed("b"))]).await,
+        ["ab"]
+    );
+    assert_eq!(
+        async_text_peek(&Db, "a", Cow::Borrowed("b")).await.as_deref(),
+        Some("ab")
+    );
+    async_text_invalidate(&Db, &owned, Cow::Borrowed("b")).await.unwrap();
+    assert_eq!(async_wrapped_many([(Wrapper("ab"), 1)]).await, [3]);
+    assert_eq!(Repo.text_many([("a", Cow::Borrowed("b"))]).await, ["ab"]);
+    assert_eq!(Repo.text_peek("a", Cow::Borrowed("b")).await.as_deref(), Some("ab"));
 }

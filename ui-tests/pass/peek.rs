@@ -43,7 +43,8 @@ impl Repo {
     }
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     assert_eq!(square_peek(3), None);
     assert_eq!(square(3), 9);
     assert_eq!(square_peek(3), Some(9));
@@ -69,13 +70,7 @@ fn main() {
     assert_eq!(Repo.get((1, 2)), 3);
     assert_eq!(Repo.get_peek((1, 2)), Some(3));
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        assert_eq!(page_peek(1).await, None);
-        page(1).await;
-        assert_eq!(page_peek(1).await.as_deref(), Some("page 1"));
-    });
+    assert_eq!(page_peek(1).await, None);
+    page(1).await;
+    assert_eq!(page_peek(1).await.as_deref(), Some("page 1"));
 }

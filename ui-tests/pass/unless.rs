@@ -51,7 +51,8 @@ async fn fetch(id: u64) -> String {
     if id == 0 { String::new() } else { format!("page {id}") }
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     assert!(list(0).is_empty());
     assert!(list(0).is_empty());
     assert_eq!(calls(), 2);
@@ -77,14 +78,8 @@ fn main() {
     assert_eq!(Repo.name(1), "1");
     assert_eq!(Repo.name_peek(1).as_deref(), Some("1"));
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        assert_eq!(fetch(0).await, "");
-        assert_eq!(fetch_peek(0).await, None);
-        assert_eq!(fetch(1).await, "page 1");
-        assert_eq!(fetch_peek(1).await.as_deref(), Some("page 1"));
-    });
+    assert_eq!(fetch(0).await, "");
+    assert_eq!(fetch_peek(0).await, None);
+    assert_eq!(fetch(1).await, "page 1");
+    assert_eq!(fetch_peek(1).await.as_deref(), Some("page 1"));
 }

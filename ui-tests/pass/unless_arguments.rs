@@ -57,7 +57,8 @@ fn assert_send<T: Send>(value: T) -> T {
     value
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     assert_eq!(sync_list(1, 2), [0, 1]);
     assert_eq!(sync_list_peek(1, 2), None, "longer than the limit: not stored");
     assert_eq!(sync_list(2, 2), [0, 1]);
@@ -67,26 +68,20 @@ fn main() {
     async_list_many();
     assert_eq!(Repo { limit: 1 }.sync_list(0, 1), [0]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        assert_eq!(assert_send(async_list(1, 2)).await, [0, 1]);
-        assert_eq!(async_list_peek(1, 2).await, None);
-        assert_eq!(async_list(2, 2).await, [0, 1]);
-        assert_eq!(async_list_peek(2, 2).await.as_deref(), Some(&[0, 1][..]));
-        assert_eq!(async_list_refresh(1, 3).await, [0, 1, 2]);
-        assert_eq!(async_list_peek(1, 3).await, None);
-        assert_eq!(assert_send(async_owned("p".to_owned(), 1)).await, "p1");
-        assert_eq!(async_owned_peek("p".to_owned(), 1).await, None);
-        let db = Db { ten: 10 };
-        assert_eq!(async_skipped(&db, 1).await, Ok(10));
-        assert_eq!(async_skipped_many(&db, [1, 2]).await, [Ok(10), Ok(20)]);
-        assert_eq!(async_skipped_peek(&db, 1).await, None, "10 is not stored");
-        assert_eq!(async_skipped_peek(&db, 2).await, Some(20));
-        let repo = Repo { limit: 1 };
-        assert_eq!(assert_send(repo.list(5, 2)).await, [0, 1]);
-        assert_eq!(repo.list(5, 1).await, [0]);
-    });
+    assert_eq!(assert_send(async_list(1, 2)).await, [0, 1]);
+    assert_eq!(async_list_peek(1, 2).await, None);
+    assert_eq!(async_list(2, 2).await, [0, 1]);
+    assert_eq!(async_list_peek(2, 2).await.as_deref(), Some(&[0, 1][..]));
+    assert_eq!(async_list_refresh(1, 3).await, [0, 1, 2]);
+    assert_eq!(async_list_peek(1, 3).await, None);
+    assert_eq!(assert_send(async_owned("p".to_owned(), 1)).await, "p1");
+    assert_eq!(async_owned_peek("p".to_owned(), 1).await, None);
+    let db = Db { ten: 10 };
+    assert_eq!(async_skipped(&db, 1).await, Ok(10));
+    assert_eq!(async_skipped_many(&db, [1, 2]).await, [Ok(10), Ok(20)]);
+    assert_eq!(async_skipped_peek(&db, 1).await, None, "10 is not stored");
+    assert_eq!(async_skipped_peek(&db, 2).await, Some(20));
+    let repo = Repo { limit: 1 };
+    assert_eq!(assert_send(repo.list(5, 2)).await, [0, 1]);
+    assert_eq!(repo.list(5, 1).await, [0]);
 }

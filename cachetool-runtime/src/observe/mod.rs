@@ -125,18 +125,14 @@ impl Request<'_> {
             function.metrics.backend_error();
         }
         let inner = self.inner();
-        let backend = inner.backend.name();
-        tracing::warn!(
-            cache = inner.namespace.prefix(),
-            function = self.site.path(),
-            backend,
-            server = error.server().unwrap_or(backend),
-            command = error.command().unwrap_or(operation),
+        let failure = Failure {
+            cache: inner.namespace.prefix(),
+            backend: inner.backend.name(),
             operation,
             key,
-            %error,
-            "cachetool: backend operation failed; the function's own value is used"
-        );
+            error,
+        };
+        failure.warn(Some(self.site.path()), "the function's own value is used");
     }
 
     /// Runs `load` (everything a call does after a miss, or a refresh) inside
@@ -172,15 +168,41 @@ impl Request<'_> {
 /// Reports an error that an invalidation or a clean returns to its caller
 /// (which is not counted: the caller gets the error).
 pub(crate) fn returned_error(cache: &crate::Cache, operation: &str, key: &str, error: &Error) {
-    let backend = cache.inner.backend.name();
-    tracing::warn!(
-        cache = cache.prefix(),
-        backend,
-        server = error.server().unwrap_or(backend),
-        command = error.command().unwrap_or(operation),
+    let failure = Failure {
+        cache: cache.prefix(),
+        backend: cache.inner.backend.name(),
         operation,
         key,
-        %error,
-        "cachetool: backend operation failed; the error is returned to the caller"
-    );
+        error,
+    };
+    failure.warn(None, "the error is returned to the caller");
+}
+
+/// A backend operation that failed, as its warning names it.
+struct Failure<'a> {
+    cache: &'a str,
+    backend: &'a str,
+    operation: &'a str,
+    key: &'a str,
+    error: &'a Error,
+}
+
+impl Failure<'_> {
+    /// One warning event: the server and command the backend named (else the
+    /// backend and our operation), the function if a call failed, and what
+    /// became of the failure (`then`).
+    fn warn(&self, function: Option<&str>, then: &str) {
+        let (backend, operation, error) = (self.backend, self.operation, self.error);
+        tracing::warn!(
+            cache = self.cache,
+            function,
+            backend,
+            server = error.server().unwrap_or(backend),
+            command = error.command().unwrap_or(operation),
+            operation,
+            key = self.key,
+            %error,
+            "cachetool: backend operation failed; {then}"
+        );
+    }
 }

@@ -37,22 +37,15 @@ impl MemcachedBackend {
         store: &Store<'_>,
         release: Option<&NotedLock<'_>>,
     ) -> Result<(StoreReply, bool)> {
-        let Store {
-            command,
-            key,
-            wire_key,
-            server,
-            data,
-            ttl,
-            cas,
-        } = *store;
-        let (payload, flags) = self.encode(data);
+        let (command, wire_key, server) = (store.command, store.wire_key, store.server);
+        let (payload, flags) = self.encode(store.data);
         if self.too_large(server, wire_key, payload.len()) {
-            return Err(self.not_stored_oversized(key, server, payload.len()));
+            return Err(self.not_stored_oversized(store.key, server, payload.len()));
         }
-        let exptime = keys::exptime(ttl);
-        let push =
-            |out: &mut Vec<u8>| push_store(out, command, wire_key, flags, exptime, &payload, cas);
+        let exptime = keys::exptime(store.ttl);
+        let push = |out: &mut Vec<u8>| {
+            push_store(out, command, wire_key, flags, exptime, &payload, store.cas)
+        };
         let stored = match release {
             None => self.round_trip(server, command, push, read_stored)?,
             Some(lock) if lock.server == server => self.round_trip(
