@@ -26,11 +26,6 @@ pub(crate) fn deadline_after(now: Instant, after: Duration) -> Instant {
     now.checked_add(bounded(after)).unwrap_or(now)
 }
 
-/// `now + ttl`, or `None` (no expiry) where that is past what the clock holds.
-pub(crate) fn expiry_after(now: Instant, ttl: Duration) -> Option<Instant> {
-    now.checked_add(ttl)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,7 +41,5 @@ mod tests {
         assert_eq!(deadline_after(now, Duration::MAX), now + FOREVER);
         assert_eq!(deadline_after(now, year), now + year);
         assert_eq!(bounded(Duration::MAX), FOREVER);
-        assert_eq!(expiry_after(now, Duration::MAX), None);
-        assert_eq!(expiry_after(now, year), Some(now + year));
     }
 }

@@ -12,12 +12,11 @@
 //! it, and there is no tombstone for eviction to lose.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Request;
 use super::{Found, Miss};
 use crate::__private::Cacheable;
-use crate::durations::expiry_after;
 use crate::local::{entry, Header, LocalStore, TagPairs};
 use crate::{Error, ErrorKind, Result};
 
@@ -103,8 +102,7 @@ impl Request<'_> {
         if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return true;
         }
-        let expires = self.ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
-        let header = Header::new(expires, started.epoch, &started.tags, self.mark.cleans());
+        let header = Header::new(self.ttl, started.epoch, &started.tags, self.mark.cleans());
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;

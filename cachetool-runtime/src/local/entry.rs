@@ -4,10 +4,12 @@
 use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::Duration;
 
 use xxhash_rust::xxh3::xxh3_128;
+
+use super::clock;
 
 /// Where an entry is: its namespace and function (`scope`) and the hash of
 /// its arguments, folded into 128 bits. Two calls share a key only if their
@@ -91,8 +93,7 @@ pub(crate) type SharedEntry = Arc<Entry<dyn Any + Send + Sync>>;
 
 /// What an entry depends on besides its key: 32 bytes, as every entry has one.
 pub(crate) struct Header {
-    /// When it stops being served, in nanoseconds after [`clock_base`]
-    /// ([`NEVER`]: never).
+    /// When it stops being served, on the local clock ([`clock::NEVER`]: never).
     expires_at: u64,
     /// The namespace's epoch when its computation started.
     pub(crate) epoch: u64,
@@ -109,16 +110,15 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// A header of an entry served for `ttl` from now (`None`: until evicted
+    /// or invalidated).
     pub(crate) fn new(
-        expires: Option<Instant>,
+        ttl: Option<Duration>,
         epoch: u64,
         tags: &[(u64, u64)],
         checked_through: u64,
     ) -> Header {
-        let expires_at = expires.map_or(NEVER, |expires| {
-            // Past the range of a u64 of nanoseconds (584 years): never.
-            u64::try_from(since_base(expires)).unwrap_or(NEVER)
-        });
+        let expires_at = ttl.map_or(clock::NEVER, clock::after);
         Header {
             expires_at,
             epoch,
@@ -127,16 +127,16 @@ impl Header {
         }
     }
 
-    /// Whether the entry has expired at `now`.
+    /// Whether the entry has expired at `now` (on the local clock).
     #[inline]
-    pub(crate) fn expired(&self, now: Instant) -> bool {
-        self.expires_at != NEVER && since_base(now) >= u128::from(self.expires_at)
+    pub(crate) fn expired(&self, now: u64) -> bool {
+        now >= self.expires_at
     }
 
     /// Whether the entry expires at all (a hit then reads the clock).
     #[inline]
     pub(crate) fn expires(&self) -> bool {
-        self.expires_at != NEVER
+        self.expires_at != clock::NEVER
     }
 
     /// Its tags and their versions.
@@ -152,21 +152,6 @@ impl Header {
     pub(crate) fn checked(&self, cleans: u64) {
         self.checked_through.fetch_max(cleans, Ordering::Relaxed);
     }
-}
-
-/// The `expires_at` of an entry that never expires.
-const NEVER: u64 = u64::MAX;
-
-/// The instant expiries are counted from: the first time one is needed.
-fn clock_base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
-/// Nanoseconds from [`clock_base`] to `at` (0 before it: an expiry before
-/// the base has passed for every reader).
-fn since_base(at: Instant) -> u128 {
-    at.saturating_duration_since(clock_base()).as_nanos()
 }
 
 /// A new entry holding `value`.
@@ -205,17 +190,16 @@ mod tests {
     fn a_header_is_small_and_keeps_its_expiry_and_tags() {
         assert_eq!(std::mem::size_of::<Header>(), 32);
         assert_eq!(std::mem::size_of::<EntryKey>(), 16);
-        let now = Instant::now();
-        let later = now + std::time::Duration::from_secs(5);
-        let header = Header::new(Some(later), 1, &[(2, 3)], 0);
+        let now = clock::now();
+        let header = Header::new(Some(Duration::from_secs(5)), 1, &[(2, 3)], 0);
+        let later = clock::after(Duration::from_secs(5));
         assert!(header.expires() && !header.expired(now));
-        assert!(header.expired(later) && header.expired(later + later.duration_since(now)));
+        assert!(header.expired(later) && header.expired(later + 1));
         assert_eq!(header.tags(), &[(2, 3)]);
         let forever = Header::new(None, 1, &[], 0);
         assert!(!forever.expires() && !forever.expired(later) && forever.tags().is_empty());
-        // An expiry at or before the base instant has passed.
-        let at_base = Header::new(Some(clock_base()), 1, &[], 0);
-        assert!(at_base.expires() && at_base.expired(now));
+        let expired_at_once = Header::new(Some(Duration::ZERO), 1, &[], 0);
+        assert!(expired_at_once.expires() && expired_at_once.expired(clock::now()));
     }
 
     #[test]

@@ -10,12 +10,12 @@
 //! of `benches/peers.rs`: see the README's design notes.) Expired entries are
 //! never returned: a read drops them.
 
+pub(crate) mod clock;
 mod entry;
 mod namespace;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use quick_cache::sync::{Cache as Engine, DefaultLifecycle};
@@ -113,7 +113,7 @@ impl LocalTier {
 
     #[inline]
     fn unexpired(&self, key: &EntryKey, entry: SharedEntry) -> Option<SharedEntry> {
-        if entry.header.expires() && entry.header.expired(Instant::now()) {
+        if entry.header.expires() && entry.header.expired(clock::now()) {
             self.entries
                 .remove_if(key, |kept| Arc::ptr_eq(kept, &entry));
             return None;

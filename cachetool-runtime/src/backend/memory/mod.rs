@@ -6,14 +6,13 @@
 
 mod url;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::{Backend, HeldLock, LoadStart, LockRequest, Value};
-use crate::durations::expiry_after;
-use crate::local::{entry, EntryKey, Header, LocalTier, SharedEntry};
+use crate::local::{clock, entry, EntryKey, Header, LocalTier, SharedEntry};
 use crate::Result;
 
 pub(crate) use url::capacity_of;
@@ -81,8 +80,7 @@ impl MemoryBackend {
     }
 
     fn write(&self, key: EntryKey, value: Value, ttl: Option<Duration>) {
-        let expires = ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
-        let header = Header::new(expires, 0, &[], 0);
+        let header = Header::new(ttl, 0, &[], 0);
         self.tier.insert(key, entry(header, value));
     }
 
@@ -142,7 +140,7 @@ impl Backend for MemoryBackend {
             let slot = self.slot(&key);
             let unchanged = match (&slot, seen) {
                 (Some(slot), Some(seen)) => slot.value::<Value>().is_some_and(|v| v.is_same(seen)),
-                (Some(slot), None) => slot.header.expired(Instant::now()),
+                (Some(slot), None) => slot.header.expired(clock::now()),
                 (None, seen) => seen.is_none(),
             };
             if unchanged {
