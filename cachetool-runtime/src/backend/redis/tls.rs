@@ -30,6 +30,10 @@ pub(super) fn failure(error: &RedisError, first_exchange: bool) -> Option<&'stat
             Some("TLS failed: the server refused the handshake")
         }
         Some(_) => Some("TLS failed: the handshake failed"),
+        // The cluster client keeps its nodes' errors as text only.
+        None if says_certificate_rejected(error) => {
+            Some("TLS failed: the server's certificate was rejected")
+        }
         None if first_exchange && error.is_timeout() => Some(
             "TLS failed: the server did not answer the TLS handshake in time (is it a TLS port?)",
         ),
@@ -39,6 +43,14 @@ pub(super) fn failure(error: &RedisError, first_exchange: bool) -> Option<&'stat
         ),
         None => None,
     }
+}
+
+/// Whether `error`'s text carries rustls's words for a refused certificate
+/// (`rustls::Error::InvalidCertificate` displays as "invalid peer
+/// certificate: ..."): the redis crate's cluster client reports each node's
+/// error as text, without its source.
+fn says_certificate_rejected(error: &RedisError) -> bool {
+    error.to_string().contains("invalid peer certificate")
 }
 
 /// The rustls error in `error`'s chain, if any.
