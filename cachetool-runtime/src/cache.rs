@@ -68,6 +68,10 @@ impl Cache {
             lock_timeout,
             max_value_size,
         } = parts;
+        // The clock calibrates itself on first use (about a millisecond, at
+        // most 200 ms on a machine too busy to agree with itself): here, at
+        // build, rather than in some caller's first miss.
+        crate::local::clock::now();
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
         let local =
             (any.downcast::<MemoryBackend>().ok()).map(|memory| LocalStore::new(memory, prefix));

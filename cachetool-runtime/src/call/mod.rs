@@ -96,7 +96,10 @@ impl<'c> Request<'c> {
         let (entry_key, tag_keys, tag_hashes) = match inner.local {
             // In memory, the tier keys by identity and tags by hash: no string.
             Some(_) => {
-                let hashes = tags.iter().copied().map(tag_hash).collect();
+                let hashes = match tags {
+                    [] => SmallVec::new(),
+                    tags => tags.iter().copied().map(tag_hash).collect(),
+                };
                 (String::new(), TagKeys::none(), hashes)
             }
             None => {

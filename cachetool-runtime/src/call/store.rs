@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::outcome::{Miss, StoreOutcome};
 use super::Request;
@@ -14,6 +14,7 @@ use crate::codec;
 use crate::driver::Driver;
 use crate::flight::Shared;
 use crate::handover::{Handed, View};
+use crate::local::clock;
 use crate::{Error, ErrorKind, Result};
 
 impl Request<'_> {
@@ -54,17 +55,17 @@ impl Request<'_> {
         &self,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let started = Instant::now();
+        let started = clock::now();
         let outcome = pin!(body).await;
-        self.count_load(started.elapsed(), outcome.is_err());
+        self.count_load(clock::since(started), outcome.is_err());
         outcome
     }
 
     /// [`load`](Request::load), for a body that runs in place.
     pub(crate) fn load_now<T, E>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        let started = Instant::now();
+        let started = clock::now();
         let outcome = body();
-        self.count_load(started.elapsed(), outcome.is_err());
+        self.count_load(clock::since(started), outcome.is_err());
         outcome
     }
 

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
@@ -159,31 +160,33 @@ impl Flights {
         if reentrant {
             return Joined::Reentrant;
         }
-        let mut shard = self.shards[hash as usize % SHARDS].lock();
-        if let Some(running) = shard.running.get_mut(&key) {
-            let flight = running.flight.get_or_insert_with(|| {
-                Arc::new(Flight {
-                    state: Mutex::new(State::Running),
-                    finished: Event::new(),
-                })
-            });
-            let waiter = Waiter(Arc::clone(flight));
-            self.joins.fetch_add(1, Ordering::AcqRel);
-            // The model check notes the moment of the join (`handover_loom.rs`).
-            #[cfg(cachetool_loom)]
-            crate::sync::joined();
-            return Joined::Waiter(waiter);
-        }
+        let mut guard = self.shards[hash as usize % SHARDS].lock();
+        let shard = &mut *guard;
+        // One lookup: a waiter joins the entry found, a leader fills the slot.
+        let vacant = match shard.running.entry(key) {
+            Entry::Vacant(vacant) => vacant,
+            Entry::Occupied(mut running) => {
+                let flight = running.get_mut().flight.get_or_insert_with(|| {
+                    Arc::new(Flight {
+                        state: Mutex::new(State::Running),
+                        finished: Event::new(),
+                    })
+                });
+                let waiter = Waiter(Arc::clone(flight));
+                self.joins.fetch_add(1, Ordering::AcqRel);
+                // The model check notes the moment of the join (`handover_loom.rs`).
+                #[cfg(cachetool_loom)]
+                crate::sync::joined();
+                return Joined::Waiter(waiter);
+            }
+        };
         let leader = shard.next_leader;
         shard.next_leader += 1;
-        shard.running.insert(
-            key,
-            Running {
-                leader,
-                flight: None,
-            },
-        );
-        drop(shard);
+        vacant.insert(Running {
+            leader,
+            flight: None,
+        });
+        drop(guard);
         if per_thread {
             LEADING.with(|leading| leading.borrow_mut().push(marker));
         }
@@ -247,8 +250,11 @@ impl LeaderGuard<'_> {
         let shard = &self.flights.shards[self.marker.1 as usize % SHARDS];
         let running = {
             let mut shard = shard.lock();
-            match shard.running.get(&self.key) {
-                Some(running) if running.leader == self.leader => shard.running.remove(&self.key),
+            // One lookup: the entry, removed if this leader's.
+            match shard.running.entry(self.key) {
+                Entry::Occupied(running) if running.get().leader == self.leader => {
+                    Some(running.remove())
+                }
                 _ => None,
             }
         };

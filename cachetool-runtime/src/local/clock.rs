@@ -1,5 +1,6 @@
 //! The local tier's clock: when an entry expires, and what time it is now,
-//! read on every hit of an entry with a TTL.
+//! read on every hit of an entry with a TTL. It also times the bodies of
+//! misses (`stats().load_time`), twice a miss.
 //!
 //! It is quanta's clock, not std's `Instant`. quanta reads the CPU's
 //! time-stamp counter and scales it; `Instant::now` asks the vDSO's
@@ -31,6 +32,12 @@ pub(crate) fn now() -> u64 {
     let (clock, base) = &*CLOCK;
     // Saturates at 0 should the counter ever go back before the base.
     clock.now().duration_since(*base).as_nanos() as u64
+}
+
+/// How long since `started` (a [`now`]): what the body of a miss took.
+#[inline]
+pub(crate) fn since(started: u64) -> Duration {
+    Duration::from_nanos(now().saturating_sub(started))
 }
 
 /// The time `ttl` from now, or [`NEVER`] past what a `u64` holds.
