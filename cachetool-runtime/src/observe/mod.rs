@@ -139,6 +139,9 @@ impl Request<'_> {
     /// a `cachetool.load` span, which gets the load's outcome when it ends.
     pub(crate) async fn observed<F: Future>(&self, load: F) -> F::Output {
         let span = self.load_span();
+        if span.is_disabled() {
+            return load.await;
+        }
         let output = load.instrument(span.clone()).await;
         span.record("outcome", self.outcome.get().as_str());
         output
@@ -147,6 +150,10 @@ impl Request<'_> {
     /// [`observed`](Request::observed), for a load that runs in place.
     pub(crate) fn observed_now<R>(&self, load: impl FnOnce() -> R) -> R {
         let span = self.load_span();
+        // No subscriber wants it: no entering, leaving or recording.
+        if span.is_disabled() {
+            return load();
+        }
         let output = span.in_scope(load);
         span.record("outcome", self.outcome.get().as_str());
         output
