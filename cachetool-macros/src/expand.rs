@@ -56,7 +56,12 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     // future, whose `return` would not leave the function).
     let first_look = call == Call::Compute && function.async_trait.is_none();
     let request = request(options, function, first_look);
-    let unless = unless(options, function);
+    // What decides whether and how long the value is stored.
+    let unless = {
+        let unless = unless(options, function);
+        let ttl_of = ttl_of(options, function);
+        quote!(#unless #ttl_of)
+    };
     // The `async` of an async function (or of the `async move` that
     // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
     let mut async_span = function.item.sig.asyncness.map(|token| token.span);
@@ -146,6 +151,34 @@ pub(crate) fn unless(options: &Options, function: &Function<'_>) -> TokenStream 
         let __cachetool_unless = #closure;
         let __cachetool_request = __cachetool_request.unless(&__cachetool_unless);
     }
+}
+
+/// `ttl = |value| ...`: the closure as a `fn` pointer typed by the return
+/// type, and the request told of it. Nothing for any other `ttl`.
+pub(crate) fn ttl_of(options: &Options, function: &Function<'_>) -> TokenStream {
+    let (make, apply) = ttl_of_parts(options, function);
+    quote!(#make #apply)
+}
+
+/// [`ttl_of`] in two: making the closure (once), and telling a request.
+pub(crate) fn ttl_of_parts(
+    options: &Options,
+    function: &Function<'_>,
+) -> (TokenStream, TokenStream) {
+    let Some(Ttl::Closure(expr)) = options.ttl.value() else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let ty = function.output.ty();
+    let constructor = match function.output {
+        Output::Result(_) => quote_spanned!(expr.span()=> ::cachetool::__private::ttl_ok),
+        Output::Unit | Output::Value(_) => {
+            quote_spanned!(expr.span()=> ::cachetool::__private::ttl_value)
+        }
+    };
+    (
+        quote!(let __cachetool_ttl_of = #constructor(::core::marker::PhantomData::<#ty>, #expr);),
+        quote!(let __cachetool_request = __cachetool_request.ttl_of(&__cachetool_ttl_of);),
+    )
 }
 
 /// `unless_value(PhantomData::<R>, EXPR)` or, for a `Result`, `unless_ok(..)`,
@@ -255,7 +288,8 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
         None => quote!(::core::option::Option::None),
     };
     let ttl = match options.ttl.value() {
-        None => quote!(::core::option::Option::None),
+        // A closure's TTL is the value's, when it is stored (see `ttl_of`).
+        None | Some(Ttl::Closure(_)) => quote!(::core::option::Option::None),
         Some(Ttl::Secs { lit: written, secs }) => {
             let mut lit = Literal::u64_unsuffixed(*secs);
             lit.set_span(written.span());
@@ -267,13 +301,18 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
         }
     };
     let generics = quote!(&[#(#generics),*]);
-    let (look, after) = match first_look {
+    let (look, mut after) = match first_look {
         true => {
             let look = self::first_look(function, &self_type, &generics);
             (look, quote!(.after(__cachetool_missed)))
         }
         false => (TokenStream::new(), TokenStream::new()),
     };
+    if let Some(jitter) = options.jitter.value() {
+        let mut fraction = Literal::f64_unsuffixed(jitter.value);
+        fraction.set_span(jitter.lit.span());
+        after.extend(quote!(.jitter(#fraction)));
+    }
     quote!({
         let __cachetool_key = #key;
         #look

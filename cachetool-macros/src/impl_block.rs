@@ -313,6 +313,7 @@ fn own_options(attrs: &[Attribute], errors: &mut Errors) -> Option<Options> {
 fn check_off_alone(own: &Options, errors: &mut Errors) {
     let keywords = [
         own.ttl.keyword(),
+        own.jitter.keyword(),
         own.tags.keyword(),
         own.key.keyword(),
         own.cache.keyword(),

@@ -7,13 +7,14 @@ use syn::visit::Visit;
 use syn::{Ident, Lifetime, Type, TypeImplTrait, TypeReference};
 
 use crate::ast::{Function, Output};
-use crate::attr::Options;
+use crate::attr::{Options, Ttl};
 use crate::errors::Errors;
 
 /// Records every problem of `#[cached]` on `function`, in source order:
 /// the attribute's, then the signature's.
 pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Errors) {
     check_skip(options, function, errors);
+    check_ttl_closure(options, function, errors);
     check_name(options, errors);
     check_signature(function, errors);
     check_args(options, function, errors);
@@ -166,6 +167,20 @@ pub(crate) fn output_problem(function: &Function<'_>) -> Option<(TokenStream, St
     let mut finder = OutputFinder { problem: None };
     finder.visit_type(ty);
     finder.problem
+}
+
+/// A `ttl` closure runs when the value is stored, on the value alone: it
+/// can't use the arguments (they may be gone by then).
+fn check_ttl_closure(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let Some(Ttl::Closure(closure)) = options.ttl.value() else {
+        return;
+    };
+    if let Some(arg) = function.unless_uses(closure, &function.arg_names()) {
+        errors.error(
+            &arg,
+            format!("the `ttl` closure is given only the value about to be stored: it can't use the argument `{arg}`; put what the TTL depends on in the value"),
+        );
+    }
 }
 
 /// `name` is the function's path in keys, where `:` separates parts and `@` the version.
@@ -324,6 +339,23 @@ mod tests {
         assert_eq!(
             errors[2],
             "`skip(b)`: there is no argument named `b`; the arguments are `a`"
+        );
+    }
+
+    #[test]
+    fn a_ttl_closure_sees_only_the_value() {
+        let item: ItemFn = parse_quote!(
+            fn f(base: u64, other: u64) -> u64 {}
+        );
+        assert_eq!(
+            check_fn(quote!(ttl = |v: &u64| lifetime(*v)), item.clone()),
+            Vec::<String>::new()
+        );
+        let errors = check_fn(quote!(ttl = |v: &u64| lifetime(*v + base)), item);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("can't use the argument `base`"),
+            "{errors:?}"
         );
     }
 

@@ -100,10 +100,11 @@ impl Request<'_> {
             return true;
         };
         // A value that `unless` rejects still goes to the waiters.
-        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
+        let ttl = self.entry_ttl(value);
+        if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return true;
         }
-        let expires = self.ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
+        let expires = ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
         let header = Header::new(expires, started.epoch, &started.tags, self.mark.cleans());
         let new_entry = entry(header, value.clone());
         let key = local.key(call);

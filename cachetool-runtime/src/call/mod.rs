@@ -7,10 +7,12 @@
 //!   the shared lock and its polling) and `store.rs` (the body and the store);
 //!   `outcome.rs` has what they pass each other;
 //! - `peek.rs`, `many.rs` and `unless.rs`: the `_peek` and `_many`
-//!   companions and `unless = ...`.
+//!   companions and `unless = ...`;
+//! - `expiry.rs`: each stored entry's TTL (`ttl = <closure>`, `jitter = ...`).
 //!
 //! The remote path is written once for threads and tasks (see `driver.rs`).
 
+mod expiry;
 mod first_look;
 mod lead;
 mod local;
@@ -23,6 +25,7 @@ mod peek;
 mod store;
 pub(crate) mod unless;
 
+pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
 pub use first_look::{look_locally, LocalLook};
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
@@ -59,6 +62,11 @@ pub struct Request<'c> {
     /// The hashes of the tags' names, with a local store (none with a remote one).
     pub(crate) tag_hashes: SmallVec<[u64; 4]>,
     pub(crate) ttl: Option<Duration>,
+    /// `ttl = |value| ...`: each value's own TTL, instead of `ttl` (see `expiry.rs`).
+    pub(crate) ttl_of: Option<&'c (dyn EntryTtl + Sync)>,
+    /// `jitter = ...`: the fraction by which each entry's TTL is drawn either
+    /// way; 0 for none.
+    pub(crate) jitter: f64,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
     /// The invalidation counts when the call started: a store or hand-over is
@@ -132,6 +140,8 @@ impl<'c> Request<'c> {
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
             unless: None,
+            ttl_of: None,
+            jitter: 0.0,
             missed_locally: false,
         }
     }

@@ -81,7 +81,8 @@ impl Request<'_> {
     ) -> StoreOutcome {
         let inner = self.inner();
         // A value that `unless` rejects still goes to the waiters.
-        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
+        let ttl = self.entry_ttl(value);
+        if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
         let entry = match codec::encode(inner.stores_objects, versions, value) {
@@ -108,7 +109,7 @@ impl Request<'_> {
             }
         }
         let stored = if inner.backend.is_local() {
-            let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, self.ttl, held);
+            let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, ttl, held);
             match inner.invalidations.store_locally(self.mark, store) {
                 Some(stored) => stored,
                 None => return StoreOutcome::Overtaken,
@@ -118,7 +119,7 @@ impl Request<'_> {
                 return StoreOutcome::Overtaken;
             }
             driver
-                .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
+                .replace_if(&inner.backend, &self.entry_key, seen, entry, ttl, held)
                 .await
         };
         match stored {
