@@ -71,6 +71,12 @@ impl<'c> Request<'c> {
     }
 }
 
+/// How long a backend keeps an entry that is fresh for `fresh`: that, plus
+/// `keep_expired` (`None`, no expiry, stays `None`).
+pub(crate) fn kept_for(fresh: Option<Duration>, keep_expired: Duration) -> Option<Duration> {
+    finite_ttl(fresh.map(|fresh| fresh.saturating_add(keep_expired)))
+}
+
 /// `ttl` scaled by `1 + fraction * (2 * draw - 1)`, `draw` in `[0, 1)`: within
 /// `fraction` of `ttl` either way. Zero stays zero ("don't store"); nothing
 /// else becomes zero.
@@ -96,6 +102,19 @@ mod tests {
         });
         assert_eq!(ok.ttl_of(&7u64), Some(Duration::from_millis(7)));
         assert_eq!(ok.ttl_of(&7u32), None, "another type has no TTL");
+    }
+
+    #[test]
+    fn an_entry_is_kept_for_its_ttl_and_then_as_long_as_it_is_wanted_expired() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(kept_for(Some(minute), Duration::ZERO), Some(minute));
+        assert_eq!(kept_for(Some(minute), minute), Some(2 * minute));
+        assert_eq!(kept_for(None, minute), None);
+        assert_eq!(
+            kept_for(Some(minute), Duration::MAX),
+            None,
+            "saturates to forever"
+        );
     }
 
     #[test]

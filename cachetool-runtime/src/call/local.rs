@@ -14,6 +14,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::expiry::kept_for;
 use super::Request;
 use super::{Found, Miss};
 use crate::__private::Cacheable;
@@ -104,8 +105,11 @@ impl Request<'_> {
         if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return true;
         }
-        let expires = ttl.and_then(|ttl| expiry_after(Instant::now(), ttl));
-        let header = Header::new(expires, started.epoch, &started.tags, self.mark.cleans());
+        let now = Instant::now();
+        let fresh = ttl.and_then(|ttl| expiry_after(now, ttl));
+        let kept = kept_for(ttl, self.keep_expired).and_then(|kept| expiry_after(now, kept));
+        let header =
+            Header::new(fresh, started.epoch, &started.tags, self.mark.cleans()).kept_until(kept);
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;

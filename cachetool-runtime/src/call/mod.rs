@@ -67,6 +67,9 @@ pub struct Request<'c> {
     /// `jitter = ...`: the fraction by which each entry's TTL is drawn either
     /// way; 0 for none.
     pub(crate) jitter: f64,
+    /// How long an entry is kept after it stops being fresh, for the reads
+    /// that want an expired value: the longest of `stale` and `fail_safe`.
+    pub(crate) keep_expired: Duration,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
     /// The invalidation counts when the call started: a store or hand-over is
@@ -142,6 +145,7 @@ impl<'c> Request<'c> {
             unless: None,
             ttl_of: None,
             jitter: 0.0,
+            keep_expired: Duration::ZERO,
             missed_locally: false,
         }
     }

@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::expiry::kept_for;
 use super::outcome::{Miss, StoreOutcome};
 use super::Request;
 use crate::__private::Cacheable;
@@ -85,7 +86,9 @@ impl Request<'_> {
         if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
-        let entry = match codec::encode(inner.stores_objects, versions, value) {
+        let fresh_until = codec::FreshUntil::after(ttl);
+        let ttl = kept_for(ttl, self.keep_expired);
+        let entry = match codec::encode(inner.stores_objects, versions, fresh_until, value) {
             Ok(entry) => entry,
             Err(reason) => {
                 let error = Error::new(

@@ -1,5 +1,6 @@
 //! What the local tier keeps: entries keyed by a call's identity, each with
-//! the versions it was computed under and its expiry.
+//! the versions it was computed under, until when it is fresh and until
+//! when it is kept.
 
 use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -89,10 +90,13 @@ pub(crate) struct Entry<T: ?Sized> {
 /// An entry as the store keeps it.
 pub(crate) type SharedEntry = Arc<Entry<dyn Any + Send + Sync>>;
 
-/// What an entry depends on besides its key: 32 bytes, as every entry has one.
+/// What an entry depends on besides its key: 40 bytes, as every entry has one.
 pub(crate) struct Header {
-    /// When it stops being served, in nanoseconds after [`clock_base`]
+    /// When it stops being a hit, in nanoseconds after [`clock_base`]
     /// ([`NEVER`]: never).
+    fresh_until: u64,
+    /// When it is dropped, as `fresh_until`: later than that for the reads
+    /// that want an expired value (`stale`, `fail_safe`), else the same.
     expires_at: u64,
     /// The namespace's epoch when its computation started.
     pub(crate) epoch: u64,
@@ -109,17 +113,16 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// A header fresh until `expires`, and dropped then.
     pub(crate) fn new(
         expires: Option<Instant>,
         epoch: u64,
         tags: &[(u64, u64)],
         checked_through: u64,
     ) -> Header {
-        let expires_at = expires.map_or(NEVER, |expires| {
-            // Past the range of a u64 of nanoseconds (584 years): never.
-            u64::try_from(since_base(expires)).unwrap_or(NEVER)
-        });
+        let expires_at = nanos_after_base(expires);
         Header {
+            fresh_until: expires_at,
             expires_at,
             epoch,
             tags: (!tags.is_empty()).then(|| Box::new(tags.to_vec())),
@@ -127,16 +130,28 @@ impl Header {
         }
     }
 
-    /// Whether the entry has expired at `now`.
+    /// The same header, kept until `kept` (not before it is fresh until).
+    pub(crate) fn kept_until(mut self, kept: Option<Instant>) -> Header {
+        self.expires_at = nanos_after_base(kept).max(self.fresh_until);
+        self
+    }
+
+    /// Whether the entry is past the time it is kept until at `now`: it is dropped.
     #[inline]
     pub(crate) fn expired(&self, now: Instant) -> bool {
         self.expires_at != NEVER && since_base(now) >= u128::from(self.expires_at)
     }
 
+    /// Whether the entry is past its freshness at `now`: no longer a hit.
+    #[inline]
+    pub(crate) fn stale(&self, now: Instant) -> bool {
+        self.fresh_until != NEVER && since_base(now) >= u128::from(self.fresh_until)
+    }
+
     /// Whether the entry expires at all (a hit then reads the clock).
     #[inline]
     pub(crate) fn expires(&self) -> bool {
-        self.expires_at != NEVER
+        self.fresh_until != NEVER
     }
 
     /// Its tags and their versions.
@@ -161,6 +176,12 @@ const NEVER: u64 = u64::MAX;
 fn clock_base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now)
+}
+
+/// `at` as nanoseconds after [`clock_base`]; [`NEVER`] for `None`, or past
+/// the range of a u64 of nanoseconds (584 years).
+fn nanos_after_base(at: Option<Instant>) -> u64 {
+    at.map_or(NEVER, |at| u64::try_from(since_base(at)).unwrap_or(NEVER))
 }
 
 /// Nanoseconds from [`clock_base`] to `at` (0 before it: an expiry before
@@ -203,13 +224,20 @@ mod tests {
 
     #[test]
     fn a_header_is_small_and_keeps_its_expiry_and_tags() {
-        assert_eq!(std::mem::size_of::<Header>(), 32);
+        assert_eq!(std::mem::size_of::<Header>(), 40);
         assert_eq!(std::mem::size_of::<EntryKey>(), 16);
         let now = Instant::now();
         let later = now + std::time::Duration::from_secs(5);
         let header = Header::new(Some(later), 1, &[(2, 3)], 0);
-        assert!(header.expires() && !header.expired(now));
+        assert!(header.expires() && !header.expired(now) && !header.stale(now));
         assert!(header.expired(later) && header.expired(later + later.duration_since(now)));
+        assert!(header.stale(later));
+        // Kept past its freshness: stale first, dropped later.
+        let kept = Header::new(Some(later), 1, &[], 0).kept_until(Some(later + (later - now)));
+        assert!(kept.stale(later) && !kept.expired(later));
+        assert!(kept.expired(later + (later - now)));
+        let kept_forever = Header::new(Some(later), 1, &[], 0).kept_until(None);
+        assert!(kept_forever.stale(later) && !kept_forever.expired(later + (later - now)));
         assert_eq!(header.tags(), &[(2, 3)]);
         let forever = Header::new(None, 1, &[], 0);
         assert!(!forever.expires() && !forever.expired(later) && forever.tags().is_empty());

@@ -98,7 +98,7 @@ impl LocalTier {
         Arc::clone(namespace)
     }
 
-    /// The entry under `key` if it has not expired, counted as a use.
+    /// The entry under `key` if it is fresh, counted as a use.
     #[inline]
     pub(crate) fn get(&self, key: &EntryKey) -> Option<SharedEntry> {
         let entry = self.entries.get(key)?;
@@ -111,14 +111,21 @@ impl LocalTier {
         self.unexpired(key, entry)
     }
 
+    /// `entry` if it is fresh; dropped if it is past the time it is kept until.
     #[inline]
     fn unexpired(&self, key: &EntryKey, entry: SharedEntry) -> Option<SharedEntry> {
-        if entry.header.expires() && entry.header.expired(Instant::now()) {
+        if !entry.header.expires() {
+            return Some(entry);
+        }
+        let now = Instant::now();
+        if !entry.header.stale(now) {
+            return Some(entry);
+        }
+        if entry.header.expired(now) {
             self.entries
                 .remove_if(key, |kept| Arc::ptr_eq(kept, &entry));
-            return None;
         }
-        Some(entry)
+        None
     }
 
     /// The entry under `key`, expired or not, not counted as a use.
