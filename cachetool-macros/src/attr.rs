@@ -15,7 +15,7 @@ use crate::ast::Function;
 use crate::errors::Errors;
 
 /// The option names, for the "unknown option" message.
-const OPTION_NAMES: &str = "`ttl`, `jitter`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
+const OPTION_NAMES: &str = "`ttl`, `jitter`, `fail_safe`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
 
 /// Everything written between the parentheses of `#[cached(...)]`.
 #[derive(Default, Clone)]
@@ -24,6 +24,8 @@ pub(crate) struct Options {
     pub(crate) ttl: Opt<Ttl>,
     /// `jitter = 0.1`: each entry's TTL drawn within this fraction of it.
     pub(crate) jitter: Opt<Fraction>,
+    /// `fail_safe = 3600`: how long after its TTL an entry answers a failed body.
+    pub(crate) fail_safe: Opt<Period>,
     /// `tags = [<expr>, ...]`.
     pub(crate) tags: Opt<Tags>,
     /// `key = <expr>`: replaces the hash of the arguments.
@@ -222,6 +224,52 @@ impl OptionValue for Fraction {
         }
         input.parse::<Token![=]>()?;
         Fraction::parse_for(&keyword.to_string(), ungroup(parse_expr(input)?))
+    }
+}
+
+/// A duration option other than `ttl`: `fail_safe = 3600` (whole seconds)
+/// or `fail_safe = Duration::from_secs(90)`.
+#[derive(Clone)]
+pub(crate) enum Period {
+    /// Whole seconds, as written.
+    Secs(LitInt),
+    /// Must be a `std::time::Duration`, which the compiler checks.
+    Duration(Expr),
+}
+
+impl OptionValue for Period {
+    fn from_expr(_: Expr) -> syn::Result<Self> {
+        unreachable!("a period is read with its option's name (`parse`)")
+    }
+
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                keyword.span(),
+                format!("expected `{keyword} = ...`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let message = format!("`{keyword}` must be whole seconds (`{keyword} = 3600`) or a `std::time::Duration` (`{keyword} = Duration::from_secs(90)`)");
+        match ungroup(parse_expr(input)?) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(secs),
+                ..
+            }) => {
+                secs.base10_parse::<u64>()?;
+                Ok(Period::Secs(secs))
+            }
+            Expr::Unary(ExprUnary {
+                op: UnOp::Neg(_),
+                expr: operand,
+                ..
+            }) if matches!(*operand, Expr::Lit(_)) => Err(syn::Error::new_spanned(
+                operand,
+                format!("`{keyword}` can't be negative"),
+            )),
+            expr @ (Expr::Lit(_) | Expr::Closure(_)) => Err(syn::Error::new_spanned(expr, message)),
+            expr => Ok(Period::Duration(expr)),
+        }
     }
 }
 
@@ -524,6 +572,7 @@ impl Options {
         Options {
             ttl: self.ttl.or(&block.ttl),
             jitter: self.jitter.or(&block.jitter),
+            fail_safe: self.fail_safe.or(&block.fail_safe),
             tags,
             key: self.key.or(&block.key),
             cache: self.cache.or(&block.cache),
@@ -578,6 +627,7 @@ fn parse_option(input: ParseStream<'_>, options: &mut Options, errors: &mut Erro
     match keyword.to_string().as_str() {
         "ttl" => options.ttl.parse(keyword, input, errors),
         "jitter" => options.jitter.parse(keyword, input, errors),
+        "fail_safe" => options.fail_safe.parse(keyword, input, errors),
         "tags" => options.tags.parse(keyword, input, errors),
         "key" => options.key.parse(keyword, input, errors),
         "cache" => options.cache.parse(keyword, input, errors),
@@ -886,6 +936,26 @@ mod tests {
             assert_eq!(parse_err(bad), [message]);
         }
         assert_eq!(parse_err(quote!(jitter)), ["expected `jitter = ...`"]);
+    }
+
+    #[test]
+    fn fail_safe() {
+        let options = parse_ok(quote!(fail_safe = 3600));
+        assert!(matches!(options.fail_safe.value(), Some(Period::Secs(_))));
+        let options = parse_ok(quote!(fail_safe = Duration::from_secs(90)));
+        assert!(matches!(
+            options.fail_safe.value(),
+            Some(Period::Duration(_))
+        ));
+        assert_eq!(
+            parse_err(quote!(fail_safe = -1)),
+            ["`fail_safe` can't be negative"]
+        );
+        let errors = parse_err(quote!(fail_safe = "1h", fail_safe = |v| v));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("`fail_safe` must be whole seconds"));
+        assert!(errors[1].starts_with("`fail_safe` must be whole seconds"));
+        assert_eq!(errors[2], "duplicate option `fail_safe`");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use syn::spanned::Spanned as _;
 use syn::Ident;
 
 use crate::ast::{Function, Output, Role};
-use crate::attr::{Options, Ttl};
+use crate::attr::{Options, Period, Ttl};
 
 /// What a generated function does with its request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
     let mut async_span = function.item.sig.asyncness.map(|token| token.span);
     let run = if let (Some(future), Call::Compute) = (function.async_trait, call) {
-        let method = method(function, call, "_async");
+        let method = method(function, call, fail_safe_suffix(options, call, "_async"));
         async_span = Some(future.async_token.span);
         // What the request borrows from `unless` lives in the future.
         quote!(::std::boxed::Box::pin(async move {
@@ -88,12 +88,12 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
                 quote!(__cachetool_request.#peek().await)
             }
             (Call::Compute | Call::Refresh, false) => {
-                let method = method(function, call, "");
+                let method = method(function, call, fail_safe_suffix(options, call, ""));
                 let closure = closure(function);
                 quote!(#unless __cachetool_request.#method(#closure))
             }
             (Call::Compute | Call::Refresh, true) => {
-                let method = method(function, call, "_async");
+                let method = method(function, call, fail_safe_suffix(options, call, "_async"));
                 // An `unless` closure borrowing arguments: the body borrows
                 // them too, instead of taking them (an `async move` would).
                 let borrows = options.unless.value().is_some_and(|unless| {
@@ -126,6 +126,16 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         #site
         #run
     })
+}
+
+/// The suffix of the runtime's method for `call`: the function itself of a
+/// `fail_safe` function has methods of its own (`fail_safe.rs`).
+fn fail_safe_suffix(options: &Options, call: Call, suffix: &'static str) -> &'static str {
+    match (options.fail_safe.keyword(), call, suffix) {
+        (Some(_), Call::Compute, "") => "_fail_safe",
+        (Some(_), Call::Compute, _) => "_fail_safe_async",
+        _ => suffix,
+    }
 }
 
 /// `run` (a block) handed to the runtime's `async_fn!`, at the span of the
@@ -313,6 +323,10 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
         fraction.set_span(jitter.lit.span());
         after.extend(quote!(.jitter(#fraction)));
     }
+    if let Some(fail_safe) = options.fail_safe.value() {
+        let within = period(fail_safe);
+        after.extend(quote!(.fail_safe(#within)));
+    }
     quote!({
         let __cachetool_key = #key;
         #look
@@ -327,6 +341,19 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
             #ttl,
         )#after
     })
+}
+
+/// A [`Period`] as a `Duration` expression: an uncheckable type is reported
+/// at the expression.
+fn period(period: &Period) -> TokenStream {
+    match period {
+        Period::Secs(secs) => {
+            quote_spanned!(secs.span()=> ::cachetool::__private::ttl_secs(#secs))
+        }
+        Period::Duration(duration) => {
+            quote_spanned!(duration.span()=> ::cachetool::__private::ttl(#duration))
+        }
+    }
 }
 
 /// `let __cachetool_missed = match look_locally(..) { Hit(value) => return value, .. };`:

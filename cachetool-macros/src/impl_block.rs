@@ -314,6 +314,7 @@ fn check_off_alone(own: &Options, errors: &mut Errors) {
     let keywords = [
         own.ttl.keyword(),
         own.jitter.keyword(),
+        own.fail_safe.keyword(),
         own.tags.keyword(),
         own.key.keyword(),
         own.cache.keyword(),

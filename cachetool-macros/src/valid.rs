@@ -15,6 +15,7 @@ use crate::errors::Errors;
 pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Errors) {
     check_skip(options, function, errors);
     check_ttl_closure(options, function, errors);
+    check_fail_safe(options, function, errors);
     check_name(options, errors);
     check_signature(function, errors);
     check_args(options, function, errors);
@@ -179,6 +180,19 @@ fn check_ttl_closure(options: &Options, function: &Function<'_>, errors: &mut Er
         errors.error(
             &arg,
             format!("the `ttl` closure is given only the value about to be stored: it can't use the argument `{arg}`; put what the TTL depends on in the value"),
+        );
+    }
+}
+
+/// `fail_safe` answers an `Err` of the body: there must be one.
+fn check_fail_safe(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let Some(keyword) = options.fail_safe.keyword() else {
+        return;
+    };
+    if !matches!(function.output, Output::Result(_)) {
+        errors.error(
+            keyword,
+            "`fail_safe` needs a function returning `Result`: it answers the body's `Err` with a value that expired recently",
         );
     }
 }
@@ -356,6 +370,23 @@ mod tests {
         assert!(
             errors[0].contains("can't use the argument `base`"),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn fail_safe_needs_a_result() {
+        let item: ItemFn = parse_quote!(
+            fn f(n: u64) -> u64 {}
+        );
+        let errors = check_fn(quote!(ttl = 60, fail_safe = 3600), item);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("`fail_safe` needs a function returning `Result`"));
+        let item: ItemFn = parse_quote!(
+            fn f(n: u64) -> Result<u64, String> {}
+        );
+        assert_eq!(
+            check_fn(quote!(ttl = 60, fail_safe = 3600), item),
+            Vec::<String>::new()
         );
     }
 

@@ -86,7 +86,6 @@ impl FreshUntil {
     }
 
     /// How long ago it stopped being fresh (`None`: it is fresh).
-    #[cfg(test)]
     pub(crate) fn expired_for(self) -> Option<Duration> {
         let now = unix_ms_now();
         (self.0 != 0 && now >= self.0).then(|| Duration::from_millis(now - self.0))

@@ -54,7 +54,7 @@ impl<'c> Request<'c> {
 
     /// Each stored entry's TTL is drawn uniformly within `fraction` of it,
     /// either way (`0.1`: from 90% to 110%). The macro checked `0 < fraction < 1`.
-    pub fn jitter(mut self, fraction: f64) -> Request<'c> {
+    pub fn jitter(mut self, fraction: f32) -> Request<'c> {
         self.jitter = fraction;
         self
     }
@@ -67,7 +67,13 @@ impl<'c> Request<'c> {
             Some(closure) => finite_ttl(closure.ttl_of(value)),
             None => self.ttl,
         };
-        ttl.map(|ttl| jittered(ttl, self.jitter, fastrand::f64()))
+        ttl.map(|ttl| jittered(ttl, f64::from(self.jitter), fastrand::f64()))
+    }
+
+    /// How long an entry is kept after it stops being fresh, for the reads
+    /// that want an expired value (`fail_safe`).
+    pub(crate) fn keep_expired(&self) -> Duration {
+        self.fail_safe.unwrap_or(Duration::ZERO)
     }
 }
 

@@ -107,7 +107,7 @@ impl Request<'_> {
         }
         let now = Instant::now();
         let fresh = ttl.and_then(|ttl| expiry_after(now, ttl));
-        let kept = kept_for(ttl, self.keep_expired).and_then(|kept| expiry_after(now, kept));
+        let kept = kept_for(ttl, self.keep_expired()).and_then(|kept| expiry_after(now, kept));
         let header =
             Header::new(fresh, started.epoch, &started.tags, self.mark.cleans()).kept_until(kept);
         let new_entry = entry(header, value.clone());

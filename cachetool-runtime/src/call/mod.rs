@@ -13,6 +13,7 @@
 //! The remote path is written once for threads and tasks (see `driver.rs`).
 
 mod expiry;
+mod fail_safe;
 mod first_look;
 mod lead;
 mod local;
@@ -26,6 +27,7 @@ mod store;
 pub(crate) mod unless;
 
 pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
+pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
@@ -33,6 +35,7 @@ pub(crate) use store::share;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -66,10 +69,15 @@ pub struct Request<'c> {
     pub(crate) ttl_of: Option<&'c (dyn EntryTtl + Sync)>,
     /// `jitter = ...`: the fraction by which each entry's TTL is drawn either
     /// way; 0 for none.
-    pub(crate) jitter: f64,
-    /// How long an entry is kept after it stops being fresh, for the reads
-    /// that want an expired value: the longest of `stale` and `fail_safe`.
-    pub(crate) keep_expired: Duration,
+    /// (An `f32`, beside `old_answer`: the request lives in every level of
+    /// a recursion of cached async fns, so every byte of it counts.)
+    pub(crate) jitter: f32,
+    /// `fail_safe = ...`: an entry that stopped being fresh less than this
+    /// ago answers a failed body (see `fail_safe.rs`).
+    pub(crate) fail_safe: Option<Duration>,
+    /// The body failed and `fail_safe` answered with an expired value, which
+    /// is not to be stored.
+    pub(crate) old_answer: AtomicBool,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
     /// The invalidation counts when the call started: a store or hand-over is
@@ -145,7 +153,8 @@ impl<'c> Request<'c> {
             unless: None,
             ttl_of: None,
             jitter: 0.0,
-            keep_expired: Duration::ZERO,
+            fail_safe: None,
+            old_answer: AtomicBool::new(false),
             missed_locally: false,
         }
     }

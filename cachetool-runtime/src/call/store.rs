@@ -87,7 +87,7 @@ impl Request<'_> {
             return StoreOutcome::NotStored;
         }
         let fresh_until = codec::FreshUntil::after(ttl);
-        let ttl = kept_for(ttl, self.keep_expired);
+        let ttl = kept_for(ttl, self.keep_expired());
         let entry = match codec::encode(inner.stores_objects, versions, fresh_until, value) {
             Ok(entry) => entry,
             Err(reason) => {

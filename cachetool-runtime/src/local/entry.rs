@@ -148,6 +148,15 @@ impl Header {
         self.fresh_until != NEVER && since_base(now) >= u128::from(self.fresh_until)
     }
 
+    /// How long ago the entry stopped being fresh at `now` (`None`: it is fresh).
+    pub(crate) fn stale_for(&self, now: Instant) -> Option<std::time::Duration> {
+        let since = since_base(now);
+        (self.stale(now)).then(|| {
+            let nanos = since.saturating_sub(u128::from(self.fresh_until));
+            std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        })
+    }
+
     /// Whether the entry expires at all (a hit then reads the clock).
     #[inline]
     pub(crate) fn expires(&self) -> bool {

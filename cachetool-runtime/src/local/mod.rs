@@ -176,6 +176,23 @@ impl LocalStore {
         self.value_of(self.tier().peek(&self.key(call))?)
     }
 
+    /// The value of `call` if its versions are current and it stopped being
+    /// fresh less than `within` ago (or is fresh), not counted as a use: what
+    /// `fail_safe` falls back on.
+    pub(crate) fn kept_value<T: Clone + 'static>(
+        &self,
+        call: CallId,
+        within: std::time::Duration,
+    ) -> Option<T> {
+        let entry = self.tier().peek_expired_too(&self.key(call))?;
+        let now = Instant::now();
+        if entry.header.expired(now) || entry.header.stale_for(now).is_some_and(|ago| ago >= within)
+        {
+            return None;
+        }
+        self.value_of(entry)
+    }
+
     /// The value of `entry`, if its versions are current and it is a `T`.
     #[inline]
     fn value_of<T: Clone + 'static>(&self, entry: SharedEntry) -> Option<T> {
