@@ -22,7 +22,7 @@ use support::remote::{RemoteBackend, Setup};
 const SHORT: Duration = Duration::from_millis(300);
 
 /// The start of every value the cache stores (its envelope's magic and version).
-const ENVELOPE: &[u8] = b"CT\x01\x00";
+const ENVELOPE: &[u8] = b"CT\x02\x00";
 
 fn short_options() -> ConnectOptions {
     let mut options = ConnectOptions::default();
@@ -78,8 +78,8 @@ fn foreign_values(server: Kind) -> Vec<Foreign> {
         Foreign::Bytes(b""),
         Foreign::Bytes(b"not ours at all"),
         Foreign::Bytes(b"{\"json\": true}"),
-        Foreign::Bytes(b"CT\x01\x00short"),
-        Foreign::Bytes(b"CT\x01\x00 but then nothing of ours"),
+        Foreign::Bytes(b"CT\x02\x00short"),
+        Foreign::Bytes(b"CT\x02\x00 but then nothing of ours"),
         Foreign::Bytes(&[0xff; 100]),
     ];
     match server {

@@ -115,7 +115,7 @@ fn any_bytes_under_a_version_key_are_just_another_version() {
         (&epoch_key, 0, b""),
         (&tag_key, 1 << 16, b"\xff\xff\xff\x7fnot lz4 at all"),
         (&epoch_key, 3, &[0xc3; 3000]),
-        (&tag_key, 0, b"CT\x01\x00 an envelope's magic"),
+        (&tag_key, 0, b"CT\x02\x00 an envelope's magic"),
     ];
     for (round, (key, flags, bytes)) in junk.into_iter().enumerate() {
         assert!(

@@ -15,7 +15,7 @@ use cachetool_test_harness::{Kind, Server};
 /// An envelope of ours (see the README's "Stored values"): magic, format,
 /// kind, the write's random stamp, then anything.
 fn envelope(stamp: u8, size: usize) -> Vec<u8> {
-    let mut bytes = b"CT\x01\x00".to_vec();
+    let mut bytes = b"CT\x02\x00".to_vec();
     bytes.extend_from_slice(&[stamp; 8]);
     bytes.resize(size.max(40), b'v');
     bytes

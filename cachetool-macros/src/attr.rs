@@ -15,13 +15,17 @@ use crate::ast::Function;
 use crate::errors::Errors;
 
 /// The option names, for the "unknown option" message.
-const OPTION_NAMES: &str = "`ttl`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
+const OPTION_NAMES: &str = "`ttl`, `jitter`, `fail_safe`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
 
 /// Everything written between the parentheses of `#[cached(...)]`.
 #[derive(Default, Clone)]
 pub(crate) struct Options {
     /// `ttl = 600` or `ttl = <Duration expression>`.
     pub(crate) ttl: Opt<Ttl>,
+    /// `jitter = 0.1`: each entry's TTL drawn within this fraction of it.
+    pub(crate) jitter: Opt<Fraction>,
+    /// `fail_safe = 3600`: how long after its TTL an entry answers a failed body.
+    pub(crate) fail_safe: Opt<Period>,
     /// `tags = [<expr>, ...]`.
     pub(crate) tags: Opt<Tags>,
     /// `key = <expr>`: replaces the hash of the arguments.
@@ -143,6 +147,8 @@ pub(crate) enum Ttl {
     },
     /// `ttl = <expr>`: must be a `std::time::Duration`, which the compiler checks.
     Duration(Expr),
+    /// `ttl = |value| ...`: each value's own TTL, a `Duration`.
+    Closure(Expr),
 }
 
 impl OptionValue for Ttl {
@@ -167,7 +173,102 @@ impl OptionValue for Ttl {
             }) if matches!(*operand, Expr::Lit(_)) => {
                 Err(syn::Error::new_spanned(operand, "`ttl` can't be negative"))
             }
+            Expr::Closure(closure) => Ok(Ttl::Closure(Expr::Closure(closure))),
             expr => Ok(Ttl::Duration(expr)),
+        }
+    }
+}
+
+/// A fraction strictly between 0 and 1, written as a float literal:
+/// `jitter = 0.1`.
+#[derive(Clone)]
+pub(crate) struct Fraction {
+    /// As written.
+    pub(crate) lit: syn::LitFloat,
+    /// Its value.
+    pub(crate) value: f64,
+}
+
+impl Fraction {
+    /// Reads `expr` as the fraction of the option `name`.
+    fn parse_for(name: &str, expr: Expr) -> syn::Result<Fraction> {
+        let message =
+            format!("`{name}` must be a fraction between 0 and 1 (exclusive): `{name} = 0.1`");
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Float(lit),
+                ..
+            }) => {
+                let value = lit.base10_parse::<f64>()?;
+                match value > 0.0 && value < 1.0 {
+                    true => Ok(Fraction { lit, value }),
+                    false => Err(syn::Error::new_spanned(lit, message)),
+                }
+            }
+            expr => Err(syn::Error::new_spanned(expr, message)),
+        }
+    }
+}
+
+impl OptionValue for Fraction {
+    fn from_expr(_: Expr) -> syn::Result<Self> {
+        unreachable!("a fraction is read with its option's name (`parse`)")
+    }
+
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                keyword.span(),
+                format!("expected `{keyword} = ...`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        Fraction::parse_for(&keyword.to_string(), ungroup(parse_expr(input)?))
+    }
+}
+
+/// A duration option other than `ttl`: `fail_safe = 3600` (whole seconds)
+/// or `fail_safe = Duration::from_secs(90)`.
+#[derive(Clone)]
+pub(crate) enum Period {
+    /// Whole seconds, as written.
+    Secs(LitInt),
+    /// Must be a `std::time::Duration`, which the compiler checks.
+    Duration(Expr),
+}
+
+impl OptionValue for Period {
+    fn from_expr(_: Expr) -> syn::Result<Self> {
+        unreachable!("a period is read with its option's name (`parse`)")
+    }
+
+    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                keyword.span(),
+                format!("expected `{keyword} = ...`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let message = format!("`{keyword}` must be whole seconds (`{keyword} = 3600`) or a `std::time::Duration` (`{keyword} = Duration::from_secs(90)`)");
+        match ungroup(parse_expr(input)?) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(secs),
+                ..
+            }) => {
+                secs.base10_parse::<u64>()?;
+                Ok(Period::Secs(secs))
+            }
+            Expr::Unary(ExprUnary {
+                op: UnOp::Neg(_),
+                expr: operand,
+                ..
+            }) if matches!(*operand, Expr::Lit(_)) => Err(syn::Error::new_spanned(
+                operand,
+                format!("`{keyword}` can't be negative"),
+            )),
+            expr @ (Expr::Lit(_) | Expr::Closure(_)) => Err(syn::Error::new_spanned(expr, message)),
+            expr => Ok(Period::Duration(expr)),
         }
     }
 }
@@ -470,6 +571,8 @@ impl Options {
         };
         Options {
             ttl: self.ttl.or(&block.ttl),
+            jitter: self.jitter.or(&block.jitter),
+            fail_safe: self.fail_safe.or(&block.fail_safe),
             tags,
             key: self.key.or(&block.key),
             cache: self.cache.or(&block.cache),
@@ -523,6 +626,8 @@ fn parse_option(input: ParseStream<'_>, options: &mut Options, errors: &mut Erro
     };
     match keyword.to_string().as_str() {
         "ttl" => options.ttl.parse(keyword, input, errors),
+        "jitter" => options.jitter.parse(keyword, input, errors),
+        "fail_safe" => options.fail_safe.parse(keyword, input, errors),
         "tags" => options.tags.parse(keyword, input, errors),
         "key" => options.key.parse(keyword, input, errors),
         "cache" => options.cache.parse(keyword, input, errors),
@@ -812,6 +917,45 @@ mod tests {
         );
         let untagged = parse_ok(quote!()).over(&parse_ok(quote!()), &[]);
         assert!(untagged.tags.value().is_none());
+    }
+
+    #[test]
+    fn jitter_and_ttl_closure() {
+        let options = parse_ok(quote!(ttl = |t: &Token| t.lifetime, jitter = 0.1));
+        assert!(matches!(options.ttl.value(), Some(Ttl::Closure(_))));
+        assert_eq!(options.jitter.value().unwrap().value, 0.1);
+        let message = "`jitter` must be a fraction between 0 and 1 (exclusive): `jitter = 0.1`";
+        for bad in [
+            quote!(jitter = -1),
+            quote!(jitter = 1.5),
+            quote!(jitter = 1.0),
+            quote!(jitter = 0.0),
+            quote!(jitter = 1),
+            quote!(jitter = x),
+        ] {
+            assert_eq!(parse_err(bad), [message]);
+        }
+        assert_eq!(parse_err(quote!(jitter)), ["expected `jitter = ...`"]);
+    }
+
+    #[test]
+    fn fail_safe() {
+        let options = parse_ok(quote!(fail_safe = 3600));
+        assert!(matches!(options.fail_safe.value(), Some(Period::Secs(_))));
+        let options = parse_ok(quote!(fail_safe = Duration::from_secs(90)));
+        assert!(matches!(
+            options.fail_safe.value(),
+            Some(Period::Duration(_))
+        ));
+        assert_eq!(
+            parse_err(quote!(fail_safe = -1)),
+            ["`fail_safe` can't be negative"]
+        );
+        let errors = parse_err(quote!(fail_safe = "1h", fail_safe = |v| v));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("`fail_safe` must be whole seconds"));
+        assert!(errors[1].starts_with("`fail_safe` must be whole seconds"));
+        assert_eq!(errors[2], "duplicate option `fail_safe`");
     }
 
     #[test]

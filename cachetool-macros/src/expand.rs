@@ -13,7 +13,7 @@ use syn::spanned::Spanned as _;
 use syn::Ident;
 
 use crate::ast::{Function, Output, Role};
-use crate::attr::{Options, Ttl};
+use crate::attr::{Options, Period, Ttl};
 
 /// What a generated function does with its request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,12 +56,17 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     // future, whose `return` would not leave the function).
     let first_look = call == Call::Compute && function.async_trait.is_none();
     let request = request(options, function, first_look);
-    let unless = unless(options, function);
+    // What decides whether and how long the value is stored.
+    let unless = {
+        let unless = unless(options, function);
+        let ttl_of = ttl_of(options, function);
+        quote!(#unless #ttl_of)
+    };
     // The `async` of an async function (or of the `async move` that
     // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
     let mut async_span = function.item.sig.asyncness.map(|token| token.span);
     let run = if let (Some(future), Call::Compute) = (function.async_trait, call) {
-        let method = method(function, call, "_async");
+        let method = method(function, call, fail_safe_suffix(options, call, "_async"));
         async_span = Some(future.async_token.span);
         // What the request borrows from `unless` lives in the future.
         quote!(::std::boxed::Box::pin(async move {
@@ -83,12 +88,12 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
                 quote!(__cachetool_request.#peek().await)
             }
             (Call::Compute | Call::Refresh, false) => {
-                let method = method(function, call, "");
+                let method = method(function, call, fail_safe_suffix(options, call, ""));
                 let closure = closure(function);
                 quote!(#unless __cachetool_request.#method(#closure))
             }
             (Call::Compute | Call::Refresh, true) => {
-                let method = method(function, call, "_async");
+                let method = method(function, call, fail_safe_suffix(options, call, "_async"));
                 // An `unless` closure borrowing arguments: the body borrows
                 // them too, instead of taking them (an `async move` would).
                 let borrows = options.unless.value().is_some_and(|unless| {
@@ -123,6 +128,16 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     })
 }
 
+/// The suffix of the runtime's method for `call`: the function itself of a
+/// `fail_safe` function has methods of its own (`fail_safe.rs`).
+fn fail_safe_suffix(options: &Options, call: Call, suffix: &'static str) -> &'static str {
+    match (options.fail_safe.keyword(), call, suffix) {
+        (Some(_), Call::Compute, "") => "_fail_safe",
+        (Some(_), Call::Compute, _) => "_fail_safe_async",
+        _ => suffix,
+    }
+}
+
 /// `run` (a block) handed to the runtime's `async_fn!`, at the span of the
 /// function's `async`: the runtime compiles it only with its `tokio` feature,
 /// which this macro can't see. Without it, the function itself gets one
@@ -146,6 +161,34 @@ pub(crate) fn unless(options: &Options, function: &Function<'_>) -> TokenStream 
         let __cachetool_unless = #closure;
         let __cachetool_request = __cachetool_request.unless(&__cachetool_unless);
     }
+}
+
+/// `ttl = |value| ...`: the closure as a `fn` pointer typed by the return
+/// type, and the request told of it. Nothing for any other `ttl`.
+pub(crate) fn ttl_of(options: &Options, function: &Function<'_>) -> TokenStream {
+    let (make, apply) = ttl_of_parts(options, function);
+    quote!(#make #apply)
+}
+
+/// [`ttl_of`] in two: making the closure (once), and telling a request.
+pub(crate) fn ttl_of_parts(
+    options: &Options,
+    function: &Function<'_>,
+) -> (TokenStream, TokenStream) {
+    let Some(Ttl::Closure(expr)) = options.ttl.value() else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let ty = function.output.ty();
+    let constructor = match function.output {
+        Output::Result(_) => quote_spanned!(expr.span()=> ::cachetool::__private::ttl_ok),
+        Output::Unit | Output::Value(_) => {
+            quote_spanned!(expr.span()=> ::cachetool::__private::ttl_value)
+        }
+    };
+    (
+        quote!(let __cachetool_ttl_of = #constructor(::core::marker::PhantomData::<#ty>, #expr);),
+        quote!(let __cachetool_request = __cachetool_request.ttl_of(&__cachetool_ttl_of);),
+    )
 }
 
 /// `unless_value(PhantomData::<R>, EXPR)` or, for a `Result`, `unless_ok(..)`,
@@ -255,7 +298,8 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
         None => quote!(::core::option::Option::None),
     };
     let ttl = match options.ttl.value() {
-        None => quote!(::core::option::Option::None),
+        // A closure's TTL is the value's, when it is stored (see `ttl_of`).
+        None | Some(Ttl::Closure(_)) => quote!(::core::option::Option::None),
         Some(Ttl::Secs { lit: written, secs }) => {
             let mut lit = Literal::u64_unsuffixed(*secs);
             lit.set_span(written.span());
@@ -267,13 +311,22 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
         }
     };
     let generics = quote!(&[#(#generics),*]);
-    let (look, after) = match first_look {
+    let (look, mut after) = match first_look {
         true => {
             let look = self::first_look(function, &self_type, &generics);
             (look, quote!(.after(__cachetool_missed)))
         }
         false => (TokenStream::new(), TokenStream::new()),
     };
+    if let Some(jitter) = options.jitter.value() {
+        let mut fraction = Literal::f64_unsuffixed(jitter.value);
+        fraction.set_span(jitter.lit.span());
+        after.extend(quote!(.jitter(#fraction)));
+    }
+    if let Some(fail_safe) = options.fail_safe.value() {
+        let within = period(fail_safe);
+        after.extend(quote!(.fail_safe(#within)));
+    }
     quote!({
         let __cachetool_key = #key;
         #look
@@ -288,6 +341,19 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
             #ttl,
         )#after
     })
+}
+
+/// A [`Period`] as a `Duration` expression: an uncheckable type is reported
+/// at the expression.
+fn period(period: &Period) -> TokenStream {
+    match period {
+        Period::Secs(secs) => {
+            quote_spanned!(secs.span()=> ::cachetool::__private::ttl_secs(#secs))
+        }
+        Period::Duration(duration) => {
+            quote_spanned!(duration.span()=> ::cachetool::__private::ttl(#duration))
+        }
+    }
 }
 
 /// `let __cachetool_missed = match look_locally(..) { Hit(value) => return value, .. };`:

@@ -313,6 +313,8 @@ fn own_options(attrs: &[Attribute], errors: &mut Errors) -> Option<Options> {
 fn check_off_alone(own: &Options, errors: &mut Errors) {
     let keywords = [
         own.ttl.keyword(),
+        own.jitter.keyword(),
+        own.fail_safe.keyword(),
         own.tags.keyword(),
         own.key.keyword(),
         own.cache.keyword(),

@@ -50,7 +50,16 @@ use crate::errors::Errors;
 ///
 /// - `ttl = 600` (whole seconds) or `ttl = <expr>` (a `std::time::Duration`,
 ///   such as `Duration::from_millis(1500)`): how long an entry lives. Without
-///   it, the cache's default.
+///   it, the cache's default. `ttl = |token: &Token| token.expires_in()`: each
+///   value's own TTL, from a closure (or `fn`) given a reference to the value
+///   about to be stored (the `Ok` value of a `Result`); it sees only the value.
+/// - `fail_safe = 3600` (whole seconds) or `fail_safe = <Duration expr>`,
+///   only on a function returning `Result`: when the body returns `Err` and
+///   the entry stopped being fresh less than this long ago, the call returns
+///   it (`Ok(old)`), and the key's calls get it without running the body for
+///   the cache's `fail_safe_throttle`.
+/// - `jitter = 0.1`: each stored entry's TTL is drawn uniformly within this
+///   fraction of it, either way (a float literal between 0 and 1, exclusive).
 /// - `tags = ["users", format!("user:{id}")]`: tags of the entry, which
 ///   `Cache::clean` drops together. Each is an expression over the
 ///   arguments that reads as a string (`&str`, `String`, ...).

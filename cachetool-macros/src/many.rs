@@ -243,6 +243,7 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
     let inner_attrs = function.inner_attrs();
     let site = expand::site(options, function, Call::Many);
     let request = expand::request(options, function, false);
+    let (make_ttl_of, apply_ttl_of) = expand::ttl_of_parts(options, function);
     let items: Vec<&Arg<'_>> = function.item_args().collect();
     // Bound by name to build the request, then kept to run the body.
     let names: Vec<&Ident> = items.iter().map(|arg| item_name(arg)).collect();
@@ -269,6 +270,8 @@ fn body(options: &Options, function: &Function<'_>) -> TokenStream {
         }
         None => (TokenStream::new(), TokenStream::new()),
     };
+    let make_unless = quote!(#make_unless #make_ttl_of);
+    let apply_unless = quote!(#apply_unless #apply_ttl_of);
     let stored = function.output.stored_ty();
     let stored = quote_spanned!(function.output.ty().span()=> #stored);
     // The method as a value, its path at the return type's span (where its

@@ -7,13 +7,15 @@ use syn::visit::Visit;
 use syn::{Ident, Lifetime, Type, TypeImplTrait, TypeReference};
 
 use crate::ast::{Function, Output};
-use crate::attr::Options;
+use crate::attr::{Options, Ttl};
 use crate::errors::Errors;
 
 /// Records every problem of `#[cached]` on `function`, in source order:
 /// the attribute's, then the signature's.
 pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Errors) {
     check_skip(options, function, errors);
+    check_ttl_closure(options, function, errors);
+    check_fail_safe(options, function, errors);
     check_name(options, errors);
     check_signature(function, errors);
     check_args(options, function, errors);
@@ -166,6 +168,33 @@ pub(crate) fn output_problem(function: &Function<'_>) -> Option<(TokenStream, St
     let mut finder = OutputFinder { problem: None };
     finder.visit_type(ty);
     finder.problem
+}
+
+/// A `ttl` closure runs when the value is stored, on the value alone: it
+/// can't use the arguments (they may be gone by then).
+fn check_ttl_closure(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let Some(Ttl::Closure(closure)) = options.ttl.value() else {
+        return;
+    };
+    if let Some(arg) = function.unless_uses(closure, &function.arg_names()) {
+        errors.error(
+            &arg,
+            format!("the `ttl` closure is given only the value about to be stored: it can't use the argument `{arg}`; put what the TTL depends on in the value"),
+        );
+    }
+}
+
+/// `fail_safe` answers an `Err` of the body: there must be one.
+fn check_fail_safe(options: &Options, function: &Function<'_>, errors: &mut Errors) {
+    let Some(keyword) = options.fail_safe.keyword() else {
+        return;
+    };
+    if !matches!(function.output, Output::Result(_)) {
+        errors.error(
+            keyword,
+            "`fail_safe` needs a function returning `Result`: it answers the body's `Err` with a value that expired recently",
+        );
+    }
 }
 
 /// `name` is the function's path in keys, where `:` separates parts and `@` the version.
@@ -324,6 +353,40 @@ mod tests {
         assert_eq!(
             errors[2],
             "`skip(b)`: there is no argument named `b`; the arguments are `a`"
+        );
+    }
+
+    #[test]
+    fn a_ttl_closure_sees_only_the_value() {
+        let item: ItemFn = parse_quote!(
+            fn f(base: u64, other: u64) -> u64 {}
+        );
+        assert_eq!(
+            check_fn(quote!(ttl = |v: &u64| lifetime(*v)), item.clone()),
+            Vec::<String>::new()
+        );
+        let errors = check_fn(quote!(ttl = |v: &u64| lifetime(*v + base)), item);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("can't use the argument `base`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn fail_safe_needs_a_result() {
+        let item: ItemFn = parse_quote!(
+            fn f(n: u64) -> u64 {}
+        );
+        let errors = check_fn(quote!(ttl = 60, fail_safe = 3600), item);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("`fail_safe` needs a function returning `Result`"));
+        let item: ItemFn = parse_quote!(
+            fn f(n: u64) -> Result<u64, String> {}
+        );
+        assert_eq!(
+            check_fn(quote!(ttl = 60, fail_safe = 3600), item),
+            Vec::<String>::new()
         );
     }
 

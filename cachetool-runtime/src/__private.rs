@@ -11,7 +11,7 @@ use serde::Serialize;
 
 pub use crate::call::many::{Batch, Lookups};
 pub use crate::call::unless::{unless_ok, unless_value, StoreUnless, Unless};
-pub use crate::call::{look_locally, LocalLook, Request};
+pub use crate::call::{look_locally, ttl_ok, ttl_value, EntryTtl, LocalLook, Request, TtlOf};
 pub use crate::key::{KeyArgs, KeyPart, Site};
 pub use core::any::{type_name, type_name_of_val};
 

@@ -13,6 +13,8 @@ pub(crate) const DEFAULT_PREFIX: &str = "cachetool";
 pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 // The default lock timeout.
 pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// See [`CacheBuilder::fail_safe_throttle`].
+const DEFAULT_FAIL_SAFE_THROTTLE: Duration = Duration::from_secs(1);
 // The default largest value a byte backend is given.
 pub(crate) const DEFAULT_MAX_VALUE_SIZE: usize = 16 << 20;
 
@@ -34,6 +36,7 @@ pub struct CacheBuilder {
     capacity: Option<usize>,
     lock_timeout: Duration,
     max_value_size: usize,
+    fail_safe_throttle: Duration,
     backend: Option<BackendChoice>,
     connect: ConnectOptions,
 }
@@ -56,6 +59,7 @@ impl CacheBuilder {
             capacity: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            fail_safe_throttle: DEFAULT_FAIL_SAFE_THROTTLE,
             backend: None,
             connect: ConnectOptions::default(),
         }
@@ -99,6 +103,15 @@ impl CacheBuilder {
     /// [`Stats::oversized`](crate::Stats::oversized).
     pub fn max_value_size(mut self, bytes: usize) -> Self {
         self.max_value_size = bytes;
+        self
+    }
+
+    /// After a `#[cached(fail_safe = ...)]` function's body failed and a call
+    /// got an expired value instead, how long the calls of that key get it
+    /// without running the body again (default 1 s), so that a failing
+    /// database is not hit by every request. Zero: every call runs the body.
+    pub fn fail_safe_throttle(mut self, throttle: Duration) -> Self {
+        self.fail_safe_throttle = throttle;
         self
     }
 
@@ -242,6 +255,7 @@ impl CacheBuilder {
             default_ttl: self.ttl,
             lock_timeout: self.lock_timeout,
             max_value_size: self.max_value_size,
+            fail_safe_throttle: self.fail_safe_throttle,
         }))
     }
 }

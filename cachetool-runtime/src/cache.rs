@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, MemoryBackend};
+use crate::call::Throttles;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
 use crate::durations;
@@ -34,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) lock_timeout: Duration,
     pub(crate) max_value_size: usize,
+    /// The keys whose body `fail_safe` answered, not to run again for a while.
+    pub(crate) throttles: Throttles,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
     pub(crate) stores_objects: bool,
     /// With the memory backend: its tier, which calls use directly, keyed by
@@ -54,6 +57,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) lock_timeout: Duration,
     pub(crate) max_value_size: usize,
+    pub(crate) fail_safe_throttle: Duration,
 }
 
 impl Cache {
@@ -67,6 +71,7 @@ impl Cache {
             default_ttl,
             lock_timeout,
             max_value_size,
+            fail_safe_throttle,
         } = parts;
         // The clock calibrates itself on first use (about a millisecond, at
         // most 200 ms on a machine too busy to agree with itself): here, at
@@ -92,6 +97,7 @@ impl Cache {
                 default_ttl: durations::finite_ttl(default_ttl),
                 lock_timeout: durations::bounded(lock_timeout),
                 max_value_size,
+                throttles: Throttles::new(durations::bounded(fail_safe_throttle)),
                 counters: Counters::default(),
                 flights,
                 invalidations,

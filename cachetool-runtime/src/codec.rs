@@ -6,18 +6,23 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 2 | magic `b"CT"` |
-//! | 2 | 1 | format version, 1 |
+//! | 2 | 1 | format version, 2 |
 //! | 3 | 1 | kind: 0 value, 1 tombstone (left by an invalidation) |
 //! | 4 | 8 | stamp: random, new on every write |
 //! | 12 | 8 | creation time, Unix milliseconds |
 //! | 20 | 8 | xxh3-64 of the value's Rust type name (0 in a tombstone) |
-//! | 28 | 2 | n, the number of versions |
-//! | 30 | 8n | the versions the value was computed under: the namespace epoch's, then each tag's |
-//! | 30+8n | rest | the value, CBOR |
+//! | 28 | 8 | fresh until, Unix milliseconds (0: always fresh) |
+//! | 36 | 2 | n, the number of versions |
+//! | 38 | 8n | the versions the value was computed under: the namespace epoch's, then each tag's |
+//! | 38+8n | rest | the value, CBOR |
 //!
 //! A version is the xxh3-64 of the bytes stored under the epoch or tag key.
 //! Anything that is not such an envelope, of this format and of the expected
-//! type, computed under the current versions, reads as a miss.
+//! type, computed under the current versions, reads as a miss; so does a
+//! value past its "fresh until" ([`decode`]). The backend may keep an entry
+//! longer than it is fresh (by the longest of `stale` and `fail_safe`), for
+//! the reads that want an expired value ([`decode_expired_too`]). Format 1
+//! (before "fresh until") reads as a miss.
 //!
 //! The in-process backend stores [`TypedEntry`] objects with the same meaning.
 //!
@@ -39,7 +44,7 @@ mod lengths;
 
 use std::any::type_name;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -49,14 +54,60 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::backend::Value;
 
 const MAGIC: [u8; 2] = *b"CT";
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 const KIND_VALUE: u8 = 0;
 const KIND_TOMBSTONE: u8 = 1;
-const HEADER_LEN: usize = 30;
+const HEADER_LEN: usize = 38;
+/// Where the header's "fresh until" and number of versions are.
+const FRESH_AT: usize = 28;
+const COUNT_AT: usize = 36;
+
+/// When an entry stops being fresh, in Unix milliseconds; 0: never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FreshUntil(u64);
+
+impl FreshUntil {
+    /// Always fresh: an entry without a TTL.
+    pub(crate) const ALWAYS: FreshUntil = FreshUntil(0);
+
+    /// Fresh for `ttl` from now (`None`: always).
+    pub(crate) fn after(ttl: Option<Duration>) -> FreshUntil {
+        match ttl {
+            // At least 1: 0 means "always".
+            Some(ttl) => FreshUntil(unix_ms_now().saturating_add(ttl.as_millis() as u64).max(1)),
+            None => FreshUntil::ALWAYS,
+        }
+    }
+
+    /// Whether it is still fresh now.
+    #[inline]
+    pub(crate) fn is_fresh(self) -> bool {
+        self.0 == 0 || unix_ms_now() < self.0
+    }
+
+    /// How long ago it stopped being fresh (`None`: it is fresh).
+    pub(crate) fn expired_for(self) -> Option<Duration> {
+        let now = unix_ms_now();
+        (self.0 != 0 && now >= self.0).then(|| Duration::from_millis(now - self.0))
+    }
+
+    /// The Unix milliseconds, 0 for always.
+    #[cfg(test)]
+    pub(crate) fn unix_ms(self) -> u64 {
+        self.0
+    }
+}
+
+/// A value read from an entry, and when it stops (or stopped) being fresh.
+pub(crate) struct Decoded<T> {
+    pub(crate) value: T,
+    pub(crate) fresh_until: FreshUntil,
+}
 
 /// An entry in an in-process backend.
 pub(crate) struct TypedEntry<T> {
     versions: Box<[u64]>,
+    fresh_until: FreshUntil,
     value: T,
 }
 
@@ -108,43 +159,68 @@ pub(crate) fn tombstone(objects: bool) -> Value {
         return Value::Object(Arc::new(Tombstone));
     }
     let mut bytes = Vec::with_capacity(HEADER_LEN);
-    write_header(&mut bytes, KIND_TOMBSTONE, 0, &[]);
+    write_header(&mut bytes, KIND_TOMBSTONE, 0, FreshUntil::ALWAYS, &[]);
     Value::from(bytes)
 }
 
-/// An entry holding `value`, computed under `versions`.
-pub(crate) fn encode<T>(objects: bool, versions: &[u64], value: &T) -> Result<Value, String>
+/// An entry holding `value`, computed under `versions`, fresh until `fresh_until`.
+pub(crate) fn encode<T>(
+    objects: bool,
+    versions: &[u64],
+    fresh_until: FreshUntil,
+    value: &T,
+) -> Result<Value, String>
 where
     T: Serialize + Clone + Send + Sync + 'static,
 {
     if objects {
         return Ok(Value::Object(Arc::new(TypedEntry {
             versions: versions.into(),
+            fresh_until,
             value: value.clone(),
         })));
     }
     let mut bytes = Vec::with_capacity(HEADER_LEN + 8 * versions.len() + 64);
-    write_header(&mut bytes, KIND_VALUE, type_fingerprint::<T>(), versions);
+    let fingerprint = type_fingerprint::<T>();
+    write_header(&mut bytes, KIND_VALUE, fingerprint, fresh_until, versions);
     ciborium::into_writer(value, &mut bytes).map_err(|error| error.to_string())?;
     Ok(Value::from(bytes))
 }
 
-/// The value of an entry, if it is one of type `T` computed under `versions`.
+/// The value of an entry, if it is one of type `T` computed under `versions`
+/// and still fresh.
 pub(crate) fn decode<T>(entry: &Value, versions: &[u64]) -> Option<T>
+where
+    T: DeserializeOwned + Clone + 'static,
+{
+    let decoded = decode_expired_too::<T>(entry, versions)?;
+    decoded.fresh_until.is_fresh().then_some(decoded.value)
+}
+
+/// The value of an entry, if it is one of type `T` computed under
+/// `versions`, fresh or not, with when it stops (or stopped) being fresh.
+pub(crate) fn decode_expired_too<T>(entry: &Value, versions: &[u64]) -> Option<Decoded<T>>
 where
     T: DeserializeOwned + Clone + 'static,
 {
     match entry {
         Value::Object(object) => {
             let entry = object.downcast_ref::<TypedEntry<T>>()?;
-            (*entry.versions == *versions).then(|| entry.value.clone())
+            (*entry.versions == *versions).then(|| Decoded {
+                value: entry.value.clone(),
+                fresh_until: entry.fresh_until,
+            })
         }
         Value::Bytes(bytes) => {
-            let payload = payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
+            let (fresh_until, payload) =
+                payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
             if !lengths::lengths_fit(payload) {
                 return None;
             }
-            with_scratch(|scratch| ciborium::de::from_reader_with_buffer(payload, scratch).ok())
+            let value = with_scratch(|scratch| {
+                ciborium::de::from_reader_with_buffer(payload, scratch).ok()
+            })?;
+            Some(Decoded { value, fresh_until })
         }
     }
 }
@@ -164,16 +240,27 @@ fn with_scratch<R>(decode: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
-fn write_header(bytes: &mut Vec<u8>, kind: u8, fingerprint: u64, versions: &[u64]) {
-    let created_ms = SystemTime::now()
+/// Now, in Unix milliseconds (0 on a clock set before 1970).
+fn unix_ms_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64);
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+fn write_header(
+    bytes: &mut Vec<u8>,
+    kind: u8,
+    fingerprint: u64,
+    fresh_until: FreshUntil,
+    versions: &[u64],
+) {
     bytes.extend_from_slice(&MAGIC);
     bytes.push(FORMAT);
     bytes.push(kind);
     bytes.extend_from_slice(&fastrand::u64(..).to_le_bytes());
-    bytes.extend_from_slice(&created_ms.to_le_bytes());
+    bytes.extend_from_slice(&unix_ms_now().to_le_bytes());
     bytes.extend_from_slice(&fingerprint.to_le_bytes());
+    bytes.extend_from_slice(&fresh_until.0.to_le_bytes());
     // Never more than a function's tags plus one; u16 is plenty.
     bytes.extend_from_slice(&(versions.len() as u16).to_le_bytes());
     for version in versions {
@@ -181,14 +268,21 @@ fn write_header(bytes: &mut Vec<u8>, kind: u8, fingerprint: u64, versions: &[u64
     }
 }
 
-fn payload_if_current<'a>(bytes: &'a [u8], fingerprint: u64, versions: &[u64]) -> Option<&'a [u8]> {
+/// When the value stops being fresh, and its CBOR, if `bytes` are a value
+/// of this format and type computed under `versions`.
+fn payload_if_current<'a>(
+    bytes: &'a [u8],
+    fingerprint: u64,
+    versions: &[u64],
+) -> Option<(FreshUntil, &'a [u8])> {
     let header = bytes.get(..HEADER_LEN)?;
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
     let current = header[..2] == MAGIC
         && header[2] == FORMAT
         && header[3] == KIND_VALUE
         && field(20) == fingerprint
-        && usize::from(u16::from_le_bytes([header[28], header[29]])) == versions.len();
+        && usize::from(u16::from_le_bytes([header[COUNT_AT], header[COUNT_AT + 1]]))
+            == versions.len();
     if !current {
         return None;
     }
@@ -197,7 +291,8 @@ fn payload_if_current<'a>(bytes: &'a [u8], fingerprint: u64, versions: &[u64]) -
         .chunks_exact(8)
         .zip(versions)
         .all(|(stored, version)| stored == version.to_le_bytes());
-    same_versions.then(|| &bytes[HEADER_LEN + 8 * versions.len()..])
+    let fresh_until = FreshUntil(field(FRESH_AT));
+    same_versions.then(|| (fresh_until, &bytes[HEADER_LEN + 8 * versions.len()..]))
 }
 
 /// The fields of an envelope, for tools that read entries (`admin`); `None`
@@ -208,13 +303,14 @@ pub(crate) fn read_envelope(bytes: &[u8]) -> Option<crate::admin::Envelope<'_>> 
     }
     let header = &bytes[..HEADER_LEN];
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
-    let count = usize::from(u16::from_le_bytes([header[28], header[29]]));
+    let count = usize::from(u16::from_le_bytes([header[COUNT_AT], header[COUNT_AT + 1]]));
     let versions = bytes.get(HEADER_LEN..HEADER_LEN + 8 * count)?;
     Some(crate::admin::Envelope {
         tombstone: header[3] == KIND_TOMBSTONE,
         stamp: field(4),
         created_unix_ms: field(12),
         type_fingerprint: field(20),
+        fresh_until_unix_ms: field(FRESH_AT),
         versions: versions
             .chunks_exact(8)
             .map(|version| u64::from_le_bytes(version.try_into().unwrap()))
@@ -235,7 +331,7 @@ mod tests {
 
     #[test]
     fn bytes_round_trip_only_under_the_same_versions_and_type() {
-        let entry = encode(false, &[1, 2], &"hello".to_string()).unwrap();
+        let entry = encode(false, &[1, 2], FreshUntil::ALWAYS, &"hello".to_string()).unwrap();
         assert_eq!(decode::<String>(&entry, &[1, 2]).as_deref(), Some("hello"));
         assert_eq!(decode::<String>(&entry, &[1, 3]), None);
         assert_eq!(decode::<String>(&entry, &[1]), None);
@@ -244,7 +340,7 @@ mod tests {
 
     #[test]
     fn objects_round_trip_only_under_the_same_versions_and_type() {
-        let entry = encode(true, &[7], &vec![1u8, 2]).unwrap();
+        let entry = encode(true, &[7], FreshUntil::ALWAYS, &vec![1u8, 2]).unwrap();
         assert_eq!(decode::<Vec<u8>>(&entry, &[7]), Some(vec![1, 2]));
         assert_eq!(decode::<Vec<u8>>(&entry, &[8]), None);
         assert_eq!(decode::<String>(&entry, &[7]), None);
@@ -252,7 +348,7 @@ mod tests {
 
     #[test]
     fn garbage_truncation_and_tombstones_are_misses() {
-        let entry = encode(false, &[1], &42u64).unwrap();
+        let entry = encode(false, &[1], FreshUntil::ALWAYS, &42u64).unwrap();
         let bytes = entry.as_bytes().unwrap();
         for cut in 0..bytes.len() {
             assert_eq!(
@@ -271,17 +367,66 @@ mod tests {
 
     #[test]
     fn envelope_layout_is_as_documented() {
-        let entry = encode(false, &[0x0102], &true).unwrap();
+        let entry = encode(false, &[0x0102], FreshUntil::ALWAYS, &true).unwrap();
         let bytes = entry.as_bytes().unwrap();
-        assert_eq!(&bytes[..4], &[b'C', b'T', 1, 0]);
-        assert_eq!(&bytes[28..30], &[1, 0]);
-        assert_eq!(&bytes[30..38], &0x0102u64.to_le_bytes());
-        assert_eq!(&bytes[38..], &[0xf5]); // CBOR true
+        assert_eq!(&bytes[..4], &[b'C', b'T', 2, 0]);
+        assert_eq!(&bytes[28..36], &[0; 8], "always fresh");
+        assert_eq!(&bytes[36..38], &[1, 0]);
+        assert_eq!(&bytes[38..46], &0x0102u64.to_le_bytes());
+        assert_eq!(&bytes[46..], &[0xf5]); // CBOR true
+        let until = FreshUntil::after(Some(Duration::from_secs(60)));
+        let entry = encode(false, &[], until, &true).unwrap();
+        let bytes = entry.as_bytes().unwrap();
+        assert_eq!(&bytes[28..36], &until.unix_ms().to_le_bytes());
+        let created = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
+        let fresh_for = until.unix_ms() - created;
+        assert!((59_000..=60_000).contains(&fresh_for), "{fresh_for}");
+    }
+
+    #[test]
+    fn an_expired_value_is_a_miss_that_the_expired_read_still_finds() {
+        let past = FreshUntil(unix_ms_now() - 5_000);
+        let future = FreshUntil::after(Some(Duration::from_secs(60)));
+        for objects in [false, true] {
+            let expired = encode(objects, &[1], past, &7u64).unwrap();
+            assert_eq!(decode::<u64>(&expired, &[1]), None);
+            let found = decode_expired_too::<u64>(&expired, &[1]).unwrap();
+            assert_eq!((found.value, found.fresh_until), (7, past));
+            let ago = found.fresh_until.expired_for().unwrap();
+            assert!(ago >= Duration::from_secs(5), "{ago:?}");
+            assert_eq!(
+                decode_expired_too::<u64>(&expired, &[2]).map(|d| d.value),
+                None
+            );
+            let fresh = encode(objects, &[1], future, &8u64).unwrap();
+            assert_eq!(decode::<u64>(&fresh, &[1]), Some(8));
+            assert_eq!(future.expired_for(), None);
+            let always = encode(objects, &[1], FreshUntil::ALWAYS, &9u64).unwrap();
+            assert_eq!(decode::<u64>(&always, &[1]), Some(9));
+            assert_eq!(FreshUntil::ALWAYS.expired_for(), None);
+        }
+    }
+
+    #[test]
+    fn an_entry_of_the_first_format_is_a_miss() {
+        // Format 1: the header without "fresh until" (30 bytes), then the CBOR.
+        let mut old = b"CT\x01\x00".to_vec();
+        old.extend_from_slice(&[9; 8]); // stamp
+        old.extend_from_slice(&unix_ms_now().to_le_bytes());
+        old.extend_from_slice(&type_fingerprint::<bool>().to_le_bytes());
+        old.extend_from_slice(&[0, 0]); // no versions
+        old.push(0xf5); // CBOR true
+        old.resize(HEADER_LEN + 1, 0xf5);
+        let old = Value::from(old);
+        assert_eq!(decode::<bool>(&old, &[]), None);
+        assert!(decode_expired_too::<bool>(&old, &[]).is_none());
+        assert!(!is_entry(old.as_bytes().unwrap()));
+        assert!(read_envelope(old.as_bytes().unwrap()).is_none());
     }
 
     #[test]
     fn envelopes_read_back_their_fields() {
-        let entry = encode(false, &[7, 8], &"hi".to_string()).unwrap();
+        let entry = encode(false, &[7, 8], FreshUntil::ALWAYS, &"hi".to_string()).unwrap();
         let envelope = read_envelope(entry.as_bytes().unwrap()).unwrap();
         assert!(!envelope.tombstone);
         assert_eq!(envelope.versions, [7, 8]);
@@ -293,7 +438,7 @@ mod tests {
         assert!(envelope.tombstone && envelope.versions.is_empty() && envelope.value.is_empty());
         let bytes = entry.as_bytes().unwrap();
         assert!(
-            read_envelope(&bytes[..35]).is_none(),
+            read_envelope(&bytes[..43]).is_none(),
             "cut inside the versions"
         );
         assert!(read_envelope(b"not ours at all, not even close").is_none());
@@ -301,15 +446,15 @@ mod tests {
 
     #[test]
     fn entries_and_tombstones_are_entries_and_nothing_else_is() {
-        let entry = encode(false, &[1], &42u64).unwrap();
+        let entry = encode(false, &[1], FreshUntil::ALWAYS, &42u64).unwrap();
         let bytes = entry.as_bytes().unwrap();
         assert!(is_entry(bytes));
         assert!(is_entry(tombstone(false).as_bytes().unwrap()));
         assert!(!is_entry(&bytes[..HEADER_LEN - 1]), "shorter than a header");
-        assert!(!is_entry(b"CT\x02 a later format, not ours to read"));
+        assert!(!is_entry(b"CT\x03 a later format, not ours to read, no"));
         assert!(!is_entry(b"12345678901234567890123456789012345"));
         // The stamp is within the write's id, and differs between writes.
-        let again = encode(false, &[1], &42u64).unwrap();
+        let again = encode(false, &[1], FreshUntil::ALWAYS, &42u64).unwrap();
         assert_ne!(
             bytes[..WRITE_ID_LEN],
             again.as_bytes().unwrap()[..WRITE_ID_LEN]

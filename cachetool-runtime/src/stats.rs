@@ -27,6 +27,10 @@ pub struct Stats {
     /// Values not stored because they were larger than the cache's maximum value
     /// size, or than the backend stores (Memcached's item size limit).
     pub oversized: u64,
+    /// Times `fail_safe` answered with an expired value: a body that failed
+    /// (the callers waiting for that computation are handed the value, as
+    /// they are any computation's), and each call during the throttle after it.
+    pub fail_safe: u64,
 }
 
 impl Stats {
@@ -39,6 +43,7 @@ impl Stats {
         self.load_time += other.load_time;
         self.errors += other.errors;
         self.oversized += other.oversized;
+        self.fail_safe += other.fail_safe;
     }
 
     /// `hits / (hits + misses)`, or 0 before the first call.
@@ -81,6 +86,7 @@ pub(crate) struct Tally {
     load_nanos: AtomicU64,
     errors: AtomicU64,
     oversized: AtomicU64,
+    fail_safe: AtomicU64,
 }
 
 impl Tally {
@@ -109,6 +115,16 @@ impl Tally {
         self.oversized.fetch_add(1, Relaxed);
     }
 
+    /// A body that failed, its error replaced by an expired value (the load
+    /// itself counted as it ended, with that value).
+    pub(crate) fn failed_behind_fail_safe(&self) {
+        self.load_errors.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn fail_safe(&self) {
+        self.fail_safe.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             hits: self.hits.sum(),
@@ -118,6 +134,7 @@ impl Tally {
             load_time: Duration::from_nanos(self.load_nanos.load(Relaxed)),
             errors: self.errors.load(Relaxed),
             oversized: self.oversized.load(Relaxed),
+            fail_safe: self.fail_safe.load(Relaxed),
         }
     }
 }

@@ -114,6 +114,9 @@ fn entry(
         "created": output::utc(envelope.created_unix_ms),
         "age_ms": now_ms.saturating_sub(envelope.created_unix_ms),
         "expires_in_ms": stored.ttl.map(|ttl| ttl.as_millis() as u64),
+        // Null for an entry that is always fresh; the server may keep an
+        // entry past its freshness (for `fail_safe`).
+        "fresh_until_unix_ms": (envelope.fresh_until_unix_ms != 0).then_some(envelope.fresh_until_unix_ms),
         "size": stored.bytes.len(),
         "value_size": envelope.value.len(),
         "type_fingerprint": format!("{:016x}", envelope.type_fingerprint),

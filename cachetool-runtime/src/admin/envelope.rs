@@ -17,6 +17,9 @@ pub struct Envelope<'a> {
     pub created_unix_ms: u64,
     /// The xxh3-64 of the value's Rust type name (0 in a tombstone).
     pub type_fingerprint: u64,
+    /// Until when it is fresh, in Unix milliseconds (0: always); the server
+    /// may keep it longer, for `stale` and `fail_safe`.
+    pub fresh_until_unix_ms: u64,
     /// The versions it was computed under: the namespace epoch's, then each
     /// tag's in the function's tag order. It is current while each equals
     /// [`version_of`] what its key holds now.

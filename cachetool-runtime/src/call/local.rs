@@ -14,6 +14,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::expiry::kept_for;
 use super::Request;
 use super::{Found, Miss};
 use crate::__private::Cacheable;
@@ -99,10 +100,12 @@ impl Request<'_> {
             return true;
         };
         // A value that `unless` rejects still goes to the waiters.
-        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
+        let ttl = self.entry_ttl(value);
+        if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return true;
         }
-        let header = Header::new(self.ttl, started.epoch, &started.tags, self.mark.cleans());
+        let header = Header::new(ttl, started.epoch, &started.tags, self.mark.cleans())
+            .kept_for(kept_for(ttl, self.keep_expired()));
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;

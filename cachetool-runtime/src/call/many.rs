@@ -208,7 +208,7 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
         let outcome = match found {
             Found::Hit(value) => Ok(value),
             Found::Miss(miss) if defers(&request) => self.deferred_miss(request, miss, body),
-            found => run_blocking(request.get_or_load(&Blocking, Some(found), async { body() })),
+            found => run_blocking(request.get_or_load_after(&Blocking, found, async { body() })),
         };
         if self.pending.len() == 0 {
             run_blocking(self.deferred.flush(&Blocking));
@@ -262,7 +262,7 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
         let body = CallerBody(Arc::clone(&slot));
         let future = Box::pin(async move {
             request
-                .get_or_load(&driver, Some(Found::Miss(miss)), body)
+                .get_or_load_after(&driver, Found::Miss(miss), body)
                 .await
         });
         MissInFlight { future, slot }
@@ -307,7 +307,7 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
             Found::Miss(miss) if defers(&request) => {
                 self.deferred_miss_async(request, miss, body).await
             }
-            found => request.get_or_load(&tokio, Some(found), body).await,
+            found => request.get_or_load_after(&tokio, found, body).await,
         };
         if self.pending.len() == 0 {
             self.deferred.flush(&tokio).await;

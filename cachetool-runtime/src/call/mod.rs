@@ -7,10 +7,13 @@
 //!   the shared lock and its polling) and `store.rs` (the body and the store);
 //!   `outcome.rs` has what they pass each other;
 //! - `peek.rs`, `many.rs` and `unless.rs`: the `_peek` and `_many`
-//!   companions and `unless = ...`.
+//!   companions and `unless = ...`;
+//! - `expiry.rs`: each stored entry's TTL (`ttl = <closure>`, `jitter = ...`).
 //!
 //! The remote path is written once for threads and tasks (see `driver.rs`).
 
+mod expiry;
+mod fail_safe;
 mod first_look;
 mod lead;
 mod local;
@@ -23,6 +26,8 @@ mod peek;
 mod store;
 pub(crate) mod unless;
 
+pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
+pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
@@ -30,6 +35,7 @@ pub(crate) use store::share;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -59,6 +65,19 @@ pub struct Request<'c> {
     /// The hashes of the tags' names, with a local store (none with a remote one).
     pub(crate) tag_hashes: SmallVec<[u64; 4]>,
     pub(crate) ttl: Option<Duration>,
+    /// `ttl = |value| ...`: each value's own TTL, instead of `ttl` (see `expiry.rs`).
+    pub(crate) ttl_of: Option<&'c (dyn EntryTtl + Sync)>,
+    /// `jitter = ...`: the fraction by which each entry's TTL is drawn either
+    /// way; 0 for none.
+    /// (An `f32`, beside `old_answer`: the request lives in every level of
+    /// a recursion of cached async fns, so every byte of it counts.)
+    pub(crate) jitter: f32,
+    /// `fail_safe = ...`: an entry that stopped being fresh less than this
+    /// ago answers a failed body (see `fail_safe.rs`).
+    pub(crate) fail_safe: Option<Duration>,
+    /// The body failed and `fail_safe` answered with an expired value, which
+    /// is not to be stored.
+    pub(crate) old_answer: AtomicBool,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
     /// The invalidation counts when the call started: a store or hand-over is
@@ -135,6 +154,10 @@ impl<'c> Request<'c> {
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
             unless: None,
+            ttl_of: None,
+            jitter: 0.0,
+            fail_safe: None,
+            old_answer: AtomicBool::new(false),
             missed_locally: false,
         }
     }

@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::expiry::kept_for;
 use super::outcome::{Miss, StoreOutcome};
 use super::Request;
 use crate::__private::Cacheable;
@@ -82,10 +83,13 @@ impl Request<'_> {
     ) -> StoreOutcome {
         let inner = self.inner();
         // A value that `unless` rejects still goes to the waiters.
-        if self.ttl == Some(Duration::ZERO) || self.skips_store(value) {
+        let ttl = self.entry_ttl(value);
+        if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return StoreOutcome::NotStored;
         }
-        let entry = match codec::encode(inner.stores_objects, versions, value) {
+        let fresh_until = codec::FreshUntil::after(ttl);
+        let ttl = kept_for(ttl, self.keep_expired());
+        let entry = match codec::encode(inner.stores_objects, versions, fresh_until, value) {
             Ok(entry) => entry,
             Err(reason) => {
                 let error = Error::new(
@@ -109,7 +113,7 @@ impl Request<'_> {
             }
         }
         let stored = if inner.backend.is_local() {
-            let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, self.ttl, held);
+            let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, ttl, held);
             match inner.invalidations.store_locally(self.mark, store) {
                 Some(stored) => stored,
                 None => return StoreOutcome::Overtaken,
@@ -119,7 +123,7 @@ impl Request<'_> {
                 return StoreOutcome::Overtaken;
             }
             driver
-                .replace_if(&inner.backend, &self.entry_key, seen, entry, self.ttl, held)
+                .replace_if(&inner.backend, &self.entry_key, seen, entry, ttl, held)
                 .await
         };
         match stored {

@@ -61,7 +61,10 @@ impl<'c> Request<'c> {
 
     /// Whether `value` must not be stored.
     pub(crate) fn skips_store(&self, value: &dyn Any) -> bool {
+        // An expired value that `fail_safe` returned for a failed body
+        // (`fail_safe.rs`) is not stored again either.
         self.unless.is_some_and(|unless| unless.skips(value))
+            || (self.fail_safe.is_some() && self.answered_with_old())
     }
 }
 

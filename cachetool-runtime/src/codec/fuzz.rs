@@ -105,18 +105,19 @@ pub(crate) fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
 /// The reference: the payload of `bytes`, if its header is one of ours, of
 /// type `T` and `versions` (checked here field by field).
 fn reference_payload<'b, T: 'static>(bytes: &'b [u8], versions: &[u64]) -> Option<&'b [u8]> {
-    if bytes.len() < 30 + 8 * versions.len() {
+    if bytes.len() < 38 + 8 * versions.len() {
         return None;
     }
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    // Bytes 28..36, "fresh until", don't decide whether it decodes.
     let header_ok = bytes[0] == b'C'
         && bytes[1] == b'T'
-        && bytes[2] == 1
+        && bytes[2] == 2
         && bytes[3] == 0
         && u64_at(20) == xxh3_64(type_name::<T>().as_bytes())
-        && usize::from(u16::from_le_bytes([bytes[28], bytes[29]])) == versions.len()
-        && (0..versions.len()).all(|index| u64_at(30 + 8 * index) == versions[index]);
-    header_ok.then(|| &bytes[30 + 8 * versions.len()..])
+        && usize::from(u16::from_le_bytes([bytes[36], bytes[37]])) == versions.len()
+        && (0..versions.len()).all(|index| u64_at(38 + 8 * index) == versions[index]);
+    header_ok.then(|| &bytes[38 + 8 * versions.len()..])
 }
 
 /// One kind of envelope: its versions and how to make a value of it.
@@ -134,7 +135,8 @@ where
 {
     let entry = Value::from(bytes.to_vec());
     let decoded = catch_unwind(AssertUnwindSafe(|| {
-        largest_allocation(|| decode::<T>(&entry, versions))
+        // Fresh or not: a mutated "fresh until" is not a decoding matter.
+        largest_allocation(|| decode_expired_too::<T>(&entry, versions).map(|found| found.value))
     }));
     let Ok((decoded, largest)) = decoded else {
         panic!("case {case} (seed {SEED:#x}): decode panicked on {bytes:02x?}");
@@ -169,7 +171,7 @@ fn seed<T>(versions: &[u64], value: &T) -> Seed
 where
     T: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static,
 {
-    let entry = encode(false, versions, value).unwrap();
+    let entry = encode(false, versions, FreshUntil::ALWAYS, value).unwrap();
     let bytes = entry.as_bytes().unwrap().to_vec();
     assert_eq!(decode::<T>(&entry, versions).as_ref(), Some(value));
     Seed {
@@ -279,7 +281,7 @@ fn mutate(rng: &mut fastrand::Rng, bytes: &mut Vec<u8>, other: &[u8]) {
         _ => {
             bytes.clear();
             if rng.bool() {
-                bytes.extend_from_slice(b"CT\x01\x00");
+                bytes.extend_from_slice(b"CT\x02\x00");
             }
             bytes.extend((0..rng.usize(0..120)).map(|_| rng.u8(..)));
         }
@@ -315,7 +317,7 @@ fn a_million_random_and_mutated_envelopes_never_panic_lie_or_overallocate() {
 #[test]
 fn long_strings_allocate_at_most_twice_what_they_hold() {
     for len in [4097, 10_000, 100_000] {
-        let entry = encode(false, &[1], &"y".repeat(len)).unwrap();
+        let entry = encode(false, &[1], FreshUntil::ALWAYS, &"y".repeat(len)).unwrap();
         let bytes = entry.as_bytes().unwrap();
         let (value, largest) = largest_allocation(|| decode::<String>(&entry, &[1]));
         assert_eq!(value.map(|value| value.len()), Some(len));

@@ -1,5 +1,6 @@
 //! What the local tier keeps: entries keyed by a call's identity, each with
-//! the versions it was computed under and its expiry.
+//! the versions it was computed under, until when it is fresh and until
+//! when it is kept.
 
 use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -93,55 +94,108 @@ pub(crate) type SharedEntry = Arc<Entry<dyn Any + Send + Sync>>;
 
 /// What an entry depends on besides its key: 32 bytes, as every entry has one.
 pub(crate) struct Header {
-    /// When it stops being served, on the local clock ([`clock::NEVER`]: never).
-    expires_at: u64,
+    /// When it stops being a hit, on the local clock ([`clock::NEVER`]: never).
+    fresh_until: u64,
     /// The namespace's epoch when its computation started.
     pub(crate) epoch: u64,
-    /// Its tags (hashes of their names) and their versions when its
-    /// computation started (`None`: no tag, the most common case).
-    // Boxed: an 8-byte thin pointer in every header, where a `Vec` takes 24
-    // and a boxed slice 16; only tagged entries pay the second allocation.
-    #[allow(clippy::box_collection)]
-    tags: Option<Box<Vec<(u64, u64)>>>,
+    /// What few entries have: tags, or a time it is kept until past its
+    /// freshness (`None`: neither, the most common case).
+    // Boxed: an 8-byte thin pointer in every header, where a `Vec` takes 24;
+    // only the entries that have them pay the second allocation.
+    extras: Option<Box<Extras>>,
     /// The namespace's count of cleans through which the versions above are
     /// known to be current: while the count stays there, a hit reads no
     /// version (see `namespace.rs`).
     checked_through: AtomicU64,
 }
 
+/// The rarer parts of a [`Header`].
+struct Extras {
+    /// Its tags (hashes of their names) and their versions when its
+    /// computation started.
+    tags: Vec<(u64, u64)>,
+    /// When it is dropped, past `fresh_until` for the reads that want an
+    /// expired value (`stale`, `fail_safe`); `fresh_until` itself if none does.
+    kept_until: u64,
+}
+
 impl Header {
-    /// A header of an entry served for `ttl` from now (`None`: until evicted
-    /// or invalidated).
+    /// A header of an entry fresh for `ttl` from now (`None`: until evicted
+    /// or invalidated), and dropped then.
     pub(crate) fn new(
         ttl: Option<Duration>,
         epoch: u64,
         tags: &[(u64, u64)],
         checked_through: u64,
     ) -> Header {
-        let expires_at = ttl.map_or(clock::NEVER, clock::after);
+        let fresh_until = ttl.map_or(clock::NEVER, clock::after);
         Header {
-            expires_at,
+            fresh_until,
             epoch,
-            tags: (!tags.is_empty()).then(|| Box::new(tags.to_vec())),
+            extras: (!tags.is_empty()).then(|| {
+                Box::new(Extras {
+                    tags: tags.to_vec(),
+                    kept_until: fresh_until,
+                })
+            }),
             checked_through: AtomicU64::new(checked_through),
         }
     }
 
-    /// Whether the entry has expired at `now` (on the local clock).
+    /// The same header, kept for `kept` from now (`None`: until evicted or
+    /// invalidated), and never less than it is fresh.
+    pub(crate) fn kept_for(mut self, kept: Option<Duration>) -> Header {
+        let kept_until = kept
+            .map_or(clock::NEVER, clock::after)
+            .max(self.fresh_until);
+        if kept_until != self.fresh_until {
+            let fresh_until = self.fresh_until;
+            let extras = self.extras.get_or_insert_with(|| {
+                Box::new(Extras {
+                    tags: Vec::new(),
+                    kept_until: fresh_until,
+                })
+            });
+            extras.kept_until = kept_until;
+        }
+        self
+    }
+
+    /// When the entry is dropped.
+    fn kept_until(&self) -> u64 {
+        self.extras
+            .as_ref()
+            .map_or(self.fresh_until, |extras| extras.kept_until)
+    }
+
+    /// Whether the entry is past the time it is kept until at `now` (on the
+    /// local clock): it is dropped.
     #[inline]
     pub(crate) fn expired(&self, now: u64) -> bool {
-        now >= self.expires_at
+        now >= self.fresh_until && now >= self.kept_until()
+    }
+
+    /// Whether the entry is past its freshness at `now`: no longer a hit.
+    #[inline]
+    pub(crate) fn stale(&self, now: u64) -> bool {
+        now >= self.fresh_until
+    }
+
+    /// How long ago the entry stopped being fresh at `now` (`None`: it is fresh).
+    pub(crate) fn stale_for(&self, now: u64) -> Option<Duration> {
+        self.stale(now)
+            .then(|| Duration::from_nanos(now - self.fresh_until))
     }
 
     /// Whether the entry expires at all (a hit then reads the clock).
     #[inline]
     pub(crate) fn expires(&self) -> bool {
-        self.expires_at != clock::NEVER
+        self.fresh_until != clock::NEVER
     }
 
     /// Its tags and their versions.
     pub(crate) fn tags(&self) -> &[(u64, u64)] {
-        self.tags.as_deref().map_or(&[], Vec::as_slice)
+        self.extras.as_ref().map_or(&[], |extras| &extras.tags)
     }
 
     pub(crate) fn checked_through(&self) -> u64 {
@@ -193,13 +247,37 @@ mod tests {
         let now = clock::now();
         let header = Header::new(Some(Duration::from_secs(5)), 1, &[(2, 3)], 0);
         let later = clock::after(Duration::from_secs(5));
-        assert!(header.expires() && !header.expired(now));
-        assert!(header.expired(later) && header.expired(later + 1));
+        assert!(header.expires() && !header.expired(now) && !header.stale(now));
+        assert!(header.expired(later) && header.expired(later + 1) && header.stale(later));
+        assert_eq!(
+            header.stale_for(later + 7),
+            Some(Duration::from_nanos(7 + later - header.fresh_until))
+        );
         assert_eq!(header.tags(), &[(2, 3)]);
         let forever = Header::new(None, 1, &[], 0);
         assert!(!forever.expires() && !forever.expired(later) && forever.tags().is_empty());
+        assert!(
+            forever.extras.is_none(),
+            "no tags, kept no longer than fresh: no extras"
+        );
         let expired_at_once = Header::new(Some(Duration::ZERO), 1, &[], 0);
         assert!(expired_at_once.expires() && expired_at_once.expired(clock::now()));
+    }
+
+    #[test]
+    fn a_header_kept_past_its_freshness_is_stale_first_and_dropped_later() {
+        let five = Duration::from_secs(5);
+        let kept = Header::new(Some(five), 1, &[(2, 3)], 0).kept_for(Some(five * 2));
+        let (stale_at, dropped_at) = (clock::after(five), clock::after(five * 2));
+        assert!(kept.stale(stale_at) && !kept.expired(stale_at));
+        assert!(kept.expired(dropped_at));
+        assert_eq!(kept.tags(), &[(2, 3)], "the tags stay beside the time kept");
+        let kept_forever = Header::new(Some(five), 1, &[], 0).kept_for(None);
+        let stale_at = clock::after(five);
+        assert!(kept_forever.stale(stale_at) && !kept_forever.expired(u64::MAX - 1));
+        // Kept no longer than fresh: nothing extra, dropped when stale.
+        let same = Header::new(Some(five), 1, &[], 0).kept_for(Some(Duration::ZERO));
+        assert!(same.extras.is_none() && same.expired(clock::after(five)));
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl LocalTier {
         Arc::clone(namespace)
     }
 
-    /// The entry under `key` if it has not expired, counted as a use.
+    /// The entry under `key` if it is fresh, counted as a use.
     #[inline]
     pub(crate) fn get(&self, key: &EntryKey) -> Option<SharedEntry> {
         let entry = self.entries.get(key)?;
@@ -111,14 +111,21 @@ impl LocalTier {
         self.unexpired(key, entry)
     }
 
+    /// `entry` if it is fresh; dropped if it is past the time it is kept until.
     #[inline]
     fn unexpired(&self, key: &EntryKey, entry: SharedEntry) -> Option<SharedEntry> {
-        if entry.header.expires() && entry.header.expired(clock::now()) {
+        if !entry.header.expires() {
+            return Some(entry);
+        }
+        let now = clock::now();
+        if !entry.header.stale(now) {
+            return Some(entry);
+        }
+        if entry.header.expired(now) {
             self.entries
                 .remove_if(key, |kept| Arc::ptr_eq(kept, &entry));
-            return None;
         }
-        Some(entry)
+        None
     }
 
     /// The entry under `key`, expired or not, not counted as a use.
@@ -167,6 +174,23 @@ impl LocalStore {
     /// The same, not counted as a use.
     pub(crate) fn peek_current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
         self.value_of(self.tier().peek(&self.key(call))?)
+    }
+
+    /// The value of `call` if its versions are current and it stopped being
+    /// fresh less than `within` ago (or is fresh), not counted as a use: what
+    /// `fail_safe` falls back on.
+    pub(crate) fn kept_value<T: Clone + 'static>(
+        &self,
+        call: CallId,
+        within: std::time::Duration,
+    ) -> Option<T> {
+        let entry = self.tier().peek_expired_too(&self.key(call))?;
+        let now = clock::now();
+        if entry.header.expired(now) || entry.header.stale_for(now).is_some_and(|ago| ago >= within)
+        {
+            return None;
+        }
+        self.value_of(entry)
     }
 
     /// The value of `entry`, if its versions are current and it is a `T`.

@@ -15,6 +15,7 @@ pub(crate) const MISSES: &str = "cachetool_misses_total";
 pub(crate) const LOADS: &str = "cachetool_loads_total";
 pub(crate) const LOAD_ERRORS: &str = "cachetool_load_errors_total";
 pub(crate) const BACKEND_ERRORS: &str = "cachetool_backend_errors_total";
+pub(crate) const FAIL_SAFE: &str = "cachetool_fail_safe_total";
 pub(crate) const LOAD_SECONDS: &str = "cachetool_load_seconds";
 
 /// One function's handles in one cache.
@@ -24,6 +25,7 @@ pub(crate) struct FunctionMetrics {
     loads: Counter,
     load_errors: Counter,
     backend_errors: Counter,
+    fail_safe: Counter,
     load_seconds: Histogram,
 }
 
@@ -44,6 +46,7 @@ impl FunctionMetrics {
             loads: metrics::counter!(LOADS, &labels()),
             load_errors: metrics::counter!(LOAD_ERRORS, &labels()),
             backend_errors: metrics::counter!(BACKEND_ERRORS, &labels()),
+            fail_safe: metrics::counter!(FAIL_SAFE, &labels()),
             load_seconds: metrics::histogram!(LOAD_SECONDS, &labels()),
         }
     }
@@ -67,6 +70,14 @@ impl FunctionMetrics {
     pub(crate) fn backend_error(&self) {
         self.backend_errors.increment(1);
     }
+
+    /// See [`Request::count_fail_safe`](crate::call::Request).
+    pub(crate) fn fail_safe(&self, failed: bool) {
+        self.fail_safe.increment(1);
+        if failed {
+            self.load_errors.increment(1);
+        }
+    }
 }
 
 /// Describes the metrics to the recorder, once per process.
@@ -80,6 +91,10 @@ fn describe() {
         metrics::describe_counter!(
             BACKEND_ERRORS,
             "Backend operations that failed; the caller still got its function's value."
+        );
+        metrics::describe_counter!(
+            FAIL_SAFE,
+            "Times fail_safe answered with an expired value: a failed body, or a call during the throttle after one."
         );
         metrics::describe_histogram!(LOAD_SECONDS, Unit::Seconds, "Time spent running a body.");
     });

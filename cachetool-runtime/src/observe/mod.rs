@@ -105,6 +105,22 @@ impl Request<'_> {
         self.tally(Tally::oversized);
     }
 
+    /// A call answered with an expired value by `fail_safe`; `failed`: its
+    /// body ran and failed (the load was counted as returning that value).
+    pub(crate) fn count_fail_safe(&self, failed: bool) {
+        let _function = self.tally(|tally| {
+            tally.fail_safe();
+            if failed {
+                tally.failed_behind_fail_safe();
+            }
+        });
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.fail_safe(failed);
+        }
+        self.outcome.set(Outcome::FailSafe);
+    }
+
     /// This call waits for another caller of this process computing its key.
     pub(crate) fn waiting(&self) {
         tracing::trace!("cachetool: waiting for another caller's computation of this key");

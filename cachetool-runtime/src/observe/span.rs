@@ -22,6 +22,9 @@ pub(crate) enum Outcome {
     /// lock: another process (or a caller that did not share this call's
     /// computation) stored it.
     FromAnotherProcess,
+    /// `fail_safe` answered with an expired value: the body failed (or had
+    /// just failed, for the throttle).
+    FailSafe,
 }
 
 impl Outcome {
@@ -32,6 +35,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Joined => "joined",
             Outcome::FromAnotherProcess => "from_another_process",
+            Outcome::FailSafe => "fail_safe",
         }
     }
 }
@@ -56,6 +60,7 @@ impl OutcomeCell {
             2 => Outcome::Error,
             3 => Outcome::Joined,
             4 => Outcome::FromAnotherProcess,
+            5 => Outcome::FailSafe,
             _ => Outcome::Unknown,
         }
     }

@@ -64,7 +64,13 @@ mod tests {
     #[test]
     fn only_entries_are_noted_and_only_the_same_value_recalls() {
         let notes = CasNotes::new();
-        let entry = codec::encode(false, &[1], &"a value".to_string()).unwrap();
+        let entry = codec::encode(
+            false,
+            &[1],
+            codec::FreshUntil::ALWAYS,
+            &"a value".to_string(),
+        )
+        .unwrap();
         let entry = entry.as_bytes().unwrap().to_vec();
         notes.remember("k", &entry, 42);
         assert_eq!(notes.recall("k", &entry), Some(42));
