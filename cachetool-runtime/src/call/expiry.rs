@@ -67,7 +67,11 @@ impl<'c> Request<'c> {
             Some(closure) => finite_ttl(closure.ttl_of(value)),
             None => self.ttl,
         };
-        ttl.map(|ttl| jittered(ttl, f64::from(self.jitter), fastrand::f64()))
+        match self.jitter {
+            // No draw from the thread's generator for the functions without jitter.
+            0.0 => ttl,
+            jitter => ttl.map(|ttl| jittered(ttl, f64::from(jitter), fastrand::f64())),
+        }
     }
 
     /// How long an entry is kept after it stops being fresh, for the reads
