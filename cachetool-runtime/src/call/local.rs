@@ -104,8 +104,12 @@ impl Request<'_> {
         if ttl == Some(Duration::ZERO) || self.skips_store(value) {
             return true;
         }
-        let header = Header::new(ttl, started.epoch, &started.tags, self.mark.cleans())
-            .kept_for(kept_for(ttl, self.keep_expired()));
+        let mut header = Header::new(ttl, started.epoch, &started.tags, self.mark.cleans());
+        let keep_expired = self.keep_expired();
+        // Kept past its freshness only for `fail_safe` (no second clock read else).
+        if !keep_expired.is_zero() {
+            header = header.kept_for(kept_for(ttl, keep_expired));
+        }
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;
