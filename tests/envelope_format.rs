@@ -1,6 +1,8 @@
 //! The envelope records until when its value is fresh (format 2); an entry
 //! of format 1, written before that field, is a miss and is overwritten.
 
+#![cfg(any(feature = "redis", feature = "memcached"))]
+
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

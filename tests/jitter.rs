@@ -2,6 +2,8 @@
 //! either way. Read back as the servers hold them (`admin::inspect`): every
 //! remaining TTL is inside the range, and they spread across it.
 
+#![cfg(any(feature = "redis", feature = "memcached"))]
+
 mod support;
 
 use std::time::{Duration, Instant};
