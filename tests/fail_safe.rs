@@ -10,19 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use cachetool::cached;
+use support::expiry_grace as grace;
 
 /// The functions' TTL: memcached counts expiry in whole seconds, so 2 s is
 /// the shortest that is surely alive right after a store.
 const TTL: Duration = Duration::from_secs(2);
-
-/// How long past its TTL an entry may still be served (see `tests/ttl.rs`).
-fn grace(kind: support::BackendKind) -> Duration {
-    match kind {
-        support::BackendKind::Memcached => Duration::from_secs(1),
-        support::BackendKind::Redis => Duration::from_millis(100),
-        support::BackendKind::Memory => Duration::ZERO,
-    }
-}
 
 /// The body's answer: `Err` while `failing`, else a value that tells the runs apart.
 fn answer(failing: &AtomicBool, runs: &AtomicUsize) -> Result<u64, String> {

@@ -8,23 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use cachetool::cached;
+use support::expiry_grace as grace;
 
 /// Memcached counts expiry in whole seconds: 2 s is the shortest TTL that is
 /// surely still alive right after a store.
 const TTL: Duration = Duration::from_secs(2);
-
-/// How long past its TTL (measured here, from just after the store) an entry
-/// may still be served: memcached keeps time in whole seconds, so an entry may
-/// live up to a second longer there; redis-server compares expiries with a
-/// clock it reads once per batch of commands, which can lag ours by a few
-/// milliseconds. The memory backend expires an entry exactly.
-fn grace(kind: support::BackendKind) -> Duration {
-    match kind {
-        support::BackendKind::Memcached => Duration::from_secs(1),
-        support::BackendKind::Redis => Duration::from_millis(100),
-        support::BackendKind::Memory => Duration::ZERO,
-    }
-}
 
 /// Checks both bounds of `$call`'s entry, whose body counts its runs in
 /// `$counter`: alive while the TTL runs (checked only if the machine made

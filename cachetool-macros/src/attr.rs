@@ -122,6 +122,13 @@ pub(crate) trait OptionValue: Sized {
     /// Reads the expression after `=`; errors point into it.
     fn from_expr(expr: Expr) -> syn::Result<Self>;
 
+    /// Reads the expression after `keyword =`, for values whose errors name
+    /// their option (`jitter`, `fail_safe`); else as [`from_expr`](OptionValue::from_expr).
+    fn from_named_expr(keyword: &Ident, expr: Expr) -> syn::Result<Self> {
+        let _ = keyword;
+        Self::from_expr(expr)
+    }
+
     /// Reads what follows the keyword: `= <expr>` unless overridden.
     fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
         if !input.peek(Token![=]) {
@@ -131,7 +138,7 @@ pub(crate) trait OptionValue: Sized {
             ));
         }
         input.parse::<Token![=]>()?;
-        Self::from_expr(ungroup(parse_expr(input)?))
+        Self::from_named_expr(keyword, ungroup(parse_expr(input)?))
     }
 }
 
@@ -212,18 +219,11 @@ impl Fraction {
 
 impl OptionValue for Fraction {
     fn from_expr(_: Expr) -> syn::Result<Self> {
-        unreachable!("a fraction is read with its option's name (`parse`)")
+        unreachable!("a fraction is read with its option's name (`from_named_expr`)")
     }
 
-    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
-        if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                keyword.span(),
-                format!("expected `{keyword} = ...`"),
-            ));
-        }
-        input.parse::<Token![=]>()?;
-        Fraction::parse_for(&keyword.to_string(), ungroup(parse_expr(input)?))
+    fn from_named_expr(keyword: &Ident, expr: Expr) -> syn::Result<Self> {
+        Fraction::parse_for(&keyword.to_string(), expr)
     }
 }
 
@@ -239,19 +239,12 @@ pub(crate) enum Period {
 
 impl OptionValue for Period {
     fn from_expr(_: Expr) -> syn::Result<Self> {
-        unreachable!("a period is read with its option's name (`parse`)")
+        unreachable!("a period is read with its option's name (`from_named_expr`)")
     }
 
-    fn parse(keyword: &Ident, input: ParseStream<'_>) -> syn::Result<Self> {
-        if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                keyword.span(),
-                format!("expected `{keyword} = ...`"),
-            ));
-        }
-        input.parse::<Token![=]>()?;
+    fn from_named_expr(keyword: &Ident, expr: Expr) -> syn::Result<Self> {
         let message = format!("`{keyword}` must be whole seconds (`{keyword} = 3600`) or a `std::time::Duration` (`{keyword} = Duration::from_secs(90)`)");
-        match ungroup(parse_expr(input)?) {
+        match expr {
             Expr::Lit(ExprLit {
                 lit: Lit::Int(secs),
                 ..

@@ -16,6 +16,7 @@ pub(crate) mod warnings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use cachetool::{Backend, Cache, MemoryBackend};
 
@@ -189,3 +190,17 @@ pub(crate) use backend_module_prelude;
 pub(crate) use for_each_backend;
 #[allow(unused_imports)]
 pub(crate) use for_each_remote_backend;
+
+/// How long past its TTL (measured from just after the store) an entry may
+/// still be served: memcached keeps time in whole seconds, so an entry may
+/// live up to a second longer there; redis-server compares expiries with a
+/// clock it reads once per batch of commands, which can lag ours by a few
+/// milliseconds. The memory backend expires an entry exactly.
+#[allow(dead_code)]
+pub(crate) fn expiry_grace(kind: BackendKind) -> Duration {
+    match kind {
+        BackendKind::Memcached => Duration::from_secs(1),
+        BackendKind::Redis => Duration::from_millis(100),
+        BackendKind::Memory => Duration::ZERO,
+    }
+}
