@@ -20,7 +20,7 @@
 //! Anything that is not such an envelope, of this format and of the expected
 //! type, computed under the current versions, reads as a miss; so does a
 //! value past its "fresh until" ([`decode`]). The backend may keep an entry
-//! longer than it is fresh (by the longest of `stale` and `fail_safe`), for
+//! longer than it is fresh (by the function's `fail_safe`), for
 //! the reads that want an expired value ([`decode_expired_too`]). Format 1
 //! (before "fresh until") reads as a miss.
 //!

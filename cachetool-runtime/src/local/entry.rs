@@ -115,7 +115,7 @@ struct Extras {
     /// computation started.
     tags: Vec<(u64, u64)>,
     /// When it is dropped, past `fresh_until` for the reads that want an
-    /// expired value (`stale`, `fail_safe`); `fresh_until` itself if none does.
+    /// expired value (`fail_safe`); `fresh_until` itself if none does.
     kept_until: u64,
 }
 
