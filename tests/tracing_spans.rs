@@ -8,7 +8,6 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use cachetool::{cached, Cache};
 use support::BackendKind;
@@ -178,6 +177,8 @@ support::modes::for_each_mode! {
 /// Backend errors, on servers that are down: a free loopback port with nothing listening.
 #[cfg(any(feature = "redis", feature = "memcached"))]
 mod backend_errors {
+    use std::time::Duration;
+
     use super::*;
 
     fn dead_port() -> u16 {
