@@ -62,6 +62,9 @@ use crate::call::Request;
 use crate::handover::loom_hooks;
 use crate::key::{KeyPart, Site};
 use crate::Cache;
+
+/// What one model thread does with the shared world.
+type ModelWork = Box<dyn FnOnce(&Arc<World>) + Send>;
 use store::ModelStore;
 
 /// Preemptions per interleaving (switches away from a thread that could have
@@ -237,7 +240,7 @@ fn explore(changes: &[Change], preemptions: usize) -> Ran {
     builder.check(move || {
         counted.fetch_add(1, SeqCst);
         let world = Arc::new(World::new());
-        let spawn = |work: Box<dyn FnOnce(&Arc<World>) + Send>| {
+        let spawn = |work: ModelWork| {
             let world = Arc::clone(&world);
             loom::thread::Builder::new()
                 .stack_size(STACK)
