@@ -115,6 +115,8 @@ impl<'c> Request<'c> {
         let (entry_key, tag_keys, tag_hashes) = match inner.local {
             // In memory, the tier keys by identity and tags by hash: no string.
             Some(_) => {
+                // Not `collect` for no tag: SmallVec sizes and grows even an
+                // empty vector (see `versions_now`).
                 let hashes = match tags {
                     [] => SmallVec::new(),
                     tags => tags.iter().copied().map(tag_hash).collect(),

@@ -172,6 +172,8 @@ impl Header {
     /// local clock): it is dropped.
     #[inline]
     pub(crate) fn expired(&self, now: u64) -> bool {
+        // `kept_until` is never before `fresh_until`: a fresh entry is
+        // answered without reading the extras.
         now >= self.fresh_until && now >= self.kept_until()
     }
 
