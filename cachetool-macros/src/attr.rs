@@ -15,7 +15,7 @@ use crate::ast::Function;
 use crate::errors::Errors;
 
 /// The option names, for the "unknown option" message.
-const OPTION_NAMES: &str = "`ttl`, `jitter`, `fail_safe`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
+const OPTION_NAMES: &str = "`ttl`, `jitter`, `stale`, `refresh_ahead`, `fail_safe`, `tags`, `key`, `cache`, `skip`, `name`, `version`, `lock`, `unless`, `companions`, `off`";
 
 /// Everything written between the parentheses of `#[cached(...)]`.
 #[derive(Default, Clone)]
@@ -24,6 +24,12 @@ pub(crate) struct Options {
     pub(crate) ttl: Opt<Ttl>,
     /// `jitter = 0.1`: each entry's TTL drawn within this fraction of it.
     pub(crate) jitter: Opt<Fraction>,
+    /// `stale = 60`: how long after its TTL an entry is served while it is
+    /// recomputed in the background.
+    pub(crate) stale: Opt<Period>,
+    /// `refresh_ahead = 0.8`: the fraction of its TTL after which a hit also
+    /// starts a recomputation in the background.
+    pub(crate) refresh_ahead: Opt<Fraction>,
     /// `fail_safe = 3600`: how long after its TTL an entry answers a failed body.
     pub(crate) fail_safe: Opt<Period>,
     /// `tags = [<expr>, ...]`.
@@ -565,6 +571,8 @@ impl Options {
         Options {
             ttl: self.ttl.or(&block.ttl),
             jitter: self.jitter.or(&block.jitter),
+            stale: self.stale.or(&block.stale),
+            refresh_ahead: self.refresh_ahead.or(&block.refresh_ahead),
             fail_safe: self.fail_safe.or(&block.fail_safe),
             tags,
             key: self.key.or(&block.key),
@@ -620,6 +628,8 @@ fn parse_option(input: ParseStream<'_>, options: &mut Options, errors: &mut Erro
     match keyword.to_string().as_str() {
         "ttl" => options.ttl.parse(keyword, input, errors),
         "jitter" => options.jitter.parse(keyword, input, errors),
+        "stale" => options.stale.parse(keyword, input, errors),
+        "refresh_ahead" => options.refresh_ahead.parse(keyword, input, errors),
         "fail_safe" => options.fail_safe.parse(keyword, input, errors),
         "tags" => options.tags.parse(keyword, input, errors),
         "key" => options.key.parse(keyword, input, errors),
@@ -929,6 +939,21 @@ mod tests {
             assert_eq!(parse_err(bad), [message]);
         }
         assert_eq!(parse_err(quote!(jitter)), ["expected `jitter = ...`"]);
+    }
+
+    #[test]
+    fn stale_and_refresh_ahead() {
+        let options = parse_ok(quote!(ttl = 60, stale = 30, refresh_ahead = 0.8));
+        assert!(matches!(options.stale.value(), Some(Period::Secs(_))));
+        assert_eq!(options.refresh_ahead.value().unwrap().value, 0.8);
+        let options = parse_ok(quote!(stale = Duration::from_millis(500)));
+        assert!(matches!(options.stale.value(), Some(Period::Duration(_))));
+        assert_eq!(parse_err(quote!(stale = -5)), ["`stale` can't be negative"]);
+        let message =
+            "`refresh_ahead` must be a fraction between 0 and 1 (exclusive): `refresh_ahead = 0.1`";
+        for wrong in [quote!(refresh_ahead = 1.5), quote!(refresh_ahead = 0.0)] {
+            assert_eq!(parse_err(wrong), [message]);
+        }
     }
 
     #[test]

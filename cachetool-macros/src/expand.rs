@@ -54,7 +54,10 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     // The function itself looks at a local store first, and returns a hit
     // before its request is built (not inside `#[async_trait]`'s boxed
     // future, whose `return` would not leave the function).
-    let first_look = call == Call::Compute && function.async_trait.is_none();
+    // A `stale` or `refresh_ahead` function looks for a value due for a
+    // recomputation instead, once its request is built (`revalidate.rs`).
+    let revalidates = call == Call::Compute && crate::revalidate::revalidates(options);
+    let first_look = call == Call::Compute && function.async_trait.is_none() && !revalidates;
     let request = request(options, function, first_look);
     // What decides whether and how long the value is stored.
     let unless = {
@@ -88,33 +91,29 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
                 quote!(__cachetool_request.#peek().await)
             }
             (Call::Compute | Call::Refresh, false) => {
-                let method = method(function, call, fail_safe_suffix(options, call, ""));
-                let closure = closure(function);
-                quote!(#unless __cachetool_request.#method(#closure))
+                compute(options, function, call, fail_safe_suffix(options, call, ""))
             }
             (Call::Compute | Call::Refresh, true) => {
-                let method = method(function, call, fail_safe_suffix(options, call, "_async"));
-                // An `unless` closure borrowing arguments: the body borrows
-                // them too, instead of taking them (an `async move` would).
-                let borrows = options.unless.value().is_some_and(|unless| {
-                    function
-                        .unless_uses(&unless.expr, &function.arg_names())
-                        .is_some()
-                });
-                let future = match borrows {
-                    true => borrowing_async_block(function),
-                    false => async_block(function),
-                };
-                quote!(#unless __cachetool_request.#method(#future).await)
+                compute(options, function, call, fail_safe_suffix(options, call, "_async"))
             }
             (Call::Many, _) => unreachable!("`_many` has a body of its own (many.rs)"),
         }
+    };
+    let look_for_stale = match revalidates {
+        true => {
+            let suffix = if async_span.is_some() { "_async" } else { "" };
+            let job = compute(options, function, call, suffix);
+            let look = crate::revalidate::look(function, &request, &job);
+            quote!(let __cachetool_request = #look;)
+        }
+        false => TokenStream::new(),
     };
     // The request is built here, so that it borrows none of the arguments
     // that the body (a closure or a future) takes.
     let run = quote!({
         #cache
         let __cachetool_request = #request;
+        #look_for_stale
         #run
     });
     let run = match async_span {
@@ -126,6 +125,33 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
         #site
         #run
     })
+}
+
+/// `UNLESS request.METHOD(BODY)` (awaited for an `async fn`): the call of
+/// the function itself or of `_refresh` by the runtime's method with `suffix`.
+fn compute(options: &Options, function: &Function<'_>, call: Call, suffix: &str) -> TokenStream {
+    let unless = {
+        let unless = unless(options, function);
+        let ttl_of = ttl_of(options, function);
+        quote!(#unless #ttl_of)
+    };
+    let method = method(function, call, suffix);
+    if !function.is_async() {
+        let closure = closure(function);
+        return quote!(#unless __cachetool_request.#method(#closure));
+    }
+    // An `unless` closure borrowing arguments: the body borrows them too,
+    // instead of taking them (an `async move` would).
+    let borrows = options.unless.value().is_some_and(|unless| {
+        function
+            .unless_uses(&unless.expr, &function.arg_names())
+            .is_some()
+    });
+    let future = match borrows {
+        true => borrowing_async_block(function),
+        false => async_block(function),
+    };
+    quote!(#unless __cachetool_request.#method(#future).await)
 }
 
 /// The suffix of the runtime's method for `call`: the function itself of a
@@ -326,6 +352,15 @@ pub(crate) fn request(options: &Options, function: &Function<'_>, first_look: bo
     if let Some(fail_safe) = options.fail_safe.value() {
         let within = period(fail_safe);
         after.extend(quote!(.fail_safe(#within)));
+    }
+    if let Some(stale) = options.stale.value() {
+        let within = period(stale);
+        after.extend(quote!(.stale(#within)));
+    }
+    if let Some(refresh_ahead) = options.refresh_ahead.value() {
+        let mut fraction = Literal::f64_unsuffixed(refresh_ahead.value);
+        fraction.set_span(refresh_ahead.lit.span());
+        after.extend(quote!(.refresh_ahead(#fraction)));
     }
     quote!({
         let __cachetool_key = #key;

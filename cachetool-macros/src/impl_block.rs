@@ -314,6 +314,8 @@ fn check_off_alone(own: &Options, errors: &mut Errors) {
     let keywords = [
         own.ttl.keyword(),
         own.jitter.keyword(),
+        own.stale.keyword(),
+        own.refresh_ahead.keyword(),
         own.fail_safe.keyword(),
         own.tags.keyword(),
         own.key.keyword(),

@@ -20,6 +20,7 @@ mod expand;
 mod fallback;
 mod impl_block;
 mod many;
+mod revalidate;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -16,6 +16,7 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
     check_skip(options, function, errors);
     check_ttl_closure(options, function, errors);
     check_fail_safe(options, function, errors);
+    crate::revalidate::check(options, function, errors);
     check_name(options, errors);
     check_signature(function, errors);
     check_args(options, function, errors);

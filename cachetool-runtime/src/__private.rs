@@ -11,7 +11,10 @@ use serde::Serialize;
 
 pub use crate::call::many::{Batch, Lookups};
 pub use crate::call::unless::{unless_ok, unless_value, StoreUnless, Unless};
-pub use crate::call::{look_locally, ttl_ok, ttl_value, EntryTtl, LocalLook, Request, TtlOf};
+pub use crate::background::Revalidation;
+pub use crate::call::{
+    look_locally, ttl_ok, ttl_value, EntryTtl, LocalLook, Looked, Request, TtlOf,
+};
 pub use crate::key::{KeyArgs, KeyPart, Site};
 pub use core::any::{type_name, type_name_of_val};
 
@@ -28,6 +31,51 @@ pub use core::any::{type_name, type_name_of_val};
 pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
 #[diagnostic::do_not_recommend]
 impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Cacheable for T {}
+
+/// An argument that a recomputation in the background (`stale`,
+/// `refresh_ahead`) takes a copy of.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` can't be copied for a recomputation in the background: it must be `Clone + Send + 'static`",
+    label = "not `Clone + Send + 'static`",
+    note = "`stale` and `refresh_ahead` recompute after the call returned, with owned copies of the arguments"
+)]
+pub trait OwnedArg: Clone + Send + 'static {}
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + 'static> OwnedArg for T {}
+
+/// A `&T` argument that a recomputation in the background takes an owned
+/// copy of (`String` for `&str`, `Vec<T>` for `&[T]`, `PathBuf` for `&Path`).
+#[diagnostic::on_unimplemented(
+    message = "`&{Self}` can't be copied for a recomputation in the background: `{Self}` must be `ToOwned` (or `Clone`) into something `Send + 'static`",
+    label = "no owned copy that is `Send + 'static`",
+    note = "`stale` and `refresh_ahead` recompute after the call returned, with owned copies of the arguments"
+)]
+pub trait OwnedRefArg: ToOwned<Owned = <Self as OwnedRefArg>::Copy> {
+    /// The owned copy.
+    type Copy: std::borrow::Borrow<Self> + Send + 'static;
+}
+#[diagnostic::do_not_recommend]
+impl<T: ToOwned + ?Sized> OwnedRefArg for T
+where
+    T::Owned: Send + 'static,
+{
+    type Copy = T::Owned;
+}
+
+/// A copy of an argument taken by value, for a recomputation in the background.
+pub fn owned_value<T: OwnedArg>(arg: &T) -> T {
+    arg.clone()
+}
+
+/// An owned copy of an argument taken by reference.
+pub fn owned_ref<T: OwnedRefArg + ?Sized>(arg: &T) -> T::Copy {
+    arg.to_owned()
+}
+
+/// The argument again, borrowed from its copy.
+pub fn borrow_owned<T: OwnedRefArg + ?Sized>(copy: &T::Copy) -> &T {
+    std::borrow::Borrow::borrow(copy)
+}
 
 /// A key argument of a method that a `#[cached]` impl block caches without
 /// an attribute of its own: its error says how to leave the method uncached.

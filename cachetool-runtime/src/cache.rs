@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Backend, MemoryBackend};
+use crate::background::Revalidations;
 use crate::call::Throttles;
 use crate::codec;
 use crate::driver::{run_blocking, Blocking, Driver};
@@ -37,6 +38,9 @@ pub(crate) struct Inner {
     pub(crate) max_value_size: usize,
     /// The keys whose body `fail_safe` answered, not to run again for a while.
     pub(crate) throttles: Throttles,
+    /// The keys recomputed in the background (`stale`, `refresh_ahead`), and
+    /// the threads that do it for sync functions.
+    pub(crate) revalidations: Revalidations,
     /// Whether the backend keeps typed objects (decided once, asked on every call).
     pub(crate) stores_objects: bool,
     /// With the memory backend: its tier, which calls use directly, keyed by
@@ -98,6 +102,7 @@ impl Cache {
                 lock_timeout: durations::bounded(lock_timeout),
                 max_value_size,
                 throttles: Throttles::new(durations::bounded(fail_safe_throttle)),
+                revalidations: Revalidations::new(durations::bounded(fail_safe_throttle)),
                 counters: Counters::default(),
                 flights,
                 invalidations,
@@ -203,6 +208,14 @@ impl Cache {
     #[doc(hidden)]
     pub fn __flight_joins(&self) -> u64 {
         self.inner.flights.joins()
+    }
+
+    /// How many recomputations in the background (`stale`, `refresh_ahead`)
+    /// are running or queued now. For tests, which wait for them to end
+    /// rather than sleep; not a stable API.
+    #[doc(hidden)]
+    pub fn __recomputations_running(&self) -> usize {
+        self.inner.revalidations.running()
     }
 
     /// The counters since this cache was built, of all its functions.

@@ -58,7 +58,8 @@ const FORMAT: u8 = 2;
 const KIND_VALUE: u8 = 0;
 const KIND_TOMBSTONE: u8 = 1;
 const HEADER_LEN: usize = 38;
-/// Where the header's "fresh until" and number of versions are.
+/// Where the header's creation time, "fresh until" and number of versions are.
+const CREATED_AT: usize = 12;
 const FRESH_AT: usize = 28;
 const COUNT_AT: usize = 36;
 
@@ -98,15 +99,34 @@ impl FreshUntil {
     }
 }
 
-/// A value read from an entry, and when it stops (or stopped) being fresh.
+/// A value read from an entry, when it was written and when it stops (or
+/// stopped) being fresh.
 pub(crate) struct Decoded<T> {
     pub(crate) value: T,
+    /// Unix milliseconds.
+    pub(crate) created: u64,
     pub(crate) fresh_until: FreshUntil,
+}
+
+impl<T> Decoded<T> {
+    /// Whether the value is past `fraction` of its lifetime (from its
+    /// creation to the end of its freshness) now: due for a refresh ahead
+    /// of its expiry. Never for an entry that is always fresh.
+    pub(crate) fn refresh_due(&self, fraction: f32) -> bool {
+        let FreshUntil(until) = self.fresh_until;
+        if until == 0 {
+            return false;
+        }
+        let lifetime = until.saturating_sub(self.created);
+        let due_at = self.created + (lifetime as f64 * f64::from(fraction)) as u64;
+        unix_ms_now() >= due_at
+    }
 }
 
 /// An entry in an in-process backend.
 pub(crate) struct TypedEntry<T> {
     versions: Box<[u64]>,
+    created: u64,
     fresh_until: FreshUntil,
     value: T,
 }
@@ -176,6 +196,7 @@ where
     if objects {
         return Ok(Value::Object(Arc::new(TypedEntry {
             versions: versions.into(),
+            created: unix_ms_now(),
             fresh_until,
             value: value.clone(),
         })));
@@ -208,11 +229,12 @@ where
             let entry = object.downcast_ref::<TypedEntry<T>>()?;
             (*entry.versions == *versions).then(|| Decoded {
                 value: entry.value.clone(),
+                created: entry.created,
                 fresh_until: entry.fresh_until,
             })
         }
         Value::Bytes(bytes) => {
-            let (fresh_until, payload) =
+            let (created, fresh_until, payload) =
                 payload_if_current(bytes, type_fingerprint::<T>(), versions)?;
             if !lengths::lengths_fit(payload) {
                 return None;
@@ -220,7 +242,11 @@ where
             let value = with_scratch(|scratch| {
                 ciborium::de::from_reader_with_buffer(payload, scratch).ok()
             })?;
-            Some(Decoded { value, fresh_until })
+            Some(Decoded {
+                value,
+                created,
+                fresh_until,
+            })
         }
     }
 }
@@ -268,13 +294,14 @@ fn write_header(
     }
 }
 
-/// When the value stops being fresh, and its CBOR, if `bytes` are a value
-/// of this format and type computed under `versions`.
+/// When the value was written (Unix milliseconds), when it stops being
+/// fresh, and its CBOR, if `bytes` are a value of this format and type
+/// computed under `versions`.
 fn payload_if_current<'a>(
     bytes: &'a [u8],
     fingerprint: u64,
     versions: &[u64],
-) -> Option<(FreshUntil, &'a [u8])> {
+) -> Option<(u64, FreshUntil, &'a [u8])> {
     let header = bytes.get(..HEADER_LEN)?;
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
     let current = header[..2] == MAGIC
@@ -292,7 +319,8 @@ fn payload_if_current<'a>(
         .zip(versions)
         .all(|(stored, version)| stored == version.to_le_bytes());
     let fresh_until = FreshUntil(field(FRESH_AT));
-    same_versions.then(|| (fresh_until, &bytes[HEADER_LEN + 8 * versions.len()..]))
+    let payload = &bytes[HEADER_LEN + 8 * versions.len()..];
+    same_versions.then_some((field(CREATED_AT), fresh_until, payload))
 }
 
 /// The fields of an envelope, for tools that read entries (`admin`); `None`
@@ -308,7 +336,7 @@ pub(crate) fn read_envelope(bytes: &[u8]) -> Option<crate::admin::Envelope<'_>> 
     Some(crate::admin::Envelope {
         tombstone: header[3] == KIND_TOMBSTONE,
         stamp: field(4),
-        created_unix_ms: field(12),
+        created_unix_ms: field(CREATED_AT),
         type_fingerprint: field(20),
         fresh_until_unix_ms: field(FRESH_AT),
         versions: versions

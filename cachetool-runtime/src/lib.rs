@@ -10,6 +10,7 @@
 #![cfg_attr(test, deny(unsafe_code))]
 
 pub mod admin;
+mod background;
 mod backend;
 mod builder;
 mod cache;

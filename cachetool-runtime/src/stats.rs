@@ -31,6 +31,10 @@ pub struct Stats {
     /// (the callers waiting for that computation are handed the value, as
     /// they are any computation's), and each call during the throttle after it.
     pub fail_safe: u64,
+    /// Calls answered (and counted among the hits) with a value due for a
+    /// recomputation, which then ran in the background (`stale`, past the
+    /// TTL; `refresh_ahead`, before it), or was running already.
+    pub stale: u64,
 }
 
 impl Stats {
@@ -44,6 +48,7 @@ impl Stats {
         self.errors += other.errors;
         self.oversized += other.oversized;
         self.fail_safe += other.fail_safe;
+        self.stale += other.stale;
     }
 
     /// `hits / (hits + misses)`, or 0 before the first call.
@@ -87,6 +92,7 @@ pub(crate) struct Tally {
     errors: AtomicU64,
     oversized: AtomicU64,
     fail_safe: AtomicU64,
+    stale: AtomicU64,
 }
 
 impl Tally {
@@ -125,6 +131,10 @@ impl Tally {
         self.fail_safe.fetch_add(1, Relaxed);
     }
 
+    pub(crate) fn stale(&self) {
+        self.stale.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             hits: self.hits.sum(),
@@ -135,6 +145,7 @@ impl Tally {
             errors: self.errors.load(Relaxed),
             oversized: self.oversized.load(Relaxed),
             fail_safe: self.fail_safe.load(Relaxed),
+            stale: self.stale.load(Relaxed),
         }
     }
 }

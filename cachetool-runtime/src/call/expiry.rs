@@ -75,9 +75,10 @@ impl<'c> Request<'c> {
     }
 
     /// How long an entry is kept after it stops being fresh, for the reads
-    /// that want an expired value (`fail_safe`).
+    /// that want an expired value (`stale`, `fail_safe`): the longer.
     pub(crate) fn keep_expired(&self) -> Duration {
-        self.fail_safe.unwrap_or(Duration::ZERO)
+        let fail_safe = self.fail_safe.unwrap_or(Duration::ZERO);
+        fail_safe.max(self.stale.unwrap_or(Duration::ZERO))
     }
 }
 

@@ -99,10 +99,10 @@ impl<'c> Request<'c> {
     /// the other functions' calls, which a recursion of cached functions
     /// stacks once per level, don't grow by its branch.
     pub fn get_or_compute_ok_fail_safe<T: Cacheable, E>(
-        self,
+        mut self,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let found = self.lookup_now();
+        let found = self.first_lookup_now();
         if let Found::Hit(value) = found {
             return Ok(value);
         }
@@ -271,11 +271,14 @@ impl Request<'_> {
     /// [`get_or_compute_ok_async`](Request::get_or_compute_ok_async) of a
     /// `fail_safe` function (see [`get_or_compute_ok_fail_safe`](Request::get_or_compute_ok_fail_safe)).
     pub async fn get_or_compute_ok_fail_safe_async<T: Cacheable, E>(
-        self,
+        mut self,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let driver = crate::driver::Tokio;
-        let found = self.lookup(&driver).await;
+        let found = match self.pre_read.is_some() {
+            true => self.first_lookup_now(),
+            false => self.lookup(&driver).await,
+        };
         if let Found::Hit(value) = found {
             return Ok(value);
         }

@@ -113,7 +113,7 @@ impl Request<'_> {
                     let stored = start
                         .entry
                         .as_ref()
-                        .and_then(|entry| codec::decode::<T>(entry, &versions));
+                        .and_then(|entry| self.fresh_value::<T>(entry, &versions));
                     if let Some(value) = stored {
                         self.note(Outcome::FromAnotherProcess);
                         if start.locked {

@@ -110,6 +110,9 @@ impl Request<'_> {
         if !keep_expired.is_zero() {
             header = header.kept_for(kept_for(ttl, keep_expired));
         }
+        if let (Some(ttl), true) = (ttl, self.refresh_ahead > 0.0) {
+            header = header.refreshed_after(ttl.mul_f32(self.refresh_ahead));
+        }
         let new_entry = entry(header, value.clone());
         let key = local.key(call);
         let invalidations = &self.inner().invalidations;

@@ -73,7 +73,7 @@ impl Request<'_> {
         };
         let versions = versions_of(versions);
         if let (Some(entry), Some(versions)) = (seen, &versions) {
-            if let Some(value) = codec::decode::<T>(entry, versions) {
+            if let Some(value) = self.fresh_value::<T>(entry, versions) {
                 self.count_hit();
                 return Found::Hit(value);
             }

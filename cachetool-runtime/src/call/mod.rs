@@ -23,12 +23,14 @@ pub(crate) mod many;
 mod miss;
 mod outcome;
 mod peek;
+mod revalidate;
 mod store;
 pub(crate) mod unless;
 
 pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
 pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
+pub use revalidate::Looked;
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
 pub(crate) use store::share;
@@ -78,6 +80,18 @@ pub struct Request<'c> {
     /// The body failed and `fail_safe` answered with an expired value, which
     /// is not to be stored.
     pub(crate) old_answer: AtomicBool,
+    /// `refresh_ahead = ...`: the fraction of its TTL after which an entry
+    /// is due for a recomputation; 0 for none (see `revalidate.rs`).
+    pub(crate) refresh_ahead: f32,
+    /// This call is a recomputation in the background: its lookups count
+    /// no hit or miss.
+    pub(crate) background: bool,
+    /// `stale = ...`: how long past its TTL an entry is still served while
+    /// it is recomputed in the background.
+    pub(crate) stale: Option<Duration>,
+    /// What the generated code's look for a stale value read and found no
+    /// value in, for the call's own first lookup (see `revalidate.rs`).
+    pub(crate) pre_read: Option<Box<Found<Infallible>>>,
     /// Why the arguments could not be made into a key, if they could not.
     pub(crate) unkeyable: Option<String>,
     /// The invalidation counts when the call started: a store or hand-over is
@@ -160,6 +174,10 @@ impl<'c> Request<'c> {
             jitter: 0.0,
             fail_safe: None,
             old_answer: AtomicBool::new(false),
+            refresh_ahead: 0.0,
+            background: false,
+            stale: None,
+            pre_read: None,
             missed_locally: false,
         }
     }
@@ -175,10 +193,10 @@ impl<'c> Request<'c> {
 
     /// The same for a body returning `Result`: only `Ok` is stored.
     pub fn get_or_compute_ok<T: Cacheable, E>(
-        self,
+        mut self,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        match (self.lookup_now(), self.local()) {
+        match (self.first_lookup_now(), self.local()) {
             (Found::Hit(value), _) => Ok(value),
             // In memory, a thread's miss builds no future (see `local_miss.rs`).
             (found, Some(local)) => {
@@ -213,7 +231,7 @@ impl<'c> Request<'c> {
 impl Request<'_> {
     /// The cached value, or the body's, stored for the next call.
     pub async fn get_or_compute_async<R: Cacheable>(
-        self,
+        mut self,
         body: impl std::future::Future<Output = R>,
     ) -> R {
         let first = match self.lookup_if_local() {
@@ -229,7 +247,7 @@ impl Request<'_> {
 
     /// The same for a body returning `Result`: only `Ok` is stored.
     pub async fn get_or_compute_ok_async<T: Cacheable, E>(
-        self,
+        mut self,
         body: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let first = match self.lookup_if_local() {
@@ -241,7 +259,11 @@ impl Request<'_> {
 
     /// With an in-process store (which never waits), the first lookup made
     /// at once: a hit returns before the miss path's future is even built.
-    fn lookup_if_local<T: Cacheable>(&self) -> Option<Found<T>> {
+    /// (What a look for a stale value read, if one did.)
+    fn lookup_if_local<T: Cacheable>(&mut self) -> Option<Found<T>> {
+        if self.pre_read.is_some() {
+            return Some(self.first_lookup_now());
+        }
         let inner = self.inner();
         (inner.local.is_some() || inner.backend.is_local()).then(|| self.lookup_now())
     }

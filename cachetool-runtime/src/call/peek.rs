@@ -25,7 +25,9 @@ impl Request<'_> {
 
     async fn peek_with<D: Driver, T: Cacheable>(self, driver: &D) -> Option<T> {
         if let Some(local) = self.local() {
-            return self.local_peek(local);
+            // Its TTL runs on past a refresh point (`refresh_ahead`), as a
+            // remote entry's "fresh until" does.
+            return local.peek_unexpired_value(self.call?);
         }
         if self.unkeyable.is_some() {
             return None;

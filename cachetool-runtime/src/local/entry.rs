@@ -94,12 +94,15 @@ pub(crate) type SharedEntry = Arc<Entry<dyn Any + Send + Sync>>;
 
 /// What an entry depends on besides its key: 32 bytes, as every entry has one.
 pub(crate) struct Header {
-    /// When it stops being a hit, on the local clock ([`clock::NEVER`]: never).
+    /// When it stops being a plain hit, on the local clock ([`clock::NEVER`]:
+    /// never): the end of its TTL, or with `refresh_ahead` the time from
+    /// which a hit also starts a recomputation.
     fresh_until: u64,
     /// The namespace's epoch when its computation started.
     pub(crate) epoch: u64,
-    /// What few entries have: tags, or a time it is kept until past its
-    /// freshness (`None`: neither, the most common case).
+    /// What few entries have: tags, a refresh point before the end of the
+    /// TTL, or a time it is kept until past it (`None`: none of them, the
+    /// most common case).
     // Boxed: an 8-byte thin pointer in every header, where a `Vec` takes 24;
     // only the entries that have them pay the second allocation.
     extras: Option<Box<Extras>>,
@@ -114,8 +117,11 @@ struct Extras {
     /// Its tags (hashes of their names) and their versions when its
     /// computation started.
     tags: Vec<(u64, u64)>,
-    /// When it is dropped, past `fresh_until` for the reads that want an
-    /// expired value (`fail_safe`); `fresh_until` itself if none does.
+    /// When its TTL runs out: `fresh_until`, unless `refresh_ahead` moved
+    /// that earlier.
+    expires_at: u64,
+    /// When it is dropped, past `expires_at` for the reads that want an
+    /// expired value (`stale`, `fail_safe`); `expires_at` itself if none does.
     kept_until: u64,
 }
 
@@ -132,33 +138,46 @@ impl Header {
         Header {
             fresh_until,
             epoch,
-            extras: (!tags.is_empty()).then(|| {
-                Box::new(Extras {
-                    tags: tags.to_vec(),
-                    kept_until: fresh_until,
-                })
-            }),
+            extras: (!tags.is_empty()).then(|| Extras::new(tags.to_vec(), fresh_until)),
             checked_through: AtomicU64::new(checked_through),
         }
     }
 
     /// The same header, kept for `kept` from now (`None`: until evicted or
-    /// invalidated), and never less than it is fresh.
+    /// invalidated), and never less than its TTL.
     pub(crate) fn kept_for(mut self, kept: Option<Duration>) -> Header {
-        let kept_until = kept
-            .map_or(clock::NEVER, clock::after)
-            .max(self.fresh_until);
-        if kept_until != self.fresh_until {
-            let fresh_until = self.fresh_until;
-            let extras = self.extras.get_or_insert_with(|| {
-                Box::new(Extras {
-                    tags: Vec::new(),
-                    kept_until: fresh_until,
-                })
-            });
-            extras.kept_until = kept_until;
+        let expires_at = self.expires_at();
+        let kept_until = kept.map_or(clock::NEVER, clock::after).max(expires_at);
+        if kept_until != expires_at {
+            self.extras_mut().kept_until = kept_until;
         }
         self
+    }
+
+    /// The same header, a plain hit only until `after` from now (if that is
+    /// before the end of its TTL): from then on a hit also starts a
+    /// recomputation (`refresh_ahead`).
+    pub(crate) fn refreshed_after(mut self, after: Duration) -> Header {
+        let refresh_at = clock::after(after);
+        if refresh_at < self.fresh_until {
+            let _ = self.extras_mut();
+            self.fresh_until = refresh_at;
+        }
+        self
+    }
+
+    /// The extras, made if the header has none (with its times as they are).
+    fn extras_mut(&mut self) -> &mut Extras {
+        let fresh_until = self.fresh_until;
+        self.extras
+            .get_or_insert_with(|| Extras::new(Vec::new(), fresh_until))
+    }
+
+    /// When its TTL runs out.
+    fn expires_at(&self) -> u64 {
+        self.extras
+            .as_ref()
+            .map_or(self.fresh_until, |extras| extras.expires_at)
     }
 
     /// When the entry is dropped.
@@ -177,16 +196,17 @@ impl Header {
         now >= self.fresh_until && now >= self.kept_until()
     }
 
-    /// Whether the entry is past its freshness at `now`: no longer a hit.
+    /// Whether the entry is past its freshness at `now`: no longer a plain
+    /// hit (past its TTL, or due for a refresh ahead of it).
     #[inline]
     pub(crate) fn stale(&self, now: u64) -> bool {
         now >= self.fresh_until
     }
 
-    /// How long ago the entry stopped being fresh at `now` (`None`: it is fresh).
+    /// How long ago the entry's TTL ran out at `now` (`None`: it has not).
     pub(crate) fn stale_for(&self, now: u64) -> Option<Duration> {
-        self.stale(now)
-            .then(|| Duration::from_nanos(now - self.fresh_until))
+        let expires_at = self.expires_at();
+        (now >= expires_at).then(|| Duration::from_nanos(now - expires_at))
     }
 
     /// Whether the entry expires at all (a hit then reads the clock).
@@ -207,6 +227,16 @@ impl Header {
     /// The versions were found current through `cleans`.
     pub(crate) fn checked(&self, cleans: u64) {
         self.checked_through.fetch_max(cleans, Ordering::Relaxed);
+    }
+}
+
+impl Extras {
+    fn new(tags: Vec<(u64, u64)>, expires_at: u64) -> Box<Extras> {
+        Box::new(Extras {
+            tags,
+            expires_at,
+            kept_until: expires_at,
+        })
     }
 }
 
@@ -280,6 +310,21 @@ mod tests {
         // Kept no longer than fresh: nothing extra, dropped when stale.
         let same = Header::new(Some(five), 1, &[], 0).kept_for(Some(Duration::ZERO));
         assert!(same.extras.is_none() && same.expired(clock::after(five)));
+    }
+
+    #[test]
+    fn a_header_refreshed_ahead_stops_being_a_plain_hit_before_its_ttl_runs_out() {
+        let secs = Duration::from_secs;
+        let header = Header::new(Some(secs(10)), 1, &[], 0)
+            .kept_for(Some(secs(20)))
+            .refreshed_after(secs(8));
+        let (refresh_at, expires_at) = (clock::after(secs(8)), clock::after(secs(10)));
+        assert!(header.stale(refresh_at), "due for a refresh");
+        assert_eq!(header.stale_for(refresh_at), None, "but its TTL runs on");
+        assert!(header.stale_for(expires_at).is_some());
+        assert!(!header.expired(expires_at) && header.expired(clock::after(secs(20))));
+        let late = Header::new(Some(secs(10)), 1, &[], 0).refreshed_after(secs(20));
+        assert!(late.extras.is_none(), "a refresh point past the TTL is none");
     }
 
     #[test]

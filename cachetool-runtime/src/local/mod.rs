@@ -128,6 +128,11 @@ impl LocalTier {
         None
     }
 
+    /// The entry under `key`, expired or not, counted as a use.
+    pub(crate) fn get_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
+        self.entries.get(key)
+    }
+
     /// The entry under `key`, expired or not, not counted as a use.
     pub(crate) fn peek_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
         self.entries.peek(key)
@@ -176,6 +181,17 @@ impl LocalStore {
         self.value_of(self.tier().peek(&self.key(call))?)
     }
 
+    /// The value of `call` if its versions are current and its TTL has not
+    /// run out (due for a refresh ahead of it or not), not counted as a use:
+    /// what `_peek` returns.
+    pub(crate) fn peek_unexpired_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
+        let entry = self.tier().peek_expired_too(&self.key(call))?;
+        if entry.header.stale_for(clock::now()).is_some() {
+            return None;
+        }
+        self.value_of(entry)
+    }
+
     /// The value of `call` if its versions are current and it stopped being
     /// fresh less than `within` ago (or is fresh), not counted as a use: what
     /// `fail_safe` falls back on.
@@ -191,6 +207,26 @@ impl LocalStore {
             return None;
         }
         self.value_of(entry)
+    }
+
+    /// The value of `call` if its versions are current and it is fresh, or
+    /// due for a refresh ahead of its TTL, or past its TTL by less than
+    /// `stale`; with whether it is due for a recomputation (one of the
+    /// latter two). Counted as a use: what `stale` and `refresh_ahead` serve.
+    pub(crate) fn value_to_revalidate<T: Clone + 'static>(
+        &self,
+        call: CallId,
+        stale: std::time::Duration,
+    ) -> Option<(T, bool)> {
+        let entry = self.tier().get_expired_too(&self.key(call))?;
+        let now = clock::now();
+        let due = entry.header.stale(now);
+        // Past its TTL by `stale` or more: also when it is past the time kept
+        // (kept at least `stale` past the TTL), which a later read drops.
+        if entry.header.stale_for(now).is_some_and(|ago| ago >= stale) {
+            return None;
+        }
+        Some((self.value_of(entry)?, due))
     }
 
     /// The value of `entry`, if its versions are current and it is a `T`.

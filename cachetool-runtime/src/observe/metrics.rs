@@ -16,6 +16,7 @@ pub(crate) const LOADS: &str = "cachetool_loads_total";
 pub(crate) const LOAD_ERRORS: &str = "cachetool_load_errors_total";
 pub(crate) const BACKEND_ERRORS: &str = "cachetool_backend_errors_total";
 pub(crate) const FAIL_SAFE: &str = "cachetool_fail_safe_total";
+pub(crate) const STALE: &str = "cachetool_stale_total";
 pub(crate) const LOAD_SECONDS: &str = "cachetool_load_seconds";
 
 /// One function's handles in one cache.
@@ -26,6 +27,7 @@ pub(crate) struct FunctionMetrics {
     load_errors: Counter,
     backend_errors: Counter,
     fail_safe: Counter,
+    stale: Counter,
     load_seconds: Histogram,
 }
 
@@ -47,6 +49,7 @@ impl FunctionMetrics {
             load_errors: metrics::counter!(LOAD_ERRORS, &labels()),
             backend_errors: metrics::counter!(BACKEND_ERRORS, &labels()),
             fail_safe: metrics::counter!(FAIL_SAFE, &labels()),
+            stale: metrics::counter!(STALE, &labels()),
             load_seconds: metrics::histogram!(LOAD_SECONDS, &labels()),
         }
     }
@@ -78,6 +81,11 @@ impl FunctionMetrics {
             self.load_errors.increment(1);
         }
     }
+
+    /// See [`Request::count_stale`](crate::call::Request).
+    pub(crate) fn stale(&self) {
+        self.stale.increment(1);
+    }
 }
 
 /// Describes the metrics to the recorder, once per process.
@@ -95,6 +103,10 @@ fn describe() {
         metrics::describe_counter!(
             FAIL_SAFE,
             "Times fail_safe answered with an expired value: a failed body, or a call during the throttle after one."
+        );
+        metrics::describe_counter!(
+            STALE,
+            "Calls answered with a value due for a recomputation in the background (stale, refresh_ahead)."
         );
         metrics::describe_histogram!(LOAD_SECONDS, Unit::Seconds, "Time spent running a body.");
     });

@@ -79,12 +79,17 @@ impl Request<'_> {
     /// A call answered from the cache.
     #[inline]
     pub(crate) fn count_hit(&self) {
-        self.inner().count_hit(self.site);
+        // A recomputation in the background is no call: its lookups count nothing.
+        if !self.background {
+            self.inner().count_hit(self.site);
+        }
     }
 
     /// A call that found no valid entry.
     pub(crate) fn count_miss(&self) {
-        self.inner().count_miss(self.site);
+        if !self.background {
+            self.inner().count_miss(self.site);
+        }
     }
 
     /// A body that ran for `took` and returned an error if `failed`.
@@ -119,6 +124,15 @@ impl Request<'_> {
             function.metrics.fail_safe(failed);
         }
         self.outcome.set(Outcome::FailSafe);
+    }
+
+    /// A call answered with a value due for a recomputation in the background.
+    pub(crate) fn count_stale(&self) {
+        let _function = self.tally(Tally::stale);
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.stale();
+        }
     }
 
     /// This call waits for another caller of this process computing its key.
