@@ -93,9 +93,12 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
             (Call::Compute | Call::Refresh, false) => {
                 compute(options, function, call, fail_safe_suffix(options, call, ""))
             }
-            (Call::Compute | Call::Refresh, true) => {
-                compute(options, function, call, fail_safe_suffix(options, call, "_async"))
-            }
+            (Call::Compute | Call::Refresh, true) => compute(
+                options,
+                function,
+                call,
+                fail_safe_suffix(options, call, "_async"),
+            ),
             (Call::Many, _) => unreachable!("`_many` has a body of its own (many.rs)"),
         }
     };

@@ -59,6 +59,13 @@ use crate::errors::Errors;
 ///   the entry stopped being fresh less than this long ago, the call returns
 ///   it (`Ok(old)`), and the key's calls get it without running the body for
 ///   the cache's `fail_safe_throttle`.
+/// - `stale = 60` (whole seconds) or `stale = <Duration expr>`, with `ttl`:
+///   for this long after an entry's TTL ran out, a call returns it at once
+///   and one recomputation runs in the background (with owned copies of the
+///   arguments: `Clone`, or `ToOwned` for a reference).
+/// - `refresh_ahead = 0.8`, with `ttl`: a call that finds an entry older than
+///   this fraction of its TTL returns it and starts a recomputation in the
+///   background.
 /// - `jitter = 0.1`: each stored entry's TTL is drawn uniformly within this
 ///   fraction of it, either way (a float literal between 0 and 1, exclusive).
 /// - `tags = ["users", format!("user:{id}")]`: tags of the entry, which

@@ -61,7 +61,11 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
 /// `match request.look_for_stale() { .. }`: returns a fresh value, returns a
 /// due one after starting its recomputation (`job`, the function's miss,
 /// made of `request` and `run`), or gives back the request to go on with.
-pub(crate) fn look(function: &Function<'_>, request: &TokenStream, run: &TokenStream) -> TokenStream {
+pub(crate) fn look(
+    function: &Function<'_>,
+    request: &TokenStream,
+    run: &TokenStream,
+) -> TokenStream {
     let value = quote!(__cachetool_value);
     let returned = match function.output {
         Output::Result(_) => quote!(::core::result::Result::Ok(#value)),

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::background::Revalidation;
 pub use crate::call::many::{Batch, Lookups};
 pub use crate::call::unless::{unless_ok, unless_value, StoreUnless, Unless};
-pub use crate::background::Revalidation;
 pub use crate::call::{
     look_locally, ttl_ok, ttl_value, EntryTtl, LocalLook, Looked, Request, TtlOf,
 };

@@ -13,7 +13,6 @@
 //! tokio task of the runtime that called it.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
@@ -156,7 +155,7 @@ impl Revalidation {
     #[cfg(feature = "tokio")]
     pub fn spawn_task<F>(self, job: impl FnOnce(Cache) -> F)
     where
-        F: Future<Output = bool> + Send + 'static,
+        F: std::future::Future<Output = bool> + Send + 'static,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;

@@ -10,8 +10,8 @@
 #![cfg_attr(test, deny(unsafe_code))]
 
 pub mod admin;
-mod background;
 mod backend;
+mod background;
 mod builder;
 mod cache;
 mod call;

@@ -30,9 +30,9 @@ pub(crate) mod unless;
 pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
 pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
-pub use revalidate::Looked;
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
+pub use revalidate::Looked;
 pub(crate) use store::share;
 
 use std::cell::RefCell;

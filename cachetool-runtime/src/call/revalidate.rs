@@ -25,6 +25,9 @@ use crate::local::LocalStore;
 use crate::Error;
 
 /// What [`Request::look_for_stale`] found.
+// The request goes back by value, as the generated code goes on with it:
+// boxing it would allocate on every miss.
+#[allow(clippy::large_enum_variant)]
 pub enum Looked<'c, T> {
     /// A fresh value: the call returns it.
     Hit(T),
@@ -169,7 +172,9 @@ impl<'c> Request<'c> {
     /// recomputation claimed if none runs.
     fn stale_hit<T>(self, value: T) -> Looked<'c, T> {
         self.count_stale();
-        let claim = self.call.and_then(|call| Revalidation::claim(self.cache, call));
+        let claim = self
+            .call
+            .and_then(|call| Revalidation::claim(self.cache, call));
         Looked::Stale(value, claim)
     }
 

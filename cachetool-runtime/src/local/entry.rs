@@ -324,7 +324,10 @@ mod tests {
         assert!(header.stale_for(expires_at).is_some());
         assert!(!header.expired(expires_at) && header.expired(clock::after(secs(20))));
         let late = Header::new(Some(secs(10)), 1, &[], 0).refreshed_after(secs(20));
-        assert!(late.extras.is_none(), "a refresh point past the TTL is none");
+        assert!(
+            late.extras.is_none(),
+            "a refresh point past the TTL is none"
+        );
     }
 
     #[test]
