@@ -3,6 +3,8 @@
 //! second cache's recomputation misses, finds the first's holding the key's
 //! lock, and takes the value it stores.
 
+#![cfg(any(feature = "redis", feature = "memcached"))]
+
 #[allow(dead_code)]
 #[path = "support/capture.rs"]
 mod capture;

@@ -77,8 +77,27 @@ impl<'c> Request<'c> {
     /// How long an entry is kept after it stops being fresh, for the reads
     /// that want an expired value (`stale`, `fail_safe`): the longer.
     pub(crate) fn keep_expired(&self) -> Duration {
-        let fail_safe = self.fail_safe.unwrap_or(Duration::ZERO);
-        fail_safe.max(self.stale.unwrap_or(Duration::ZERO))
+        let fail_safe = self.fail_safe.get().unwrap_or(Duration::ZERO);
+        fail_safe.max(self.stale.get().unwrap_or(Duration::ZERO))
+    }
+}
+
+/// An optional period in 8 bytes, where `Option<Duration>` takes 16: whole
+/// nanoseconds (up to 584 years, saturating), 0 for none. (The request lives
+/// in every level of a recursion of cached async fns: its bytes count.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window(u64);
+
+impl Window {
+    pub(crate) const NONE: Window = Window(0);
+
+    /// `period`; zero is none (a window of zero serves nothing).
+    pub(crate) fn new(period: Duration) -> Window {
+        Window(u64::try_from(period.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn get(self) -> Option<Duration> {
+        (self.0 != 0).then(|| Duration::from_nanos(self.0))
     }
 }
 

@@ -84,14 +84,14 @@ impl<'c> Request<'c> {
     /// When the body fails, an entry that stopped being fresh less than
     /// `within` ago is returned instead; the entry is kept that long.
     pub fn fail_safe(mut self, within: Duration) -> Request<'c> {
-        self.fail_safe = Some(within);
+        self.fail_safe = super::expiry::Window::new(within);
         self
     }
 
     /// The call's key, if `fail_safe` applies to it.
     fn fail_safe_key(&self) -> Option<(Duration, (u64, u128))> {
         let call = self.call?;
-        Some((self.fail_safe?, (call.function, call.args)))
+        Some((self.fail_safe.get()?, (call.function, call.args)))
     }
 
     /// [`get_or_compute_ok`](Request::get_or_compute_ok) of a `fail_safe`
@@ -121,7 +121,7 @@ impl<'c> Request<'c> {
         first: Found<T>,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        if self.fail_safe.is_none() {
+        if self.fail_safe.get().is_none() {
             return self.get_or_load(driver, Some(first), body).await;
         }
         if let Found::Hit(value) = first {

@@ -27,6 +27,7 @@ mod revalidate;
 mod store;
 pub(crate) mod unless;
 
+use expiry::Window;
 pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
 pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
@@ -76,7 +77,7 @@ pub struct Request<'c> {
     pub(crate) jitter: f32,
     /// `fail_safe = ...`: an entry that stopped being fresh less than this
     /// ago answers a failed body (see `fail_safe.rs`).
-    pub(crate) fail_safe: Option<Duration>,
+    pub(crate) fail_safe: Window,
     /// The body failed and `fail_safe` answered with an expired value, which
     /// is not to be stored.
     pub(crate) old_answer: AtomicBool,
@@ -88,12 +89,12 @@ pub struct Request<'c> {
     pub(crate) background: bool,
     /// `stale = ...`: how long past its TTL an entry is still served while
     /// it is recomputed in the background.
-    pub(crate) stale: Option<Duration>,
+    pub(crate) stale: Window,
     /// What the generated code's look for a stale value read and found no
     /// value in, for the call's own first lookup (see `revalidate.rs`).
     pub(crate) pre_read: Option<Box<Found<Infallible>>>,
     /// Why the arguments could not be made into a key, if they could not.
-    pub(crate) unkeyable: Option<String>,
+    pub(crate) unkeyable: Option<Box<str>>,
     /// The invalidation counts when the call started: a store or hand-over is
     /// made only if no invalidation overtook the computation (see `invalidations.rs`).
     pub(crate) mark: Mark,
@@ -166,17 +167,17 @@ impl<'c> Request<'c> {
                 None => inner.default_ttl,
             },
             unkeyable: match key {
-                KeyPart::Unkeyable(reason) => Some(reason),
+                KeyPart::Unkeyable(reason) => Some(reason.into()),
                 KeyPart::Hash(_) | KeyPart::Custom(_) => None,
             },
             unless: None,
             ttl_of: None,
             jitter: 0.0,
-            fail_safe: None,
+            fail_safe: Window::NONE,
             old_answer: AtomicBool::new(false),
             refresh_ahead: 0.0,
             background: false,
-            stale: None,
+            stale: Window::NONE,
             pre_read: None,
             missed_locally: false,
         }
@@ -342,5 +343,16 @@ fn never_fails<T>(outcome: Result<T, Infallible>) -> T {
     match outcome {
         Ok(value) => value,
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The request lives in every level of a recursion of cached async fns
+    /// (`tests/nesting.rs` recurses 40 deep in a debug build): a few more
+    /// bytes overflowed its stack once. Grow it only knowingly.
+    #[test]
+    fn a_request_stays_small() {
+        assert!(std::mem::size_of::<super::Request<'static>>() <= 336);
     }
 }

@@ -44,7 +44,7 @@ impl<'c> Request<'c> {
     /// An entry past its TTL by less than `within` is served while it is
     /// recomputed in the background; the entry is kept that long.
     pub fn stale(mut self, within: Duration) -> Request<'c> {
-        self.stale = Some(within);
+        self.stale = super::expiry::Window::new(within);
         self
     }
 
@@ -140,7 +140,7 @@ impl<'c> Request<'c> {
         let decoded = codec::decode_expired_too::<T>(entry, &versions_of(versions)?)?;
         let due = match decoded.fresh_until.expired_for() {
             None => self.refresh_ahead > 0.0 && decoded.refresh_due(self.refresh_ahead),
-            Some(ago) if ago < self.stale.unwrap_or(Duration::ZERO) => true,
+            Some(ago) if ago < self.stale.get().unwrap_or(Duration::ZERO) => true,
             Some(_) => return None,
         };
         Some((decoded.value, due))
@@ -151,7 +151,7 @@ impl<'c> Request<'c> {
         let Some(call) = self.call else {
             return Looked::Miss(self);
         };
-        let stale = self.stale.unwrap_or(Duration::ZERO);
+        let stale = self.stale.get().unwrap_or(Duration::ZERO);
         match local.value_to_revalidate::<T>(call, stale) {
             Some((value, due)) => {
                 self.count_hit();

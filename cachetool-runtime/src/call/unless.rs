@@ -64,7 +64,7 @@ impl<'c> Request<'c> {
         // An expired value that `fail_safe` returned for a failed body
         // (`fail_safe.rs`) is not stored again either.
         self.unless.is_some_and(|unless| unless.skips(value))
-            || (self.fail_safe.is_some() && self.answered_with_old())
+            || (self.fail_safe.get().is_some() && self.answered_with_old())
     }
 }
 
