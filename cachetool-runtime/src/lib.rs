@@ -14,6 +14,8 @@ mod backend;
 mod builder;
 mod cache;
 mod call;
+#[cfg(feature = "redis")]
+mod changes;
 mod codec;
 mod driver;
 mod durations;

@@ -7,6 +7,9 @@
 //! answer is read; the async side sends one request per command, all in
 //! flight at once. Either way one round trip. Stores answered `NOSCRIPT` are
 //! sent again as `EVAL`, in one more.
+//!
+//! Each store that stores publishes its own change (see `changes/`): one
+//! message per stored write, each sent after its write by the script.
 
 use std::borrow::Cow;
 
@@ -42,7 +45,7 @@ struct StoreCall<'w> {
 }
 
 impl<'w> Batch<'w> {
-    fn new(writes: &'w [ReplaceIf<'_>], cluster: bool) -> Batch<'w> {
+    fn new(origin: u64, writes: &'w [ReplaceIf<'_>], cluster: bool) -> Batch<'w> {
         let mut batch = Batch {
             results: writes.iter().map(|_| None).collect(),
             stores: Vec::with_capacity(writes.len()),
@@ -50,6 +53,7 @@ impl<'w> Batch<'w> {
         };
         for (index, write) in writes.iter().enumerate() {
             let parts = replace_if_parts(
+                origin,
                 write.key,
                 write.seen,
                 &write.value,
@@ -116,7 +120,7 @@ impl<'w> Batch<'w> {
 impl RedisBackend {
     /// See [`Backend::replace_if_many`](crate::Backend::replace_if_many).
     pub(super) fn replace_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
-        let mut batch = Batch::new(&writes, self.connections.is_cluster());
+        let mut batch = Batch::new(self.origin, &writes, self.connections.is_cluster());
         let mut sent: Vec<usize> = (0..batch.stores.len()).collect();
         // By SHA, then those that met `NOSCRIPT` by code (which never meets it).
         for by_code in [false, true] {
@@ -218,7 +222,7 @@ mod with_tokio {
             &self,
             writes: Vec<ReplaceIf<'_>>,
         ) -> Vec<Result<bool>> {
-            let mut batch = Batch::new(&writes, self.connections.is_cluster());
+            let mut batch = Batch::new(self.origin, &writes, self.connections.is_cluster());
             let mut sent: Vec<usize> = (0..batch.stores.len()).collect();
             for by_code in [false, true] {
                 if sent.is_empty() {
