@@ -7,8 +7,9 @@
 //! script that makes it; see `backend/redis/write.rs`), or, for Memcached with
 //! a Redis backplane, on the backplane after the change returned.
 //!
-//! - `message.rs`: the message, written by the backends and read back into
-//!   what the local tier keys by (call identities, tag hashes, the epoch);
+//! - `message.rs`: the message's format, and how it is read back into what
+//!   the local tier keys by (call identities, tag hashes, the epoch);
+//! - `announce.rs`: how the backends write it;
 //! - `subscriber.rs`: a thread of its own subscribed to one prefix's
 //!   channel, telling a handler `Listening`, `Lost` and each change.
 //!
@@ -18,6 +19,9 @@
 // The local tier is wired to these next; until then only tests use some.
 #![allow(dead_code)]
 
+mod announce;
+#[cfg(test)]
+mod format_tests;
 mod message;
 mod subscriber;
 #[cfg(test)]
@@ -25,10 +29,9 @@ mod tests;
 
 // What the backends write with, and what the local tier reads with.
 #[allow(unused_imports)]
-pub(crate) use message::{
-    announce_keys, announce_one, channel, decode, is_announced, prefix_of, Announcement, Change,
-    Corrupt, Message, Publication,
-};
+pub(crate) use announce::{announce_keys, announce_one, Announcement, Publication};
+#[allow(unused_imports)]
+pub(crate) use message::{channel, decode, is_announced, prefix_of, Change, Corrupt, Message};
 #[allow(unused_imports)]
 pub(crate) use subscriber::{Event, Handler, Subscription, Target};
 
@@ -71,7 +74,7 @@ pub(crate) fn origin_of(backend: &dyn Backend) -> Option<u64> {
     if let Some(redis) = any.downcast_ref::<crate::RedisBackend>() {
         return Some(redis.origin());
     }
-    Some(subscription_origin_of_memcached(any)?)
+    subscription_origin_of_memcached(any)
 }
 
 #[cfg(feature = "memcached")]

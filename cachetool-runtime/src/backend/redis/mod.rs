@@ -13,15 +13,15 @@
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
 //!
-//! Every write of an entry, tag version or epoch publishes its change on the
-//! prefix's channel from inside the script that makes it (`write`, `scripts`):
-//! the compare-and-set script when it stores; see `changes/`.
+//! Every write of an entry, tag version or epoch publishes its change from
+//! inside its own script (`write`, `announce`; see `changes/`).
 
 mod admin;
 #[cfg(feature = "tokio")]
 mod aio;
 #[cfg(feature = "tokio")]
 mod aio_conn;
+mod announce;
 mod backoff;
 mod batch;
 mod begin;
@@ -153,32 +153,6 @@ impl RedisBackend {
     /// `127.0.0.1:6379`, a socket path, or `cluster host:port,...`.
     pub fn server(&self) -> &str {
         self.connections.server()
-    }
-
-    /// The random id in every change this backend announces (see `changes/`).
-    pub(crate) fn origin(&self) -> u64 {
-        self.origin
-    }
-
-    /// Where a subscriber to this backend's change channels connects: its
-    /// server, or its cluster's nodes, with its timeouts and TLS.
-    pub(crate) fn subscription_target(&self) -> crate::changes::Target {
-        crate::changes::Target {
-            nodes: self.connections.nodes().to_vec(),
-            options: self.connections.options_of_connections(),
-            server: self.server().to_owned(),
-        }
-    }
-
-    /// Publishes `message` on `channel` (a Memcached backplane's
-    /// announcement, after the change): one round trip.
-    #[cfg(feature = "memcached")]
-    pub(crate) fn publish(&self, publication: &crate::changes::Publication) -> Result<()> {
-        let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(&publication.channel).arg(&publication.message[..]);
-        self.connections
-            .run("PUBLISH", |conn| query_cmd::<Reply>(conn, &cmd))
-            .map(drop)
     }
 
     /// Runs `script` on `key`: `EVALSHA`, then `EVAL` if the server lacks it.
