@@ -118,10 +118,86 @@ fn is_entry_of(change: &Change, call: CallId) -> bool {
     matches!(change, Change::Entry(calls) if calls.contains(&call))
 }
 
-/// Makes each kind of change through `writer` and checks that `listener`,
-/// subscribed through another backend, hears each as what it is, from
+/// How a test makes its changes: the blocking calls, or the async ones
+/// (which go through the Redis backend's own async connection).
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Sync,
+    #[cfg(feature = "tokio")]
+    Async,
+}
+
+const MODES: &[Mode] = &[
+    Mode::Sync,
+    #[cfg(feature = "tokio")]
+    Mode::Async,
+];
+
+impl Mode {
+    #[cfg(feature = "tokio")]
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn store(self, request: Request<'_>) -> u64 {
+        match self {
+            Mode::Sync => request.get_or_compute(|| 7_u64),
+            #[cfg(feature = "tokio")]
+            Mode::Async => Mode::block_on(request.get_or_compute_async(async { 7_u64 })),
+        }
+    }
+
+    fn invalidate(self, request: Request<'_>) -> crate::Result<()> {
+        match self {
+            Mode::Sync => request.invalidate(),
+            #[cfg(feature = "tokio")]
+            Mode::Async => Mode::block_on(request.invalidate_async()),
+        }
+    }
+
+    fn clean(self, cache: &Cache, tags: &[&str]) -> crate::Result<()> {
+        match self {
+            Mode::Sync => cache.clean(tags),
+            #[cfg(feature = "tokio")]
+            Mode::Async => Mode::block_on(cache.clean_async(tags)),
+        }
+    }
+
+    fn clean_all(self, cache: &Cache) -> crate::Result<()> {
+        match self {
+            Mode::Sync => cache.clean_all(),
+            #[cfg(feature = "tokio")]
+            Mode::Async => Mode::block_on(cache.clean_all_async()),
+        }
+    }
+
+    fn replace_if_many(
+        self,
+        backend: &dyn Backend,
+        writes: Vec<ReplaceIf<'_>>,
+    ) -> Vec<crate::Result<bool>> {
+        match (self, backend.as_async()) {
+            #[cfg(feature = "tokio")]
+            (Mode::Async, Some(backend)) => Mode::block_on(backend.replace_if_many(writes)),
+            _ => backend.replace_if_many(writes),
+        }
+    }
+}
+
+/// Makes each kind of change through `writer`, in each mode, and checks that
+/// a subscriber through another backend hears each as what it is, from
 /// `writer`'s origin.
 fn every_change_kind_arrives(writer: Arc<dyn Backend>, listening: &dyn Backend) {
+    for &mode in MODES {
+        every_change_kind_arrives_in(mode, writer.clone(), listening);
+    }
+}
+
+fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening: &dyn Backend) {
     let prefix = unique_prefix("changes");
     let origin = origin_of(&*writer).expect("the writer announces its changes");
     assert_ne!(
@@ -140,32 +216,33 @@ fn every_change_kind_arrives(writer: Arc<dyn Backend>, listening: &dyn Backend) 
     let request = || Request::new(&cache, &SITE, None, &[], part.clone(), &["t"], None);
 
     // An entry stored (the compare-and-set of a miss): one change, the call.
-    assert_eq!(request().get_or_compute(|| 7_u64), 7);
+    assert_eq!(mode.store(request()), 7);
     let changes = listener.changes(1, origin);
-    assert!(is_entry_of(&changes[0], call), "{changes:?}");
+    assert!(is_entry_of(&changes[0], call), "{mode:?}: {changes:?}");
 
     // An entry invalidated (a tombstone set).
-    request().invalidate().unwrap();
+    mode.invalidate(request()).unwrap();
     let changes = listener.changes(1, origin);
-    assert!(is_entry_of(&changes[0], call), "{changes:?}");
+    assert!(is_entry_of(&changes[0], call), "{mode:?}: {changes:?}");
 
     // A tag cleaned: its version deleted.
-    cache.clean(&["t"]).unwrap();
+    mode.clean(&cache, &["t"]).unwrap();
     let changes = listener.changes(1, origin);
     assert_eq!(
         changes,
         [Change::Tag {
             tag: tag_hash("t"),
             version: None
-        }]
+        }],
+        "{mode:?}"
     );
 
     // The namespace cleaned: a new epoch, carried in the message.
-    cache.clean_all().unwrap();
+    mode.clean_all(&cache).unwrap();
     let changes = listener.changes(1, origin);
     assert!(
         matches!(&changes[0], Change::Epoch { version: Some(version) } if !version.is_empty()),
-        "{changes:?}"
+        "{mode:?}: {changes:?}"
     );
 
     // Two entries stored by one `replace_if_many`: both heard (one message
@@ -178,7 +255,7 @@ fn every_change_kind_arrives(writer: Arc<dyn Backend>, listening: &dyn Backend) 
     // (On a cluster whose node lacks the script, a store made before the
     // pipeline failed on `NOSCRIPT` answers "not stored" when sent again:
     // see `backend/redis/batch.rs`. Stored once, it was announced once.)
-    let stored = writer.replace_if_many(writes);
+    let stored = mode.replace_if_many(&*writer, writes);
     assert!(stored.iter().all(Result::is_ok), "{stored:?}");
     let changes = listener.changes(2, origin);
     let function = xxhash_rust::xxh3::xxh3_64(b"f");
