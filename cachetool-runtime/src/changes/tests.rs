@@ -95,14 +95,21 @@ impl Listener {
 
     /// The changes of the next messages, until `count` changes were heard.
     fn changes(&self, count: usize, origin: u64) -> Vec<Change> {
+        self.messages(count, origin).1
+    }
+
+    /// How many messages it took to hear `count` changes, and the changes.
+    fn messages(&self, count: usize, origin: u64) -> (usize, Vec<Change>) {
         let mut changes = Vec::new();
+        let mut messages = 0;
         while changes.len() < count {
             let message = self.change();
             assert_eq!(message.origin, origin, "{message:?}");
             changes.extend(message.changes);
+            messages += 1;
         }
         assert_eq!(changes.len(), count, "{changes:?}");
-        changes
+        (messages, changes)
     }
 }
 
@@ -190,14 +197,24 @@ impl Mode {
 
 /// Makes each kind of change through `writer`, in each mode, and checks that
 /// a subscriber through another backend hears each as what it is, from
-/// `writer`'s origin.
-fn every_change_kind_arrives(writer: Arc<dyn Backend>, listening: &dyn Backend) {
+/// `writer`'s origin. `many_messages`: how many messages announce the two
+/// stores of one `replace_if_many` (one per round trip, except on a cluster).
+fn every_change_kind_arrives(
+    writer: Arc<dyn Backend>,
+    listening: &dyn Backend,
+    many_messages: usize,
+) {
     for &mode in MODES {
-        every_change_kind_arrives_in(mode, writer.clone(), listening);
+        every_change_kind_arrives_in(mode, writer.clone(), listening, many_messages);
     }
 }
 
-fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening: &dyn Backend) {
+fn every_change_kind_arrives_in(
+    mode: Mode,
+    writer: Arc<dyn Backend>,
+    listening: &dyn Backend,
+    many_messages: usize,
+) {
     let prefix = unique_prefix("changes");
     let origin = origin_of(&*writer).expect("the writer announces its changes");
     assert_ne!(
@@ -225,6 +242,14 @@ fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening:
     let changes = listener.changes(1, origin);
     assert!(is_entry_of(&changes[0], call), "{mode:?}: {changes:?}");
 
+    // A compare-and-set that does not store (the key holds a value, not
+    // nothing) announces nothing: the next message is the clean's.
+    let entry_key = crate::key::Namespace::new(&prefix).entry_key(SITE.path(), None, &[], &part);
+    let value = Value::from(b"not stored".to_vec());
+    assert!(!writer
+        .replace_if(&entry_key, None, value, None, None)
+        .unwrap());
+
     // A tag cleaned: its version deleted.
     mode.clean(&cache, &["t"]).unwrap();
     let changes = listener.changes(1, origin);
@@ -245,8 +270,8 @@ fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening:
         "{mode:?}: {changes:?}"
     );
 
-    // Two entries stored by one `replace_if_many`: both heard (one message
-    // each on Redis, whose scripts publish; one for both through a backplane).
+    // Two entries stored by one `replace_if_many`: both heard, in one
+    // message (on a cluster, one from each store's script).
     let keys = [format!("{prefix}:entry:f:a"), format!("{prefix}:entry:f:b")];
     let writes = keys
         .iter()
@@ -257,7 +282,8 @@ fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening:
     // see `backend/redis/batch.rs`. Stored once, it was announced once.)
     let stored = mode.replace_if_many(&*writer, writes);
     assert!(stored.iter().all(Result::is_ok), "{stored:?}");
-    let changes = listener.changes(2, origin);
+    let (messages, changes) = listener.messages(2, origin);
+    assert_eq!(messages, many_messages, "{mode:?}: {changes:?}");
     let function = xxhash_rust::xxh3::xxh3_64(b"f");
     for part in ["a", "b"] {
         let call = CallId {
@@ -285,14 +311,14 @@ fn every_change_kind_arrives_in(mode: Mode, writer: Arc<dyn Backend>, listening:
 fn every_change_on_one_redis_arrives_at_another_backend() {
     let server = Server::start(Kind::Redis);
     let writer = Arc::new(redis(&server.url()));
-    every_change_kind_arrives(writer, &redis(&server.url()));
+    every_change_kind_arrives(writer, &redis(&server.url()), 1);
 }
 
 #[test]
 fn every_change_on_a_cluster_arrives_at_another_backend() {
     let cluster = Cluster::start();
     let writer = Arc::new(redis(&cluster.url()));
-    every_change_kind_arrives(writer, &redis(&cluster.url()));
+    every_change_kind_arrives(writer, &redis(&cluster.url()), 2);
 }
 
 #[cfg(feature = "memcached")]
@@ -307,7 +333,7 @@ fn every_change_on_memcached_arrives_through_its_backplane() {
             .with_backplane(&backplane.url())
             .unwrap()
     };
-    every_change_kind_arrives(Arc::new(open()), &open());
+    every_change_kind_arrives(Arc::new(open()), &open(), 1);
     // Without a backplane there is no channel: nothing to subscribe to, and
     // changes publish nothing.
     let alone = MemcachedBackend::open(&memcached.url(), &ConnectOptions::default()).unwrap();

@@ -153,7 +153,7 @@ impl RedisBackend {
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         let (entry_key, same_call, args) = replace_if_parts(
-            self.origin,
+            Some(self.origin),
             key,
             seen,
             &value,

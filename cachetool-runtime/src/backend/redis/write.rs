@@ -32,7 +32,7 @@ impl RedisBackend {
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         let (entry_key, same_call, args) = replace_if_parts(
-            self.origin,
+            Some(self.origin),
             key,
             seen,
             &value,
@@ -102,8 +102,10 @@ pub(super) fn bytes_of(value: &Value) -> Result<&Bytes> {
 /// What a `replace_if` call sends, the same for the sync and the async side:
 /// the entry's key, the lock's key when the lock goes in the same script call
 /// (one server; on a cluster it is in another slot), and the script's `ARGV`.
+/// With `origin` (the backend's id) the script announces the change if it
+/// stores; without, the caller announces it (`batch.rs`).
 pub(super) fn replace_if_parts<'a>(
-    origin: u64,
+    origin: Option<u64>,
     key: &'a str,
     seen: Option<&'a Value>,
     value: &'a Value,
@@ -123,7 +125,7 @@ pub(super) fn replace_if_parts<'a>(
         bytes,
         ttl.map_or(0, ttl_ms),
         same_call.map(|lock| lock.token),
-        changes::announce_one(origin, key, None),
+        origin.and_then(|origin| changes::announce_one(origin, key, None)),
     );
     let lock_key = same_call.map(|lock| keys::redis_key(lock.key));
     Ok((keys::redis_key(key), lock_key, args))
