@@ -499,3 +499,50 @@ fn a_clean_of_thousands_of_tags_is_one_message() {
         }
     );
 }
+
+#[test]
+fn a_user_refused_the_channel_still_writes() {
+    // Redis 7 gives a new user no channel (`resetchannels`) unless told.
+    let server = Server::start(Kind::Redis);
+    let mut raw = cachetool_test_harness::redis::raw_connection(&server);
+    let _: () = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "nochannel",
+                "on",
+                ">pw",
+                "~*",
+                "+@all",
+                "resetchannels",
+            ][..],
+        )
+        .query(&mut raw)
+        .unwrap();
+    let url = format!("redis://nochannel:pw@127.0.0.1:{}/", server.port());
+    let writer: Arc<dyn Backend> = Arc::new(redis(&url));
+    let prefix = unique_prefix("acl");
+    let refused: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+        .arg(channel(&prefix))
+        .arg("x")
+        .query(&mut cachetool_test_harness::redis::connect(&url));
+    assert!(refused.is_err(), "the user may not publish: {refused:?}");
+    let cache = Cache::builder()
+        .backend(writer.clone())
+        .prefix(&prefix)
+        .build()
+        .unwrap();
+    let part = KeyPart::Hash(1);
+    let request = || Request::new(&cache, &SITE, None, &[], part.clone(), &["t"], None);
+    for &mode in MODES {
+        assert_eq!(mode.store(request()), 7);
+        mode.invalidate(request()).unwrap();
+        mode.clean(&cache, &["t"]).unwrap();
+        mode.clean_all(&cache).unwrap();
+        let key = format!("{prefix}:entry:f:{mode:?}");
+        let write = ReplaceIf::new(&key, None, Value::from(b"x".to_vec()), None, None);
+        let stored = mode.replace_if_many(&*writer, vec![write]);
+        assert!(matches!(stored[..], [Ok(true)]), "{mode:?}: {stored:?}");
+    }
+    assert_eq!(cache.stats().errors, 0);
+}

@@ -5,6 +5,12 @@
 //! `SCRIPT FLUSH`, a new node) the caller sends the same call as `EVAL`, which
 //! also loads it. The script texts and argument layouts are plain data, so an
 //! async twin of this backend reuses them as they are.
+//!
+//! Every `PUBLISH` of these scripts (a change's announcement, see `changes/`)
+//! is a `redis.pcall`: a user whose ACL refuses the channel (Redis 7 gives a
+//! new user no channel unless told `&*` or `allchannels`) still writes; only
+//! the announcement is lost, and a subscriber of that user is refused too,
+//! so it never reports `Listening`.
 
 use std::sync::LazyLock;
 
@@ -87,7 +93,7 @@ if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[6] then
   redis.call('DEL', KEYS[2])
 end
 if same then
-  if ARGV[8] then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+  if ARGV[8] then redis.pcall('PUBLISH', ARGV[7], ARGV[8]) end
   return 1
 end
 return 0
@@ -109,7 +115,7 @@ if ARGV[2] == '0' then
 else
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.pcall('PUBLISH', ARGV[3], ARGV[4])
 return 1
 "#,
     )
@@ -126,7 +132,7 @@ local deleted = 0
 for first = 1, #KEYS, 1000 do
   deleted = deleted + redis.call('DEL', unpack(KEYS, first, math.min(first + 999, #KEYS)))
 end
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.pcall('PUBLISH', ARGV[1], ARGV[2])
 return deleted
 "#,
     )
