@@ -29,16 +29,24 @@ use support::remote::{cost, counts, Counts, RemoteBackend, Setup};
 /// loaded: MGET of entry, epoch and both tags; one pipeline (SET lock NX PX,
 /// SET NX of the epoch and both tags, MGET of versions and entry); one EVALSHA
 /// of the script, which stores by compare-and-set (TYPE, SET) and releases the
-/// lock by compare-and-delete (GET, DEL). Commands inside scripts count in
-/// commandstats too.
+/// lock by compare-and-delete (GET, DEL), and publishes the change on the
+/// prefix's channel (PUBLISH, in the same script call: see `changes/`).
+/// Commands inside scripts count in commandstats too.
 const REDIS_MISS: &[(&str, u64)] = &[
     ("del", 1),
     ("evalsha", 1),
     ("get", 1),
     ("mget", 2),
+    ("publish", 1),
     ("set", 5),
     ("type", 1),
 ];
+
+/// A `SET` or `DEL` of a namespace's key on Redis: the script (sent as
+/// `EVAL`, never `NOSCRIPT`) that writes and then publishes the change.
+fn redis_write(command: &'static str) -> [(&'static str, u64); 3] {
+    [("eval", 1), (command, 1), ("publish", 1)]
+}
 
 support::modes::for_each_remote_mode! {
 
@@ -112,7 +120,7 @@ support::modes::for_each_remote_mode! {
         // invalidate: one write of a tombstone.
         let (outcome, trips, calls) = cost!(setup, call!(tagged_invalidate(1)));
         outcome.expect("invalidate");
-        assert_eq!((trips, calls), (1, expect(&[("set", 1)], &[("cmd_set", 1)])));
+        assert_eq!((trips, calls), (1, expect(&redis_write("set"), &[("cmd_set", 1)])));
         // The next call replaces the tombstone by compare-and-set (on
         // memcached `cas`, with the cas id noted when it read it): still 3.
         let (value, trips, calls) = cost!(setup, call!(tagged(1)));
@@ -127,7 +135,7 @@ support::modes::for_each_remote_mode! {
         }
         let (outcome, trips, calls) = cost!(setup, clean!(setup.cache, &["a", "b10", "b11"]));
         outcome.expect("clean");
-        assert_eq!((trips, calls), (1, expect(&[("del", 1)], &[("delete_hits", 3)])));
+        assert_eq!((trips, calls), (1, expect(&redis_write("del"), &[("delete_hits", 3)])));
         let runs = TAGGED_RUNS.load(SeqCst);
         call!(tagged(12));
         assert_eq!(
@@ -170,7 +178,7 @@ support::modes::for_each_remote_mode! {
         assert_eq!(
             calls,
             expect(
-                &[("evalsha", 1), ("type", 1), ("mget", 1), ("set", 1)],
+                &[("evalsha", 1), ("type", 1), ("mget", 1), ("set", 1), ("publish", 1)],
                 &[
                     ("cmd_get", 2),
                     ("get_hits", 1),
@@ -203,7 +211,7 @@ support::modes::for_each_remote_mode! {
         outcome.expect("clean_all");
         assert_eq!(
             (trips, calls),
-            (1, expect(&[("set", 1)], &[("cmd_set", 1)])),
+            (1, expect(&redis_write("set"), &[("cmd_set", 1)])),
             "no flush, no delete"
         );
         let counts = setup.counts();

@@ -15,6 +15,8 @@ mod background;
 mod builder;
 mod cache;
 mod call;
+#[cfg(feature = "redis")]
+mod changes;
 mod codec;
 mod driver;
 mod durations;

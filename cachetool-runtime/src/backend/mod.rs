@@ -20,6 +20,8 @@ pub use memcached::MemcachedBackend;
 pub(crate) use memory::capacity_of as memory_url_capacity;
 pub use memory::MemoryBackend;
 #[cfg(feature = "redis")]
+pub(crate) use redis::Backoff as RedisBackoff;
+#[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisBackend;
 

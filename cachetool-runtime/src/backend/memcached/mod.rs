@@ -28,6 +28,8 @@
 //!   holds one, the URL; `stats.rs`, `admin.rs`: what operators read.
 
 mod admin;
+#[cfg(feature = "redis")]
+mod backplane;
 mod batch;
 mod begin;
 mod conn;
@@ -91,6 +93,9 @@ pub struct MemcachedBackend {
     cas_notes: CasNotes,
     /// The cas id of each lock this backend took, for its release.
     lock_notes: LockNotes,
+    /// Where its changes are announced (see `backplane`); none by default.
+    #[cfg(feature = "redis")]
+    backplane: Option<crate::RedisBackend>,
 }
 
 impl MemcachedBackend {
@@ -110,6 +115,8 @@ impl MemcachedBackend {
             oversized: AtomicU64::new(0),
             cas_notes: CasNotes::new(),
             lock_notes: LockNotes::default(),
+            #[cfg(feature = "redis")]
+            backplane: None,
         })
     }
 
@@ -198,8 +205,11 @@ impl Backend for MemcachedBackend {
             ttl,
             cas: None,
         };
-        self.store(&store, None)?;
-        Ok(())
+        let outcome = self.store(&store, None);
+        // Announced even after an error: the value may have been stored.
+        #[cfg(feature = "redis")]
+        self.announce_set(key, data);
+        outcome.map(drop)
     }
 
     fn replace_if(
@@ -212,7 +222,13 @@ impl Backend for MemcachedBackend {
     ) -> Result<bool> {
         let data = bytes_of(&value, key)?;
         let noted = release.and_then(|lock| self.noted_lock(lock));
-        let (stored, released) = self.replace_if_releasing(key, seen, data, ttl, noted.as_ref())?;
+        let outcome = self.replace_if_releasing(key, seen, data, ttl, noted.as_ref());
+        // Announced if stored, or perhaps stored (an error).
+        #[cfg(feature = "redis")]
+        if !matches!(outcome, Ok((false, _))) {
+            self.announce_keys(&[key]);
+        }
+        let (stored, released) = outcome?;
         // Nothing was sent with the store (not stored, or no cas id noted): release now.
         if let (Some(lock), false) = (release, released) {
             match &noted {
@@ -226,10 +242,50 @@ impl Backend for MemcachedBackend {
     /// One request per server: every storage command and lock release of
     /// the writes it holds (see `batch`).
     fn replace_if_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
-        self.replace_many(writes)
+        #[cfg(feature = "redis")]
+        let keys: Vec<&str> = writes.iter().map(|write| write.key).collect();
+        let results = self.replace_many(writes);
+        #[cfg(feature = "redis")]
+        {
+            let stored: Vec<&str> = (keys.iter().zip(&results))
+                .filter(|(_, result)| !matches!(result, Ok(false)))
+                .map(|(key, _)| *key)
+                .collect();
+            self.announce_keys(&stored);
+        }
+        results
     }
 
     fn delete_many(&self, keys: &[&str]) -> Result<()> {
+        let outcome = self.delete_each(keys);
+        // Announced even after an error: some keys may have been deleted.
+        #[cfg(feature = "redis")]
+        self.announce_keys(keys);
+        outcome
+    }
+
+    fn unlock(&self, key: &str, token: u64) -> Result<()> {
+        self.release(key, token)
+    }
+
+    fn begin_load(
+        &self,
+        lock: Option<LockRequest<'_>>,
+        version_keys: &[&str],
+        new_versions: &[Value],
+        entry_key: &str,
+    ) -> Result<LoadStart> {
+        self.begin(lock, version_keys, new_versions, entry_key)
+    }
+
+    fn server_stats(&self) -> Result<ServerStats> {
+        self.stats()
+    }
+}
+
+impl MemcachedBackend {
+    /// `delete` of each key, one request per server.
+    fn delete_each(&self, keys: &[&str]) -> Result<()> {
         let wire = wire_keys(keys);
         let groups = self.by_server(&wire);
         let mut pending = Vec::with_capacity(groups.len());
@@ -251,24 +307,6 @@ impl Backend for MemcachedBackend {
             })?;
         }
         Ok(())
-    }
-
-    fn unlock(&self, key: &str, token: u64) -> Result<()> {
-        self.release(key, token)
-    }
-
-    fn begin_load(
-        &self,
-        lock: Option<LockRequest<'_>>,
-        version_keys: &[&str],
-        new_versions: &[Value],
-        entry_key: &str,
-    ) -> Result<LoadStart> {
-        self.begin(lock, version_keys, new_versions, entry_key)
-    }
-
-    fn server_stats(&self) -> Result<ServerStats> {
-        self.stats()
     }
 }
 

@@ -19,7 +19,7 @@ use super::begin::{
     get_cmd, is_ok, is_wrong_type, lock_cmd, mget_cmd, version_cmd, BeginLoad, Found,
 };
 use super::scripts::{self, Script};
-use super::write::{replace_if_parts, set_cmd};
+use super::write::{delete_cmds, replace_if_parts, set_cmd};
 use super::{is_noscript, keys, redis_keys, replies, to_value, RedisBackend, MEND};
 use crate::backend::{
     AsyncBackend, BackendFuture, HeldLock, LoadStart, LockRequest, ReplaceIf, Value, WritesFuture,
@@ -135,7 +135,7 @@ impl RedisBackend {
     }
 
     async fn set_async(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-        let cmd = set_cmd(key, &value, ttl)?;
+        let cmd = set_cmd(self.origin, key, &value, ttl)?;
         self.run_async(
             "SET",
             |conn| async move { query::<Reply>(conn, &cmd).await },
@@ -153,6 +153,7 @@ impl RedisBackend {
         release: Option<HeldLock<'_>>,
     ) -> Result<bool> {
         let (entry_key, same_call, args) = replace_if_parts(
+            Some(self.origin),
             key,
             seen,
             &value,
@@ -209,29 +210,19 @@ impl RedisBackend {
         if keys.is_empty() {
             return Ok(());
         }
-        let keys = &redis_keys(keys);
+        let cmds = &delete_cmds(self.origin, keys, self.connections.is_cluster());
         self.run_async("DEL", |conn| async move {
             match conn {
                 AsyncConn::Single(_) => {
-                    let mut cmd = redis::cmd("DEL");
-                    for key in keys {
-                        cmd.arg(key.as_ref());
+                    let mut pipe = redis::pipe();
+                    for cmd in cmds {
+                        pipe.add_command(cmd.clone());
                     }
-                    query::<Reply>(conn, &cmd).await.map(drop)
+                    query_pipe::<Reply>(conn, &pipe).await.map(drop)
                 }
-                AsyncConn::Cluster(_) => {
-                    let cmds: Vec<redis::Cmd> = keys
-                        .iter()
-                        .map(|key| {
-                            let mut cmd = redis::cmd("DEL");
-                            cmd.arg(key.as_ref());
-                            cmd
-                        })
-                        .collect();
-                    all(cmds.iter().map(|cmd| query(conn.clone(), cmd)))
-                        .await
-                        .map(drop)
-                }
+                AsyncConn::Cluster(_) => all(cmds.iter().map(|cmd| query(conn.clone(), cmd)))
+                    .await
+                    .map(drop),
             }
         })
         .await

@@ -26,7 +26,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(5);
 
 /// Connect attempts and their failures, for one server (or one cluster).
 #[derive(Default)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     state: Mutex<State>,
     /// Every attempt made (admitted), for [`attempts`](Backoff::attempts).
     attempts: AtomicU64,
@@ -47,25 +47,25 @@ struct State {
 /// Leave to connect now. Say how it went with [`succeeded`](Attempt::succeeded)
 /// or [`failed`](Attempt::failed); dropped unsaid (a cancelled task, a
 /// panic), it changes nothing but lets the next caller probe.
-pub(super) struct Attempt<'a> {
+pub(crate) struct Attempt<'a> {
     backoff: &'a Backoff,
     probe: bool,
 }
 
 /// Why a caller may not connect now.
 #[derive(Debug)]
-pub(super) struct Paused {
+pub(crate) struct Paused {
     /// How long until the next probe may start (zero: a probe is in flight).
-    pub(super) left: Duration,
+    pub(crate) left: Duration,
     /// Failed attempts in a row.
-    pub(super) failures: u32,
+    pub(crate) failures: u32,
     /// Why the last one failed.
-    pub(super) last_failure: String,
+    pub(crate) last_failure: String,
 }
 
 impl Backoff {
     /// Leave to connect, unless the server failed recently (see the module docs).
-    pub(super) fn admit(&self) -> Result<Attempt<'_>, Paused> {
+    pub(crate) fn admit(&self) -> Result<Attempt<'_>, Paused> {
         let mut state = self.state.lock();
         let mut probe = false;
         if state.failures > 0 {
@@ -94,7 +94,7 @@ impl Backoff {
     /// Why not to wait for another caller's attempt, if connecting failed
     /// last time: callers then fail at once instead.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // The async side's.
-    pub(super) fn failing(&self) -> Option<Paused> {
+    pub(crate) fn failing(&self) -> Option<Paused> {
         let state = self.state.lock();
         (state.failures > 0).then(|| Paused {
             left: state.paused_until.map_or(Duration::ZERO, |until| {
@@ -106,14 +106,14 @@ impl Backoff {
     }
 
     /// Connection attempts made so far, good or bad.
-    pub(super) fn attempts(&self) -> u64 {
+    pub(crate) fn attempts(&self) -> u64 {
         self.attempts.load(Relaxed)
     }
 }
 
 impl Attempt<'_> {
     /// The connection was made: everyone may connect again.
-    pub(super) fn succeeded(self) {
+    pub(crate) fn succeeded(self) {
         let mut state = self.backoff.state.lock();
         state.failures = 0;
         state.paused_until = None;
@@ -127,7 +127,7 @@ impl Attempt<'_> {
     /// this was a probe. (An attempt begun while the server still looked
     /// healthy, failing after another one already did, changes nothing: a
     /// burst of callers meeting one outage is one failure.)
-    pub(super) fn failed(self, why: &dyn std::fmt::Display) {
+    pub(crate) fn failed(self, why: &dyn std::fmt::Display) {
         let mut state = self.backoff.state.lock();
         if self.probe || state.failures == 0 {
             state.failures = state.failures.saturating_add(1);

@@ -7,6 +7,14 @@
 //! answer is read; the async side sends one request per command, all in
 //! flight at once. Either way one round trip. Stores answered `NOSCRIPT` are
 //! sent again as `EVAL`, in one more.
+//!
+//! The change is announced (see `changes/`) once per prefix for the whole
+//! pipeline on one server: a `PUBLISH` after the stores, naming every write
+//! sent (one that did not store is announced too: a needless but harmless
+//! invalidation elsewhere), after each exchange, so a store sent again by
+//! code is announced after it too. On a cluster the stores run on several
+//! nodes and no one command comes after them all: each store that stores
+//! publishes its own change from its script.
 
 use std::borrow::Cow;
 
@@ -18,6 +26,7 @@ use super::scripts::{self, ReplaceIfArgs};
 use super::write::replace_if_parts;
 use super::{is_noscript, keys, RedisBackend};
 use crate::backend::{each_failed, ReplaceIf};
+use crate::changes;
 use crate::{Error, ErrorKind, Result};
 
 /// The operation's name in errors.
@@ -31,25 +40,32 @@ struct Batch<'w> {
     stores: Vec<StoreCall<'w>>,
     /// On a cluster, the lock of each write that holds one: its key and token.
     releases: Vec<(Cow<'w, str>, String)>,
+    /// On one server, the backend's id for the `PUBLISH` after the stores
+    /// (on a cluster, each store's script publishes its own change).
+    announce_after: Option<u64>,
 }
 
 struct StoreCall<'w> {
     /// Its index among the writes.
     write: usize,
+    /// The entry's key as the cache wrote it (before `keys::redis_key`).
+    key: &'w str,
     /// The entry's key, then the lock's when it goes in the same call.
     keys: Vec<Cow<'w, str>>,
     args: ReplaceIfArgs<'w>,
 }
 
 impl<'w> Batch<'w> {
-    fn new(writes: &'w [ReplaceIf<'_>], cluster: bool) -> Batch<'w> {
+    fn new(origin: u64, writes: &'w [ReplaceIf<'_>], cluster: bool) -> Batch<'w> {
         let mut batch = Batch {
             results: writes.iter().map(|_| None).collect(),
             stores: Vec::with_capacity(writes.len()),
             releases: Vec::new(),
+            announce_after: (!cluster).then_some(origin),
         };
         for (index, write) in writes.iter().enumerate() {
             let parts = replace_if_parts(
+                cluster.then_some(origin),
                 write.key,
                 write.seen,
                 &write.value,
@@ -72,6 +88,7 @@ impl<'w> Batch<'w> {
             keys.extend(same_call);
             batch.stores.push(StoreCall {
                 write: index,
+                key: write.key,
                 keys,
                 args,
             });
@@ -95,7 +112,18 @@ impl<'w> Batch<'w> {
                 // `EVAL`: a release never meets `NOSCRIPT`.
                 scripts::UNLOCK.call(true, &[key], &[token.as_bytes()])
             });
-        stores.chain(releases).collect()
+        let sent_keys: Vec<&str> = sent.iter().map(|&store| self.stores[store].key).collect();
+        let announcements = self.announce_after.into_iter().flat_map(|origin| {
+            changes::announce_keys(origin, &sent_keys)
+                .into_iter()
+                .map(|(_, publication)| {
+                    let mut cmd = redis::cmd("PUBLISH");
+                    cmd.arg(publication.channel).arg(publication.message);
+                    cmd
+                })
+        });
+        // The answers after the stores' (releases, publishes) are not read.
+        stores.chain(releases).chain(announcements).collect()
     }
 
     fn into_results(self) -> Vec<Result<bool>> {
@@ -116,7 +144,7 @@ impl<'w> Batch<'w> {
 impl RedisBackend {
     /// See [`Backend::replace_if_many`](crate::Backend::replace_if_many).
     pub(super) fn replace_many(&self, writes: Vec<ReplaceIf<'_>>) -> Vec<Result<bool>> {
-        let mut batch = Batch::new(&writes, self.connections.is_cluster());
+        let mut batch = Batch::new(self.origin, &writes, self.connections.is_cluster());
         let mut sent: Vec<usize> = (0..batch.stores.len()).collect();
         // By SHA, then those that met `NOSCRIPT` by code (which never meets it).
         for by_code in [false, true] {
@@ -218,7 +246,7 @@ mod with_tokio {
             &self,
             writes: Vec<ReplaceIf<'_>>,
         ) -> Vec<Result<bool>> {
-            let mut batch = Batch::new(&writes, self.connections.is_cluster());
+            let mut batch = Batch::new(self.origin, &writes, self.connections.is_cluster());
             let mut sent: Vec<usize> = (0..batch.stores.len()).collect();
             for by_code in [false, true] {
                 if sent.is_empty() {

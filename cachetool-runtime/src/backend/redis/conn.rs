@@ -50,6 +50,9 @@ pub(crate) struct Connections {
     server: String,
     /// Whether the connections use TLS (`rediss://`).
     tls: bool,
+    /// The server, or the cluster's nodes as the URL names them: where a
+    /// change subscriber connects (see `changes/`).
+    nodes: Vec<ConnectionInfo>,
     idle: Mutex<Vec<Conn>>,
     round_trips: AtomicU64,
     /// The pause after failed connects, for the pool and the async connections alike.
@@ -63,6 +66,10 @@ impl Connections {
         let tls = match &target {
             Target::Single(info) => is_tls(info),
             Target::Cluster(nodes) => nodes.iter().any(is_tls),
+        };
+        let nodes = match &target {
+            Target::Single(info) => vec![(**info).clone()],
+            Target::Cluster(nodes) => nodes.clone(),
         };
         let (client, server) = match target {
             Target::Single(info) => {
@@ -98,6 +105,7 @@ impl Connections {
             options,
             server,
             tls,
+            nodes,
             idle: Mutex::new(Vec::new()),
             round_trips: AtomicU64::new(0),
             backoff: Backoff::default(),
@@ -106,6 +114,15 @@ impl Connections {
 
     pub(crate) fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The server, or the cluster's nodes as the URL names them.
+    pub(crate) fn nodes(&self) -> &[ConnectionInfo] {
+        &self.nodes
+    }
+
+    pub(crate) fn options_of_connections(&self) -> ConnectOptions {
+        self.options
     }
 
     #[cfg(feature = "tokio")]

@@ -4,20 +4,24 @@
 //! | method | standalone | cluster |
 //! |---|---|---|
 //! | `get_many` | `MGET` | a pipeline of `GET`s, one per node, all sent before any answer is read |
-//! | `set` | `SET [PX]` | the same |
+//! | `set` | `SET [PX]`; of an entry, tag or epoch key, an `EVAL` that sets and publishes the change | the same |
 //! | `replace_if` | `EVALSHA` of a compare-and-set script, which also releases the lock it is handed (compare-and-delete) | a pipeline of that `EVALSHA` (without the lock) and the lock's compare-and-delete (`EVAL`), one per node |
 //! | `unlock` | `EVALSHA` of a compare-and-delete script | the same |
-//! | `delete_many` | `DEL` | a pipeline of `DEL`s, one per node |
+//! | `delete_many` | `DEL`; of tag or entry keys, an `EVAL` that deletes them and publishes the change | a pipeline of those, one per key |
 //! | `begin_load` | a pipeline: `SET lock NX PX`, `SET NX` per version, `MGET` | the same with `GET`s, one pipeline per node |
 //! | `replace_if_many` | a pipeline of the `replace_if` script calls | a pipeline of those (without the locks) and of the locks' compare-and-deletes, one per node |
 //!
 //! Keys longer than 1 KiB are hashed (see `keys`). Values are stored as bytes.
+//!
+//! Every write of an entry, tag version or epoch publishes its change from
+//! inside its own script (`write`, `announce`; see `changes/`).
 
 mod admin;
 #[cfg(feature = "tokio")]
 mod aio;
 #[cfg(feature = "tokio")]
 mod aio_conn;
+mod announce;
 mod backoff;
 mod batch;
 mod begin;
@@ -38,6 +42,8 @@ mod tls {
 mod url;
 mod write;
 
+pub(crate) use self::backoff::Backoff;
+
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -49,7 +55,7 @@ use redis::Value as Reply;
 use self::begin::{get_cmd, is_wrong_type, mget_cmd, read_string_cmd, BeginLoad, Found};
 use self::conn::{Conn, Connections};
 use self::scripts::Script;
-use self::write::set_cmd;
+use self::write::{delete_cmds, set_cmd};
 use super::{
     Backend, ConnectOptions, HeldLock, LoadStart, LockRequest, ReplaceIf, ServerStats, Value,
 };
@@ -82,6 +88,9 @@ pub struct RedisBackend {
     db: i64,
     /// Version keys found holding another type and replaced (see `replaced_versions`).
     replaced_versions: AtomicU64,
+    /// This backend's random id, in every change it announces (see `changes/`):
+    /// a subscriber tells its own backend's changes by it.
+    origin: u64,
 }
 
 impl RedisBackend {
@@ -104,6 +113,7 @@ impl RedisBackend {
             async_connections: Default::default(),
             db,
             replaced_versions: AtomicU64::new(0),
+            origin: fastrand::u64(..),
         })
     }
 
@@ -282,7 +292,7 @@ impl Backend for RedisBackend {
     }
 
     fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-        let cmd = set_cmd(key, &value, ttl)?;
+        let cmd = set_cmd(self.origin, key, &value, ttl)?;
         self.connections
             .run("SET", |conn| query_cmd::<Reply>(conn, &cmd))
             .map(drop)
@@ -308,20 +318,20 @@ impl Backend for RedisBackend {
         if keys.is_empty() {
             return Ok(());
         }
-        let keys = redis_keys(keys);
+        let cmds = delete_cmds(self.origin, keys, self.connections.is_cluster());
         self.connections
             .run("DEL", |conn| match conn {
                 Conn::Single(conn) => {
-                    let mut cmd = redis::cmd("DEL");
-                    for key in &keys {
-                        cmd.arg(key.as_ref());
+                    let mut pipe = redis::pipe();
+                    for cmd in cmds {
+                        pipe.add_command(cmd);
                     }
-                    cmd.query::<Reply>(conn)
+                    pipe.query::<Reply>(conn)
                 }
                 Conn::Cluster(conn) => {
                     let mut pipe = cluster_pipe();
-                    for key in &keys {
-                        pipe.cmd("DEL").arg(key.as_ref());
+                    for cmd in cmds {
+                        pipe.add_command(cmd);
                     }
                     pipe.query::<Reply>(conn)
                 }

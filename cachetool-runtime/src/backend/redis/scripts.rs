@@ -5,11 +5,18 @@
 //! `SCRIPT FLUSH`, a new node) the caller sends the same call as `EVAL`, which
 //! also loads it. The script texts and argument layouts are plain data, so an
 //! async twin of this backend reuses them as they are.
+//!
+//! Every `PUBLISH` of these scripts (a change's announcement, see `changes/`)
+//! is a `redis.pcall`: a user whose ACL refuses the channel (Redis 7 gives a
+//! new user no channel unless told `&*` or `allchannels`) still writes; only
+//! the announcement is lost, and a subscriber of that user is refused too,
+//! so it never reports `Listening`.
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
 
+use crate::changes::Publication;
 use crate::codec;
 
 /// A script and its SHA-1.
@@ -57,8 +64,10 @@ impl Script {
 /// it; `prefix`; `value`), what was seen (the first 12 bytes of an envelope in
 /// `prefix` mode: magic, format, kind and the random stamp of that write; the
 /// whole value in `value` mode), the seen length (`prefix` mode), the new
-/// value, the TTL in milliseconds (`0`: none), the lock token. Returns 1 if it
-/// stored.
+/// value, the TTL in milliseconds (`0`: none), the lock token (empty without
+/// a lock), and, if given, a channel and a message to publish there once the
+/// value is stored (the change's announcement, see `changes/`). Returns 1 if
+/// it stored.
 pub(crate) static REPLACE_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -83,8 +92,48 @@ end
 if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[6] then
   redis.call('DEL', KEYS[2])
 end
-if same then return 1 end
+if same then
+  if ARGV[8] then redis.pcall('PUBLISH', ARGV[7], ARGV[8]) end
+  return 1
+end
 return 0
+"#,
+    )
+});
+
+/// `SET` of a key, and the announcement of the change (see `changes/`) on
+/// the server that holds the key, in the same call: the message leaves after
+/// the write, and, on a cluster, from the key's node (a cluster pipeline
+/// refuses a bare `PUBLISH`). Sent as `EVAL`, which never meets `NOSCRIPT`.
+/// `KEYS[1]`: the key; `ARGV`: the value, the TTL in milliseconds (`0`:
+/// none), the channel, the message.
+pub(crate) static SET_AND_PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+redis.pcall('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"#,
+    )
+});
+
+/// `DEL` of keys of one slot (one server: any keys), and the announcement of
+/// the change after it, as [`SET_AND_PUBLISH`] does. `KEYS`: the keys;
+/// `ARGV`: the channel, the message. `DEL`s at most 1,000 keys at a time
+/// (Lua's `unpack` has a stack limit). Returns how many keys it deleted.
+pub(crate) static DELETE_AND_PUBLISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local deleted = 0
+for first = 1, #KEYS, 1000 do
+  deleted = deleted + redis.call('DEL', unpack(KEYS, first, math.min(first + 999, #KEYS)))
+end
+redis.pcall('PUBLISH', ARGV[1], ARGV[2])
+return deleted
 "#,
     )
 });
@@ -147,10 +196,13 @@ pub(crate) struct ReplaceIfArgs<'a> {
     value: &'a [u8],
     ttl_ms: String,
     token: Option<String>,
+    /// The announcement to publish if the value is stored.
+    publication: Option<Publication>,
 }
 
 impl<'a> ReplaceIfArgs<'a> {
-    /// `ttl_ms` 0 means no expiry; `token` is the lock's, when `KEYS[2]` is the lock.
+    /// `ttl_ms` 0 means no expiry; `token` is the lock's, when `KEYS[2]` is
+    /// the lock; `publication`, the change's announcement, sent if it stores.
     /// An envelope of ours is compared by its first 12 bytes and length, so a
     /// large value is not sent back to the server; anything else in full.
     pub(crate) fn new(
@@ -158,6 +210,7 @@ impl<'a> ReplaceIfArgs<'a> {
         value: &'a [u8],
         ttl_ms: u64,
         token: Option<u64>,
+        publication: Option<Publication>,
     ) -> ReplaceIfArgs<'a> {
         let (mode, seen, seen_len): (&'static [u8], &[u8], String) = match seen {
             None => (b"absent", b"", String::new()),
@@ -175,6 +228,7 @@ impl<'a> ReplaceIfArgs<'a> {
             value,
             ttl_ms: ttl_ms.to_string(),
             token: token.map(|token| token.to_string()),
+            publication,
         }
     }
 
@@ -187,7 +241,14 @@ impl<'a> ReplaceIfArgs<'a> {
             self.value,
             self.ttl_ms.as_bytes(),
         ];
-        args.extend(self.token.as_ref().map(String::as_bytes));
+        match &self.publication {
+            Some(publication) => args.extend([
+                self.token.as_ref().map_or(&b""[..], String::as_bytes),
+                publication.channel.as_bytes(),
+                &publication.message[..],
+            ]),
+            None => args.extend(self.token.as_ref().map(String::as_bytes)),
+        }
         args
     }
 }
