@@ -3,6 +3,11 @@
 //! `refresh_ahead` of it) returns it at once, and one recomputation runs in
 //! the background; its value is what later calls get. Invalidation still
 //! beats it; a failing one keeps the old value.
+//!
+//! Each function's first value lives 2 s (then it is stale), every later
+//! one an hour (a `ttl` closure over the value, the run's number), so that
+//! what a test checks after the recomputation races no expiry however slow
+//! the machine.
 
 mod support;
 
@@ -13,15 +18,33 @@ use std::time::{Duration, Instant};
 use cachetool::cached;
 use support::expiry_grace as grace;
 
-/// The functions' TTL: memcached counts expiry in whole seconds, so 2 s is
-/// the shortest that is surely alive right after a store.
+/// The TTL of a function's first value: memcached counts expiry in whole
+/// seconds, so 2 s is the shortest that is surely alive right after a store.
 const TTL: Duration = Duration::from_secs(2);
+/// The TTL of every later value (a recomputation's): far longer than a test,
+/// so that nothing it checks after the recomputation races an expiry.
+const LONG: Duration = Duration::from_secs(3600);
+
+/// The TTL of the value of run `run`: short for the first, long after.
+fn ttl_of_run(run: u64) -> Duration {
+    if run == 1 {
+        TTL
+    } else {
+        LONG
+    }
+}
 
 support::modes::for_each_mode! {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     static PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
-    #[cached(cache = cache("stale"), name = "stale.price", ttl = 2, stale = 3600)]
+    #[cached(
+        cache = cache("stale"),
+        name = "stale.price",
+        ttl = |run: &u64| ttl_of_run(*run),
+        stale = 3600,
+        unless = |run: &u64| *run == 0
+    )]
     fn price(id: u32) -> u64 {
         let _ = id;
         let run = RUNS.fetch_add(1, SeqCst) + 1;
@@ -63,7 +86,11 @@ support::modes::for_each_mode! {
 
     static GREETINGS: AtomicUsize = AtomicUsize::new(0);
 
-    #[cached(cache = cache("stale-str"), ttl = 2, stale = 3600)]
+    #[cached(
+        cache = cache("stale-str"),
+        ttl = |greeting: &String| if greeting.ends_with("#1") { TTL } else { LONG },
+        stale = 3600
+    )]
     fn greet(name: &str, punctuation: String) -> String {
         let run = GREETINGS.fetch_add(1, SeqCst) + 1;
         format!("hello {name}{punctuation} #{run}")
@@ -86,8 +113,13 @@ support::modes::for_each_mode! {
 
     static AHEAD_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-    // Due for a refresh after 3 s of 60: the window before it expires is wide.
-    #[cached(cache = cache("refresh-ahead"), ttl = 60, refresh_ahead = 0.05)]
+    // The first value is due for a refresh after 3 s of 60: the window before
+    // it expires is wide. The recomputed one, after 180 s of an hour.
+    #[cached(
+        cache = cache("refresh-ahead"),
+        ttl = |run: &u64| if *run == 1 { Duration::from_secs(60) } else { LONG },
+        refresh_ahead = 0.05
+    )]
     fn rate(id: u32) -> u64 {
         let _ = id;
         (AHEAD_RUNS.fetch_add(1, SeqCst) + 1) as u64
@@ -112,7 +144,7 @@ support::modes::for_each_mode! {
     static RACE_RUNS: AtomicUsize = AtomicUsize::new(0);
     static RACE_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
-    #[cached(cache = cache("stale-race"), ttl = 2, stale = 3600)]
+    #[cached(cache = cache("stale-race"), ttl = |run: &u64| ttl_of_run(*run), stale = 3600)]
     fn stock(id: u32) -> u64 {
         let _ = id;
         let run = RACE_RUNS.fetch_add(1, SeqCst) + 1;
@@ -141,7 +173,7 @@ support::modes::for_each_mode! {
 
     #[cached(
         cache = cache_with("stale-failing", |builder| builder.fail_safe_throttle(Duration::ZERO)),
-        ttl = 2,
+        ttl = |run: &u64| ttl_of_run(*run),
         stale = 3600
     )]
     fn quote(id: u32) -> Result<u64, String> {

@@ -46,8 +46,8 @@ pub(crate) fn check(options: &Options, function: &Function<'_>, errors: &mut Err
     if !revalidates(options) {
         return;
     }
-    for arg in &function.args {
-        if let Type::Reference(reference) = &*arg.pat_type.ty {
+    for arg in function.args.iter().filter(|arg| name_of(arg).is_some()) {
+        if let Type::Reference(reference) = peeled(&arg.pat_type.ty) {
             if reference.mutability.is_some() {
                 errors.error(
                     &arg.pat_type.ty,
@@ -83,7 +83,7 @@ pub(crate) fn look(
             quote!(__cachetool_request.#look())
         }
     };
-    let owned = function.args.iter().filter_map(owned_copy);
+    let owned = function.args.iter().enumerate().filter_map(owned_copy);
     let job = job(function, request, run);
     quote! {
         match #look {
@@ -104,11 +104,20 @@ pub(crate) fn look(
 /// copies, the request built again and told it is in the background, the
 /// function's miss, and whether it succeeded.
 fn job(function: &Function<'_>, request: &TokenStream, run: &TokenStream) -> TokenStream {
-    let rebind: Vec<TokenStream> = function.args.iter().filter_map(rebinding).collect();
+    let rebind: Vec<TokenStream> = function
+        .args
+        .iter()
+        .enumerate()
+        .filter_map(rebinding)
+        .collect();
+    // `run` may start with statements (`unless`, a `ttl` closure): a block.
     let succeeded = match function.output {
-        Output::Result(_) => quote!((#run).is_ok()),
+        Output::Result(_) => quote!({
+            let __cachetool_outcome = { #run };
+            __cachetool_outcome.is_ok()
+        }),
         Output::Unit | Output::Value(_) => quote!({
-            let _ = #run;
+            let _ = { #run };
             true
         }),
     };
@@ -130,6 +139,16 @@ fn job(function: &Function<'_>, request: &TokenStream, run: &TokenStream) -> Tok
     }
 }
 
+/// `ty` without the invisible groups (a `$t:ty` of a `macro_rules!`) and
+/// parentheses around it.
+fn peeled(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => peeled(&group.elem),
+        Type::Paren(paren) => peeled(&paren.elem),
+        ty => ty,
+    }
+}
+
 /// An argument's name in the signature and whether it is `mut` (`None`: `_`,
 /// which nothing reads).
 fn name_of<'a>(arg: &'a crate::ast::Arg<'_>) -> Option<(&'a Ident, bool)> {
@@ -143,29 +162,34 @@ fn name_of<'a>(arg: &'a crate::ast::Arg<'_>) -> Option<(&'a Ident, bool)> {
     }
 }
 
-/// `let __cachetool_owned_x = owned_value(&x);` (or `owned_ref(x)` for a
+/// `let __cachetool_ownedN = owned_value(&x);` (or `owned_ref(x)` for a
 /// reference), at the argument's type: one that can't be owned is reported there.
-fn owned_copy(arg: &crate::ast::Arg<'_>) -> Option<TokenStream> {
+fn owned_copy((index, arg): (usize, &crate::ast::Arg<'_>)) -> Option<TokenStream> {
     let (ident, _) = name_of(arg)?;
-    let owned = format_ident!("__cachetool_owned_{}", ident);
+    let owned = owned_name(index);
     let ty = &arg.pat_type.ty;
-    let copy = match &**ty {
+    let copy = match peeled(ty) {
         Type::Reference(_) => quote_spanned!(ty.span()=> ::cachetool::__private::owned_ref(#ident)),
         _ => quote_spanned!(ty.span()=> ::cachetool::__private::owned_value(&#ident)),
     };
     Some(quote!(let #owned = #copy;))
 }
 
-/// `let x = __cachetool_owned_x;` (or `borrow_owned::<T>(&..)` for a `&T`).
-fn rebinding(arg: &crate::ast::Arg<'_>) -> Option<TokenStream> {
+/// The copy of the argument at `index` (by position: a name made of the
+/// argument's could collide, or trip the snake-case lint on `__cachetool_arg0`).
+fn owned_name(index: usize) -> Ident {
+    format_ident!("__cachetool_owned{}", index)
+}
+
+/// `let x = __cachetool_ownedN;` (or `borrow_owned(&..)` for a `&T`: the
+/// copy knows its `T`, which the macro need not name, an `impl Trait` among
+/// them).
+fn rebinding((index, arg): (usize, &crate::ast::Arg<'_>)) -> Option<TokenStream> {
     let (ident, mutable) = name_of(arg)?;
-    let owned = format_ident!("__cachetool_owned_{}", ident);
+    let owned = owned_name(index);
     let mutability = mutable.then(|| quote!(mut));
-    let value = match &*arg.pat_type.ty {
-        Type::Reference(reference) => {
-            let elem = &reference.elem;
-            quote!(::cachetool::__private::borrow_owned::<#elem>(&#owned))
-        }
+    let value = match peeled(&arg.pat_type.ty) {
+        Type::Reference(_) => quote!(::cachetool::__private::borrow_owned(&#owned)),
         _ => quote!(#owned),
     };
     Some(quote!(let #mutability #ident = #value;))

@@ -67,14 +67,24 @@ pub fn owned_value<T: OwnedArg>(arg: &T) -> T {
     arg.clone()
 }
 
+/// An owned copy of an argument taken by reference, which knows the type it
+/// lends again (so the macro need not name it).
+pub struct OwnedCopy<T: OwnedRefArg + ?Sized> {
+    copy: T::Copy,
+    lends: std::marker::PhantomData<fn(&T)>,
+}
+
 /// An owned copy of an argument taken by reference.
-pub fn owned_ref<T: OwnedRefArg + ?Sized>(arg: &T) -> T::Copy {
-    arg.to_owned()
+pub fn owned_ref<T: OwnedRefArg + ?Sized>(arg: &T) -> OwnedCopy<T> {
+    OwnedCopy {
+        copy: arg.to_owned(),
+        lends: std::marker::PhantomData,
+    }
 }
 
 /// The argument again, borrowed from its copy.
-pub fn borrow_owned<T: OwnedRefArg + ?Sized>(copy: &T::Copy) -> &T {
-    std::borrow::Borrow::borrow(copy)
+pub fn borrow_owned<T: OwnedRefArg + ?Sized>(owned: &OwnedCopy<T>) -> &T {
+    std::borrow::Borrow::borrow(&owned.copy)
 }
 
 /// A key argument of a method that a `#[cached]` impl block caches without

@@ -32,8 +32,10 @@ pub struct Stats {
     /// they are any computation's), and each call during the throttle after it.
     pub fail_safe: u64,
     /// Calls answered (and counted among the hits) with a value due for a
-    /// recomputation, which then ran in the background (`stale`, past the
-    /// TTL; `refresh_ahead`, before it), or was running already.
+    /// recomputation in the background (`stale`, past the TTL;
+    /// `refresh_ahead`, before it): one that such a call started, or none
+    /// (one ran already, one failed a moment ago, the queue was full, or an
+    /// async call had no tokio runtime to start it on).
     pub stale: u64,
 }
 

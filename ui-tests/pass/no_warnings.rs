@@ -40,7 +40,23 @@ impl Repo {
     }
 }
 
+// A function recomputed in the background: its copies of the arguments
+// (patterns, `mut`, borrowed, a wildcard) warn of nothing either.
+#[cached(ttl = 60, stale = 30, refresh_ahead = 0.5)]
+fn stale((a, b): (u32, u32), mut label: String, name: &str, _: u8) -> String {
+    label.push_str(name);
+    format!("{a}{b}{label}")
+}
+
+#[cached(ttl = 60, stale = 30)]
+async fn stale_async((a, b): (u32, u32), mut label: String, name: &str) -> String {
+    label.push_str(name);
+    format!("{a}{b}{label}")
+}
+
 fn main() {
+    let _ = stale((1, 2), String::new(), "x", 0);
+    let _ = stale_async((1, 2), String::new(), "x");
     let _ = private(1);
     let _ = result("1");
     let _ = Repo.user(1);

@@ -24,6 +24,28 @@ fn pattern((a, b): (u32, u32), _: u8) -> u32 {
     a + b
 }
 
+// With `unless` and a `ttl` closure, and arguments whose types `impl Trait`
+// or a `macro_rules!` fragment hide.
+#[cached(ttl = |n: &u64| Duration::from_secs(*n), stale = 30, unless = |n: &u64| *n == 0, skip(label))]
+fn combined(id: u64, label: &(impl AsRef<str> + Clone + Send + 'static)) -> u64 {
+    id + label.as_ref().len() as u64
+}
+
+#[cached(ttl = |n: &u64| Duration::from_secs(*n), refresh_ahead = 0.5, unless = |n: &u64| *n == 0)]
+async fn combined_async(id: u64) -> Result<u64, String> {
+    Ok(id)
+}
+
+macro_rules! with_type {
+    ($name:ident, $t:ty) => {
+        #[cached(ttl = 60, stale = 30)]
+        fn $name(text: $t) -> usize {
+            text.len()
+        }
+    };
+}
+with_type!(through_a_macro, &str);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     by_name("a", &["b".to_owned()], Path::new("/c"));
@@ -31,4 +53,7 @@ async fn main() {
     user_async(1, "ada").await;
     pattern((1, 2), 3);
     let _ = by_name_peek("a", &[], Path::new("/"));
+    combined(1, &"x".to_owned());
+    let _ = combined_async(1).await;
+    through_a_macro("abc");
 }
