@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
 use cachetool_test_harness::{Client, Kind, Server};
+use support::counters::Counters;
 use libtest_mimic::{Failed, Trial};
 
 const CHILD_ENV: &str = "CACHETOOL_DOGPILE_CHILD";
@@ -33,41 +34,7 @@ const PROCESSES: u64 = 4;
 const CALLERS: usize = 8;
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Counters on the test server, read and bumped with the server's own
-/// commands (Redis `INCR`, memcached `incr`): every process counts in one place.
-#[derive(Clone)]
-struct Counters {
-    client: Client,
-    prefix: String,
-}
-
 impl Counters {
-    fn key(&self, name: &str) -> String {
-        format!("{}-{name}", self.prefix)
-    }
-
-    /// Sets `name` to 0 (memcached's `incr` needs the key to exist).
-    fn create(&self, name: &str) {
-        self.client.set(&self.key(name), b"0");
-    }
-
-    fn bump(&self, name: &str) {
-        self.client.incr(&self.key(name));
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        let raw = self
-            .client
-            .get(&self.key(name))
-            .expect("the counter exists");
-        String::from_utf8(raw).unwrap().trim().parse().unwrap()
-    }
-
-    /// The raw value of one of the cache's keys.
-    fn raw(&self, key: &str) -> Option<Vec<u8>> {
-        self.client.get(key)
-    }
-
     fn lock_key(&self) -> String {
         format!("{}:lock:orphan:k", self.prefix)
     }

@@ -16,23 +16,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cachetool::cached;
-use support::expiry_grace as grace;
+use support::{expiry_grace as grace, short_then_long};
 
-/// The TTL of a function's first value: memcached counts expiry in whole
-/// seconds, so 2 s is the shortest that is surely alive right after a store.
+/// The TTL of a function's first value (`support::short_then_long`).
 const TTL: Duration = Duration::from_secs(2);
-/// The TTL of every later value (a recomputation's): far longer than a test,
-/// so that nothing it checks after the recomputation races an expiry.
+/// The TTL of every later value (a recomputation's).
 const LONG: Duration = Duration::from_secs(3600);
-
-/// The TTL of the value of run `run`: short for the first, long after.
-fn ttl_of_run(run: u64) -> Duration {
-    if run == 1 {
-        TTL
-    } else {
-        LONG
-    }
-}
 
 support::modes::for_each_mode! {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -41,7 +30,7 @@ support::modes::for_each_mode! {
     #[cached(
         cache = cache("stale"),
         name = "stale.price",
-        ttl = |run: &u64| ttl_of_run(*run),
+        ttl = |run: &u64| short_then_long(run),
         stale = 3600,
         unless = |run: &u64| *run == 0
     )]
@@ -144,7 +133,7 @@ support::modes::for_each_mode! {
     static RACE_RUNS: AtomicUsize = AtomicUsize::new(0);
     static RACE_PAUSE: Mutex<Option<rt::Pause>> = Mutex::new(None);
 
-    #[cached(cache = cache("stale-race"), ttl = |run: &u64| ttl_of_run(*run), stale = 3600)]
+    #[cached(cache = cache("stale-race"), ttl = |run: &u64| short_then_long(run), stale = 3600)]
     fn stock(id: u32) -> u64 {
         let _ = id;
         let run = RACE_RUNS.fetch_add(1, SeqCst) + 1;
@@ -173,7 +162,7 @@ support::modes::for_each_mode! {
 
     #[cached(
         cache = cache_with("stale-failing", |builder| builder.fail_safe_throttle(Duration::ZERO)),
-        ttl = |run: &u64| ttl_of_run(*run),
+        ttl = |run: &u64| short_then_long(run),
         stale = 3600
     )]
     fn quote(id: u32) -> Result<u64, String> {

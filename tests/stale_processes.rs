@@ -25,52 +25,15 @@ use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
 use cachetool_test_harness::{Client, Kind, Server};
+use support::counters::Counters;
 use libtest_mimic::{Failed, Trial};
 
 const CHILD_ENV: &str = "CACHETOOL_STALE_CHILD";
 const PROCESSES: u64 = 4;
 const PATIENCE: Duration = Duration::from_secs(60);
-/// The first value's TTL (memcached counts whole seconds: 2 s is surely
-/// alive right after a store). The recomputed one lives an hour, so that the
-/// children's checks after it race no expiry.
+/// The first value's TTL (`support::short_then_long`); the recomputed one
+/// lives an hour, so that the children's checks after it race no expiry.
 const TTL: Duration = Duration::from_secs(2);
-
-fn ttl_of_run(run: &u64) -> Duration {
-    if *run == 1 {
-        TTL
-    } else {
-        Duration::from_secs(3600)
-    }
-}
-
-/// Counters on the test server, bumped with its own commands (Redis `INCR`,
-/// memcached `incr`): every process counts in one place.
-struct Counters {
-    client: Client,
-    prefix: String,
-}
-
-impl Counters {
-    fn key(&self, name: &str) -> String {
-        format!("{}-{name}", self.prefix)
-    }
-
-    fn create(&self, name: &str) {
-        self.client.set(&self.key(name), b"0");
-    }
-
-    fn bump(&self, name: &str) {
-        self.client.incr(&self.key(name));
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        let raw = self
-            .client
-            .get(&self.key(name))
-            .expect("the counter exists");
-        String::from_utf8(raw).unwrap().trim().parse().unwrap()
-    }
-}
 
 fn main() {
     cachetool_test_harness::child::main_or_child(CHILD_ENV, child::run, trials).exit();
@@ -200,14 +163,14 @@ mod child {
         run
     }
 
-    #[cached(cache = setup().cache, name = "stale.processes", ttl = |run: &u64| ttl_of_run(run), stale = 3600)]
+    #[cached(cache = setup().cache, name = "stale.processes", ttl = |run: &u64| support::short_then_long(run), stale = 3600)]
     fn price(id: u64) -> u64 {
         let _ = id;
         body()
     }
 
     /// `price` as an `async fn`: the same name, so the same key and lock.
-    #[cached(cache = setup().cache, name = "stale.processes", ttl = |run: &u64| ttl_of_run(run), stale = 3600)]
+    #[cached(cache = setup().cache, name = "stale.processes", ttl = |run: &u64| support::short_then_long(run), stale = 3600)]
     async fn price_async(id: u64) -> u64 {
         let _ = id;
         tokio::task::spawn_blocking(body).await.unwrap()

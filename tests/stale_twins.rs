@@ -15,19 +15,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cachetool::cached;
-use support::expiry_grace as grace;
+use support::{expiry_grace as grace, short_then_long};
 
-/// The first value's TTL; the recomputed one lives an hour, so that the
-/// checks after it race no expiry.
+/// The first value's TTL (`support::short_then_long`); the recomputed one
+/// lives an hour, so that the checks after it race no expiry.
 const TTL: Duration = Duration::from_secs(2);
-
-fn ttl_of_run(run: &u64) -> Duration {
-    if *run == 1 {
-        TTL
-    } else {
-        Duration::from_secs(3600)
-    }
-}
 
 support::modes::for_each_remote_mode! {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -40,14 +32,14 @@ support::modes::for_each_remote_mode! {
         run as u64
     }
 
-    #[cached(cache = cache("stale-twins"), name = "stale.twins", ttl = |run: &u64| ttl_of_run(run), stale = 3600)]
+    #[cached(cache = cache("stale-twins"), name = "stale.twins", ttl = |run: &u64| short_then_long(run), stale = 3600)]
     fn here(id: u32) -> u64 {
         let _ = id;
         call!(body())
     }
 
     /// The same function, in a second cache on the same prefix.
-    #[cached(cache = twin_cache("stale-twins"), name = "stale.twins", ttl = |run: &u64| ttl_of_run(run), stale = 3600)]
+    #[cached(cache = twin_cache("stale-twins"), name = "stale.twins", ttl = |run: &u64| short_then_long(run), stale = 3600)]
     fn there(id: u32) -> u64 {
         let _ = id;
         call!(body())

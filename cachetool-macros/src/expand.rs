@@ -403,10 +403,7 @@ fn first_look(
     generics: &TokenStream,
 ) -> TokenStream {
     let value = quote!(__cachetool_value);
-    let returned = match function.output {
-        Output::Result(_) => quote!(::core::result::Result::Ok(#value)),
-        Output::Unit | Output::Value(_) => value.clone(),
-    };
+    let returned = returned(function, &value);
     // The call at the return type's span (the user's, as `get_or_compute`'s
     // name): an uncacheable type's error points there, and once (rustc
     // reports one unmet bound per type and span). The arguments, interpolated,
@@ -425,6 +422,14 @@ fn first_look(
             ::cachetool::__private::LocalLook::Hit(#value) => return #returned,
             __cachetool_look => __cachetool_look.missed(),
         };
+    }
+}
+
+/// What the function returns for a cached `value`: `Ok(value)` for a `Result`.
+pub(crate) fn returned(function: &Function<'_>, value: &TokenStream) -> TokenStream {
+    match function.output {
+        Output::Result(_) => quote!(::core::result::Result::Ok(#value)),
+        Output::Unit | Output::Value(_) => value.clone(),
     }
 }
 

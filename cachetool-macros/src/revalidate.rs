@@ -67,10 +67,7 @@ pub(crate) fn look(
     run: &TokenStream,
 ) -> TokenStream {
     let value = quote!(__cachetool_value);
-    let returned = match function.output {
-        Output::Result(_) => quote!(::core::result::Result::Ok(#value)),
-        Output::Unit | Output::Value(_) => value.clone(),
-    };
+    let returned = crate::expand::returned(function, &value);
     // At the return type's span, as `get_or_compute`: an uncacheable type's
     // error points at it.
     let look = match function.is_async() {

@@ -5,6 +5,8 @@
 //! Every test binary compiles this module and uses a part of it: an item
 //! that some binaries leave unused carries the `allow` it needs.
 
+#[cfg(any(feature = "redis", feature = "memcached"))]
+pub(crate) mod counters;
 #[cfg(feature = "memcached")]
 pub(crate) mod memcached;
 pub(crate) mod modes;
@@ -202,5 +204,17 @@ pub(crate) fn expiry_grace(kind: BackendKind) -> Duration {
         BackendKind::Memcached => Duration::from_secs(1),
         BackendKind::Redis => Duration::from_millis(100),
         BackendKind::Memory => Duration::ZERO,
+    }
+}
+
+/// A TTL closure's answer for the value of run `run` of a test's body: 2 s
+/// for the first (memcached counts whole seconds: the shortest surely alive
+/// right after a store), then an hour, so that what a test checks after a
+/// recomputation races no expiry however slow the machine.
+#[allow(dead_code)]
+pub(crate) fn short_then_long(run: &u64) -> Duration {
+    match run {
+        1 => Duration::from_secs(2),
+        _ => Duration::from_secs(3600),
     }
 }
