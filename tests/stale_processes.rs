@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
 use cachetool_test_harness::{Client, Kind, Server};
-use support::counters::Counters;
 use libtest_mimic::{Failed, Trial};
+use support::counters::Counters;
 
 const CHILD_ENV: &str = "CACHETOOL_STALE_CHILD";
 const PROCESSES: u64 = 4;
