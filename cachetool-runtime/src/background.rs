@@ -12,15 +12,16 @@
 //! threads, started with the first one ([`Pool`]); an async function's on a
 //! tokio task of the runtime that called it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::cache::Cache;
+use crate::call::Throttles;
 use crate::key::CallId;
 
 /// The threads of one cache's pool: enough for a few slow bodies at once,
@@ -30,29 +31,25 @@ const POOL_THREADS: usize = 2;
 /// Recomputations queued for the pool at most; past it a stale hit starts
 /// none (a later one will).
 const POOL_QUEUE: usize = 1024;
-/// The most keys tracked at once (running or failed); past it a stale hit
-/// starts no recomputation until some end.
-const MAX_TRACKED: usize = 10_000;
+/// The most recomputations running or queued at once; past it a stale hit
+/// starts none until some end.
+const MAX_RUNNING: usize = 10_000;
 
 /// The keys of one cache whose recomputation runs, or failed and is not to
 /// run again yet; and the pool that runs a sync function's.
 pub(crate) struct Revalidations {
-    /// How long after a failed recomputation a key gets no other.
-    after_failure: Duration,
-    keys: Mutex<HashMap<(u64, u128), State>>,
+    running: Mutex<HashSet<(u64, u128)>>,
+    /// The keys whose last recomputation failed, for the throttle after it
+    /// (the same rest `fail_safe` gives a failing key).
+    failed: Throttles,
     pool: OnceLock<Option<Pool>>,
-}
-
-enum State {
-    Running,
-    FailedUntil(Instant),
 }
 
 impl Revalidations {
     pub(crate) fn new(after_failure: Duration) -> Revalidations {
         Revalidations {
-            after_failure,
-            keys: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashSet::new()),
+            failed: Throttles::new(after_failure),
             pool: OnceLock::new(),
         }
     }
@@ -60,46 +57,24 @@ impl Revalidations {
     /// Whether a recomputation of `key` may start now: none runs, none
     /// failed recently. If so it is noted as running.
     fn start(&self, key: (u64, u128)) -> bool {
-        let mut keys = self.keys.lock();
-        match keys.get(&key) {
-            Some(State::Running) => return false,
-            Some(State::FailedUntil(until)) if Instant::now() < *until => return false,
-            Some(State::FailedUntil(_)) | None => {}
+        if self.failed.throttled(key) {
+            return false;
         }
-        if keys.len() >= MAX_TRACKED {
-            let now = Instant::now();
-            keys.retain(|_, state| match state {
-                State::Running => true,
-                State::FailedUntil(until) => *until > now,
-            });
-            if keys.len() >= MAX_TRACKED {
-                return false;
-            }
-        }
-        keys.insert(key, State::Running);
-        true
+        let mut running = self.running.lock();
+        running.len() < MAX_RUNNING && running.insert(key)
     }
 
     /// The recomputation of `key` ended; `failed`: with an error or a panic.
     fn end(&self, key: (u64, u128), failed: bool) {
-        let mut keys = self.keys.lock();
-        let until = Instant::now().checked_add(self.after_failure);
-        match (failed, until) {
-            (true, Some(until)) if !self.after_failure.is_zero() => {
-                keys.insert(key, State::FailedUntil(until));
-            }
-            _ => {
-                keys.remove(&key);
-            }
+        if failed {
+            self.failed.throttle(key);
         }
+        self.running.lock().remove(&key);
     }
 
     /// How many recomputations run or are queued.
     pub(crate) fn running(&self) -> usize {
-        let keys = self.keys.lock();
-        keys.values()
-            .filter(|state| matches!(state, State::Running))
-            .count()
+        self.running.lock().len()
     }
 
     /// The pool, started on first use (`None` if no thread could be).

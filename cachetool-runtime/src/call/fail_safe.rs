@@ -49,7 +49,7 @@ impl Throttles {
     }
 
     /// Whether the calls of `key` must not run the body now.
-    fn throttled(&self, key: (u64, u128)) -> bool {
+    pub(crate) fn throttled(&self, key: (u64, u128)) -> bool {
         let mut until = self.until.lock();
         match until.get(&key) {
             Some(&at) if Instant::now() < at => true,
@@ -62,7 +62,7 @@ impl Throttles {
     }
 
     /// The calls of `key` don't run the body for the throttle from now.
-    fn throttle(&self, key: (u64, u128)) {
+    pub(crate) fn throttle(&self, key: (u64, u128)) {
         if self.throttle.is_zero() {
             return;
         }

@@ -16,6 +16,7 @@ mod namespace;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use quick_cache::sync::{Cache as Engine, DefaultLifecycle};
@@ -186,47 +187,49 @@ impl LocalStore {
     /// what `_peek` returns.
     pub(crate) fn peek_unexpired_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
         let entry = self.tier().peek_expired_too(&self.key(call))?;
-        if entry.header.stale_for(clock::now()).is_some() {
-            return None;
-        }
-        self.value_of(entry)
+        Some(self.value_within(entry, Duration::ZERO)?.0)
     }
 
-    /// The value of `call` if its versions are current and it stopped being
-    /// fresh less than `within` ago (or is fresh), not counted as a use: what
+    /// The value of `call` if its versions are current and its TTL ran out
+    /// less than `within` ago (or has not), not counted as a use: what
     /// `fail_safe` falls back on.
     pub(crate) fn kept_value<T: Clone + 'static>(
         &self,
         call: CallId,
-        within: std::time::Duration,
+        within: Duration,
     ) -> Option<T> {
         let entry = self.tier().peek_expired_too(&self.key(call))?;
-        let now = clock::now();
-        if entry.header.expired(now) || entry.header.stale_for(now).is_some_and(|ago| ago >= within)
-        {
-            return None;
-        }
-        self.value_of(entry)
+        Some(self.value_within(entry, within)?.0)
     }
 
-    /// The value of `call` if its versions are current and it is fresh, or
-    /// due for a refresh ahead of its TTL, or past its TTL by less than
-    /// `stale`; with whether it is due for a recomputation (one of the
-    /// latter two). Counted as a use: what `stale` and `refresh_ahead` serve.
+    /// The value of `call` if its versions are current and its TTL ran out
+    /// less than `stale` ago (or has not), with whether it is due for a
+    /// recomputation (past its refresh point or its TTL). Counted as a use:
+    /// what `stale` and `refresh_ahead` serve.
     pub(crate) fn value_to_revalidate<T: Clone + 'static>(
         &self,
         call: CallId,
-        stale: std::time::Duration,
+        stale: Duration,
     ) -> Option<(T, bool)> {
         let entry = self.tier().get_expired_too(&self.key(call))?;
+        self.value_within(entry, stale)
+    }
+
+    /// The value of `entry` if its versions are current, it is not past the
+    /// time it is kept, and its TTL ran out less than `within` ago (or has
+    /// not); with whether it is stale (past its refresh point or its TTL).
+    fn value_within<T: Clone + 'static>(
+        &self,
+        entry: SharedEntry,
+        within: Duration,
+    ) -> Option<(T, bool)> {
         let now = clock::now();
-        let due = entry.header.stale(now);
-        // Past its TTL by `stale` or more: also when it is past the time kept
-        // (kept at least `stale` past the TTL), which a later read drops.
-        if entry.header.stale_for(now).is_some_and(|ago| ago >= stale) {
+        let header = &entry.header;
+        if header.expired(now) || header.stale_for(now).is_some_and(|ago| ago >= within) {
             return None;
         }
-        Some((self.value_of(entry)?, due))
+        let stale = header.stale(now);
+        Some((self.value_of(entry)?, stale))
     }
 
     /// The value of `entry`, if its versions are current and it is a `T`.
