@@ -21,7 +21,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
-use std::sync::{Barrier, OnceLock};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
@@ -231,16 +231,7 @@ fn kill_all(children: &mut [Child]) {
 mod child {
     use super::*;
 
-    pub(super) struct Setup {
-        pub(super) cache: Cache,
-        pub(super) counters: Counters,
-    }
-
-    pub(super) static SETUP: OnceLock<Setup> = OnceLock::new();
-
-    fn setup() -> &'static Setup {
-        SETUP.get().expect("child mode")
-    }
+    use support::counters::{set_up, setup};
 
     /// Counts its run, then returns only once every process has missed.
     fn body(n: u64) -> u64 {
@@ -302,7 +293,7 @@ mod child {
             client: Client::new(kind, address),
             prefix: prefix.to_owned(),
         };
-        assert!(SETUP.set(Setup { cache, counters }).is_ok());
+        set_up(cache, counters);
         if mode == "crash" {
             orphan();
             return;

@@ -20,7 +20,6 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
@@ -138,16 +137,7 @@ fn run_to_end(mut children: Vec<Child>) -> Result<Vec<String>, Failed> {
 mod child {
     use super::*;
 
-    pub(super) struct Setup {
-        pub(super) cache: Cache,
-        pub(super) counters: Counters,
-    }
-
-    pub(super) static SETUP: OnceLock<Setup> = OnceLock::new();
-
-    fn setup() -> &'static Setup {
-        SETUP.get().expect("child mode")
-    }
+    use support::counters::{set_up, setup};
 
     /// Counts its run; a recomputation returns only once every process's
     /// recomputation has missed. Gives the run's number.
@@ -199,7 +189,7 @@ mod child {
             client: Client::new(kind, address),
             prefix: prefix.to_owned(),
         };
-        assert!(SETUP.set(Setup { cache, counters }).is_ok());
+        set_up(cache, counters);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

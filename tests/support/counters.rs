@@ -1,7 +1,10 @@
 //! Counters on a test server, read and bumped with the server's own commands
 //! (Redis `INCR`, memcached `incr`): what the processes of a cross-process
-//! test count in one place.
+//! test count in one place; and what such a test's child process sets up.
 
+use std::sync::OnceLock;
+
+use cachetool::Cache;
 use cachetool_test_harness::Client;
 
 /// The counters of one test, under `{prefix}-{name}` keys.
@@ -38,4 +41,26 @@ impl Counters {
     pub(crate) fn raw(&self, key: &str) -> Option<Vec<u8>> {
         self.client.get(key)
     }
+}
+
+/// What a child process of a cross-process test sets up once ([`set_up`])
+/// and its cached functions read ([`setup`]): its cache and the counters.
+#[allow(dead_code)]
+pub(crate) struct Setup {
+    pub(crate) cache: Cache,
+    pub(crate) counters: Counters,
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
+
+/// Sets up this child process.
+#[allow(dead_code)]
+pub(crate) fn set_up(cache: Cache, counters: Counters) {
+    assert!(SETUP.set(Setup { cache, counters }).is_ok(), "set up once");
+}
+
+/// This child process's setup.
+#[allow(dead_code)]
+pub(crate) fn setup() -> &'static Setup {
+    SETUP.get().expect("child mode")
 }

@@ -31,11 +31,7 @@ fn every_change_kind_arrives_in(
         "each backend has its own id"
     );
     let listener = listen(listening, &prefix);
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
+    let cache = cache_on(&writer, &prefix);
     let part = KeyPart::Hash(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
     let call = CallId::new(&SITE, None, &[], &part).unwrap();
     let request = || Request::new(&cache, &SITE, None, &[], part.clone(), &["t"], None);
@@ -158,15 +154,7 @@ fn a_tls_server_is_subscribed_to_as_the_backend_connects() {
     let prefix = unique_prefix("tls");
     let listening = redis(&url);
     let listener = listen(&listening, &prefix);
-    let writer: Arc<dyn Backend> = Arc::new(redis(&url));
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
-    cache.clean(&["t"]).unwrap();
-    let changes = listener.changes(1, origin_of(&*writer).unwrap());
-    assert!(matches!(changes[0], Change::Tag { .. }), "{changes:?}");
+    listener.hears_a_clean_through(&url, &prefix);
 }
 
 #[test]
@@ -176,11 +164,7 @@ fn a_backends_own_changes_carry_its_own_id() {
     let backend: Arc<dyn Backend> = Arc::new(redis(&server.url()));
     let other = redis(&server.url());
     let listener = listen(&*backend, &prefix);
-    let cache = Cache::builder()
-        .backend(backend.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
+    let cache = cache_on(&backend, &prefix);
     cache.clean(&["t"]).unwrap();
     let message = listener.change();
     assert_eq!(Some(message.origin), origin_of(&*backend), "its own");
@@ -195,11 +179,7 @@ fn a_clean_of_thousands_of_tags_is_one_message() {
     let listening = redis(&server.url());
     let listener = listen(&listening, &prefix);
     let writer: Arc<dyn Backend> = Arc::new(redis(&server.url()));
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
+    let cache = cache_on(&writer, &prefix);
     let tags: Vec<String> = (0..2500).map(|n| format!("tag{n}")).collect();
     let mut raw = cachetool_test_harness::redis::raw_connection(&server);
     let last = format!("{prefix}:tag:tag2499");
@@ -249,11 +229,7 @@ fn a_user_refused_the_channel_still_writes() {
         .arg("x")
         .query(&mut cachetool_test_harness::redis::connect(&url));
     assert!(refused.is_err(), "the user may not publish: {refused:?}");
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
+    let cache = cache_on(&writer, &prefix);
     let part = KeyPart::Hash(1);
     let request = || Request::new(&cache, &SITE, None, &[], part.clone(), &["t"], None);
     for &mode in MODES {

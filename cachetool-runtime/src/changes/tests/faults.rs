@@ -20,15 +20,7 @@ fn a_foreign_or_corrupt_message_is_ignored_and_counted() {
     }
     // A real change after them: the next thing heard, the others ignored
     // (they reached the subscriber first, on the same connection).
-    let writer: Arc<dyn Backend> = Arc::new(redis(&server.url()));
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
-    cache.clean(&["t"]).unwrap();
-    let changes = listener.changes(1, origin_of(&*writer).unwrap());
-    assert!(matches!(changes[0], Change::Tag { .. }), "{changes:?}");
+    listener.hears_a_clean_through(&server.url(), &prefix);
     assert_eq!(listener.subscription.ignored(), 3);
 }
 
@@ -44,15 +36,7 @@ fn a_killed_server_is_lost_and_its_restart_heard_again() {
     listener.expect_listening();
     // A change after the restart arrives (made through a backend opened
     // now: no connection of it met the old server).
-    let writer: Arc<dyn Backend> = Arc::new(redis(&server.url()));
-    let cache = Cache::builder()
-        .backend(writer.clone())
-        .prefix(&prefix)
-        .build()
-        .unwrap();
-    cache.clean(&["t"]).unwrap();
-    let changes = listener.changes(1, origin_of(&*writer).unwrap());
-    assert!(matches!(changes[0], Change::Tag { .. }), "{changes:?}");
+    listener.hears_a_clean_through(&server.url(), &prefix);
 }
 
 #[test]

@@ -75,6 +75,15 @@ fn listen(backend: &dyn Backend, prefix: &str) -> Listener {
 }
 
 impl Listener {
+    /// A clean made through a backend opened now on `url` is the next
+    /// change heard (after whatever it ignored).
+    fn hears_a_clean_through(&self, url: &str, prefix: &str) {
+        let writer: Arc<dyn Backend> = Arc::new(redis(url));
+        cache_on(&writer, prefix).clean(&["t"]).unwrap();
+        let changes = self.changes(1, origin_of(&*writer).unwrap());
+        assert!(matches!(changes[0], Change::Tag { .. }), "{changes:?}");
+    }
+
     fn next(&self) -> Heard {
         match self.events.recv_timeout(WAIT) {
             Ok(heard) => heard,
@@ -121,6 +130,15 @@ impl Listener {
         assert_eq!(changes.len(), count, "{changes:?}");
         (messages, changes)
     }
+}
+
+/// A cache of `prefix` on `backend`.
+fn cache_on(backend: &Arc<dyn Backend>, prefix: &str) -> Cache {
+    Cache::builder()
+        .backend(Arc::clone(backend))
+        .prefix(prefix)
+        .build()
+        .unwrap()
 }
 
 fn unique_prefix(name: &str) -> String {
