@@ -59,18 +59,13 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     let revalidates = call == Call::Compute && crate::revalidate::revalidates(options);
     let first_look = call == Call::Compute && function.async_trait.is_none() && !revalidates;
     let request = request(options, function, first_look);
-    // What decides whether and how long the value is stored.
-    let unless = {
-        let unless = unless(options, function);
-        let ttl_of = ttl_of(options, function);
-        quote!(#unless #ttl_of)
-    };
     // The `async` of an async function (or of the `async move` that
     // `#[async_trait]` left), where the error for a missing `tokio` feature goes.
     let mut async_span = function.item.sig.asyncness.map(|token| token.span);
     let run = if let (Some(future), Call::Compute) = (function.async_trait, call) {
         let method = method(function, call, fail_safe_suffix(options, call, "_async"));
         async_span = Some(future.async_token.span);
+        let unless = store_rules(options, function);
         // What the request borrows from `unless` lives in the future.
         quote!(::std::boxed::Box::pin(async move {
             #unless
@@ -130,14 +125,18 @@ pub(crate) fn body(options: &Options, function: &Function<'_>, call: Call) -> To
     })
 }
 
+/// What decides whether and how long the value is stored: `unless` and a
+/// `ttl` closure, made and told to the request (nothing without them).
+fn store_rules(options: &Options, function: &Function<'_>) -> TokenStream {
+    let unless = unless(options, function);
+    let ttl_of = ttl_of(options, function);
+    quote!(#unless #ttl_of)
+}
+
 /// `UNLESS request.METHOD(BODY)` (awaited for an `async fn`): the call of
 /// the function itself or of `_refresh` by the runtime's method with `suffix`.
 fn compute(options: &Options, function: &Function<'_>, call: Call, suffix: &str) -> TokenStream {
-    let unless = {
-        let unless = unless(options, function);
-        let ttl_of = ttl_of(options, function);
-        quote!(#unless #ttl_of)
-    };
+    let unless = store_rules(options, function);
     let method = method(function, call, suffix);
     if !function.is_async() {
         let closure = closure(function);
