@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::backend::{Backend, ConnectOptions, MemoryBackend};
 use crate::cache::{Cache, Parts};
+use crate::near::NearTier;
 use crate::{Error, Result};
 
 // The default prefix of every key.
@@ -39,6 +40,11 @@ pub struct CacheBuilder {
     fail_safe_throttle: Duration,
     backend: Option<BackendChoice>,
     connect: ConnectOptions,
+    /// The near tier's capacity (`local`), and its `local_ttl`.
+    local: Option<usize>,
+    local_ttl: Option<Duration>,
+    /// Memcached's Redis backplane (`backplane`).
+    backplane: Option<String>,
 }
 
 /// The backend, as chosen; a remote one is opened by `build`, once every
@@ -49,6 +55,16 @@ enum BackendChoice {
     Redis(String),
     #[cfg(feature = "memcached")]
     Memcached(String),
+}
+
+impl BackendChoice {
+    fn is_memcached(&self) -> bool {
+        #[cfg(feature = "memcached")]
+        if let BackendChoice::Memcached(_) = self {
+            return true;
+        }
+        false
+    }
 }
 
 impl CacheBuilder {
@@ -62,6 +78,9 @@ impl CacheBuilder {
             fail_safe_throttle: DEFAULT_FAIL_SAFE_THROTTLE,
             backend: None,
             connect: ConnectOptions::default(),
+            local: None,
+            local_ttl: None,
+            backplane: None,
         }
     }
 
@@ -145,12 +164,56 @@ impl CacheBuilder {
         Ok(self)
     }
 
+    /// Keeps a local tier of at most `entries` entries in front of Redis or
+    /// Memcached (two-level caching): a hit in it makes no round trip and
+    /// decodes nothing, and it drops what any process changes through
+    /// cachetool as the change is announced (Redis; Memcached with a
+    /// [`backplane`](CacheBuilder::backplane)). While the channel is down it
+    /// is emptied and not used. Without a channel, set
+    /// [`local_ttl`](CacheBuilder::local_ttl): the longest it may serve a
+    /// value changed elsewhere. URL: `?local=N`.
+    pub fn local(mut self, entries: usize) -> Self {
+        self.local = Some(entries);
+        self
+    }
+
+    /// The longest an entry stays in the local tier (see
+    /// [`local`](CacheBuilder::local)), whatever its TTL; required without a
+    /// change channel. URL: `?local_ttl=S`, in seconds.
+    pub fn local_ttl(mut self, ttl: Duration) -> Self {
+        self.local_ttl = Some(ttl);
+        self
+    }
+
+    /// Announces Memcached's changes on this Redis (`redis://...`), so that
+    /// the local tiers of every process hear them as they do with Redis. Every
+    /// process sharing the Memcached servers must use the same backplane.
+    #[cfg(all(feature = "memcached", feature = "redis"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "memcached", feature = "redis"))))]
+    pub fn backplane(mut self, url: &str) -> Result<Self> {
+        crate::backend::RedisBackend::open(url, &self.connect)?;
+        self.backplane = Some(url.to_owned());
+        Ok(self)
+    }
+
     /// Picks the backend from the URL's scheme: `memory` (`memory://`, or
     /// `memory://?capacity=N` for [`capacity`](CacheBuilder::capacity)),
     /// `redis`, `rediss`, `redis+unix`, `redis+cluster` or `memcache`. A scheme whose backend this build
     /// leaves out is a [`Config`](crate::ErrorKind::Config) error naming the
-    /// cargo feature to enable (`redis`, `redis-tls` or `memcached`).
+    /// cargo feature to enable (`redis`, `redis-tls` or `memcached`). A Redis
+    /// or Memcached URL may end in `?local=N` and `?local_ttl=S`: see
+    /// [`local`](CacheBuilder::local).
     pub fn url(mut self, url: &str) -> Result<Self> {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        let url = if scheme == "memory" {
+            url.to_owned()
+        } else {
+            let params = crate::near::take_local_params(url)?;
+            self.local = params.capacity.or(self.local);
+            self.local_ttl = params.local_ttl.or(self.local_ttl);
+            params.url
+        };
+        let url = url.as_str();
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         match scheme {
             "memory" => {
@@ -231,6 +294,10 @@ impl CacheBuilder {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
         self.connect.check()?;
+        let memcached = self
+            .backend
+            .as_ref()
+            .is_some_and(BackendChoice::is_memcached);
         let backend: Arc<dyn Backend> = match (self.backend, self.capacity) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
@@ -244,12 +311,37 @@ impl CacheBuilder {
             }
             #[cfg(feature = "memcached")]
             (Some(BackendChoice::Memcached(url)), None) => {
-                Arc::new(crate::backend::MemcachedBackend::open(&url, &self.connect)?)
+                let memcached = crate::backend::MemcachedBackend::open(&url, &self.connect)?;
+                Arc::new(match &self.backplane {
+                    #[cfg(feature = "redis")]
+                    Some(backplane) => memcached.with_backplane(backplane)?,
+                    _ => memcached,
+                })
             }
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };
+        if self.backplane.is_some() && !memcached {
+            return Err(Error::config(
+                "a backplane announces Memcached's changes; Redis announces its own",
+            ));
+        }
+        if self.local.is_none() && self.local_ttl.is_some() {
+            return Err(Error::config(
+                "local_ttl bounds the local tier: set local too",
+            ));
+        }
+        let near = match self.local {
+            Some(capacity) => Some(NearTier::open(
+                &backend,
+                &self.prefix,
+                capacity,
+                self.local_ttl,
+            )?),
+            None => None,
+        };
         Ok(Cache::new(Parts {
+            near,
             backend,
             prefix: &self.prefix,
             default_ttl: self.ttl,

@@ -16,6 +16,7 @@ use crate::flight::Flights;
 use crate::invalidations::Invalidations;
 use crate::key::Namespace;
 use crate::local::{tag_hash, LocalStore};
+use crate::near::NearTier;
 use crate::observe;
 use crate::stats::{Counters, Stats};
 use crate::{CacheBuilder, Result};
@@ -47,6 +48,9 @@ pub(crate) struct Inner {
     /// identity (`local/call.rs`); `None`: every call goes to the backend
     /// (`call/miss.rs` and the files beside it).
     pub(crate) local: Option<LocalStore>,
+    /// With a remote backend and `local(n)`: the tier kept in front of it
+    /// (`near/`), which the first look reads and remote hits fill.
+    pub(crate) near: Option<NearTier>,
     pub(crate) counters: Counters,
     /// Shared by the caches of one namespace in one memory backend.
     pub(crate) flights: Arc<Flights>,
@@ -62,6 +66,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) lock_timeout: Duration,
     pub(crate) max_value_size: usize,
     pub(crate) fail_safe_throttle: Duration,
+    pub(crate) near: Option<NearTier>,
 }
 
 impl Cache {
@@ -76,14 +81,15 @@ impl Cache {
             lock_timeout,
             max_value_size,
             fail_safe_throttle,
+            near,
         } = parts;
         // The clock calibrates itself on first use (about a millisecond, at
         // most 200 ms on a machine too busy to agree with itself): here, at
         // build, rather than in some caller's first miss.
         crate::local::clock::now();
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(&backend) as _;
-        let local =
-            (any.downcast::<MemoryBackend>().ok()).map(|memory| LocalStore::new(memory, prefix));
+        let local = (any.downcast::<MemoryBackend>().ok())
+            .map(|memory| LocalStore::new(Arc::clone(memory.tier()), prefix));
         let (flights, invalidations) = match &local {
             Some(local) => (
                 Arc::clone(&local.namespace.flights),
@@ -96,6 +102,7 @@ impl Cache {
                 stores_objects: backend.stores_objects(),
                 backend,
                 local,
+                near,
                 namespace: Namespace::new(prefix),
                 // A TTL or timeout of a century or more (`Duration::MAX`) is "never".
                 default_ttl: durations::finite_ttl(default_ttl),
@@ -178,6 +185,10 @@ impl Cache {
             .collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let outcome = driver.delete_many(&self.inner.backend, &keys).await;
+        // Whether or not the server answered: this process sees the clean.
+        if let Some(near) = &self.inner.near {
+            near.clean_tags(tags.iter().map(|tag| tag_hash(tag.as_ref())));
+        }
         self.inner.invalidations.cleaned();
         if let Err(error) = &outcome {
             observe::returned_error(self, "clean", &keys.join(" "), error);
@@ -195,6 +206,9 @@ impl Cache {
         let outcome = driver
             .set(&self.inner.backend, epoch_key, codec::new_version(), None)
             .await;
+        if let Some(near) = &self.inner.near {
+            near.new_epoch();
+        }
         self.inner.invalidations.cleaned();
         if let Err(error) = &outcome {
             observe::returned_error(self, "clean_all", epoch_key, error);
@@ -216,6 +230,14 @@ impl Cache {
     #[doc(hidden)]
     pub fn __recomputations_running(&self) -> usize {
         self.inner.revalidations.running()
+    }
+
+    /// Whether the local tier in front of Redis or Memcached is in use now
+    /// (its change channel is up); `None` without one. For tests, which wait
+    /// for the channel rather than sleep; not a stable API.
+    #[doc(hidden)]
+    pub fn __local_tier_listening(&self) -> Option<bool> {
+        self.inner.near.as_ref().map(NearTier::listening)
     }
 
     /// The counters since this cache was built, of all its functions.

@@ -113,13 +113,33 @@ impl<T> Decoded<T> {
     /// creation to the end of its freshness) now: due for a refresh ahead
     /// of its expiry. Never for an entry that is always fresh.
     pub(crate) fn refresh_due(&self, fraction: f32) -> bool {
+        self.plain_hit_until(fraction)
+            .is_some_and(|due_at| unix_ms_now() >= due_at)
+    }
+
+    /// How much longer the value is a plain hit: fresh, and with `fraction`
+    /// over 0, not yet due for a refresh ahead of its TTL. `None`: it is no
+    /// plain hit now; `Some(None)`: it always is (no TTL).
+    pub(crate) fn plain_hit_for(&self, fraction: f32) -> Option<Option<Duration>> {
+        let Some(until) = self.plain_hit_until(fraction) else {
+            return Some(None);
+        };
+        let now = unix_ms_now();
+        (now < until).then(|| Some(Duration::from_millis(until - now)))
+    }
+
+    /// When the value stops being a plain hit (Unix milliseconds), with
+    /// `refresh_ahead = fraction` (0 for none); `None`: never.
+    fn plain_hit_until(&self, fraction: f32) -> Option<u64> {
         let FreshUntil(until) = self.fresh_until;
         if until == 0 {
-            return false;
+            return None;
+        }
+        if fraction <= 0.0 {
+            return Some(until);
         }
         let lifetime = until.saturating_sub(self.created);
-        let due_at = self.created + (lifetime as f64 * f64::from(fraction)) as u64;
-        unix_ms_now() >= due_at
+        Some(self.created + (lifetime as f64 * f64::from(fraction)) as u64)
     }
 }
 

@@ -28,6 +28,7 @@ mod handover;
 mod invalidations;
 mod key;
 mod local;
+mod near;
 mod observe;
 mod stats;
 mod sync;

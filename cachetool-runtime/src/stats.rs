@@ -37,6 +37,10 @@ pub struct Stats {
     /// (one ran already, one failed a moment ago, the queue was full, or an
     /// async call had no tokio runtime to start it on).
     pub stale: u64,
+    /// Hits answered by the local tier in front of Redis or Memcached
+    /// (`CacheBuilder::local`), with no round trip; counted among the hits
+    /// too (`hits - local_hits` made a round trip).
+    pub local_hits: u64,
 }
 
 impl Stats {
@@ -51,6 +55,7 @@ impl Stats {
         self.oversized += other.oversized;
         self.fail_safe += other.fail_safe;
         self.stale += other.stale;
+        self.local_hits += other.local_hits;
     }
 
     /// `hits / (hits + misses)`, or 0 before the first call.
@@ -88,6 +93,7 @@ impl Counters {
 pub(crate) struct Tally {
     hits: Striped,
     misses: Striped,
+    local_hits: Striped,
     loads: AtomicU64,
     load_errors: AtomicU64,
     load_nanos: AtomicU64,
@@ -104,6 +110,12 @@ impl Tally {
 
     pub(crate) fn miss(&self) {
         self.misses.add_one();
+    }
+
+    /// A hit in the local tier in front of a remote backend (and a hit).
+    pub(crate) fn local_hit(&self) {
+        self.hits.add_one();
+        self.local_hits.add_one();
     }
 
     pub(crate) fn load(&self, took: Duration, failed: bool) {
@@ -148,6 +160,7 @@ impl Tally {
             oversized: self.oversized.load(Relaxed),
             fail_safe: self.fail_safe.load(Relaxed),
             stale: self.stale.load(Relaxed),
+            local_hits: self.local_hits.sum(),
         }
     }
 }

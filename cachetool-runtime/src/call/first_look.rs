@@ -18,7 +18,9 @@ pub enum LocalLook<T> {
     Hit(T),
     /// No current value (counted as a miss).
     Missed,
-    /// Not looked: the cache is remote, or the arguments make no key.
+    /// Not looked: the cache is remote (and its near tier, if it has one,
+    /// had no current value: the remote lookup counts the call), or the
+    /// arguments make no key.
     NotLooked,
 }
 
@@ -43,7 +45,10 @@ pub fn look_locally<T: Cacheable>(
 ) -> LocalLook<T> {
     let inner = &cache.inner;
     let Some(local) = &inner.local else {
-        return LocalLook::NotLooked;
+        return match &inner.near {
+            Some(near) => super::near::look_near(inner, near, site, self_type, generics, key),
+            None => LocalLook::NotLooked,
+        };
     };
     let self_type = self_type.filter(|self_type| site.keys_self(self_type));
     let Some(call) = CallId::new(site, self_type, generics, key) else {

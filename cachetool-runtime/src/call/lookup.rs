@@ -8,6 +8,7 @@ use crate::backend::Value;
 use crate::codec;
 use crate::driver::Driver;
 use crate::handover::{Versions, View};
+use crate::near::NearStart;
 use crate::{Error, ErrorKind, Result};
 
 impl Request<'_> {
@@ -28,8 +29,9 @@ impl Request<'_> {
             return Found::Uncacheable;
         }
         let keys = self.lookup_keys();
+        let near = self.near_start();
         let values = driver.get_many(&self.inner().backend, &keys).await;
-        self.found(keys.len(), values.as_deref())
+        self.found_filling(keys.len(), values.as_deref(), near)
     }
 
     /// [`lookup`](Request::lookup), for a caller that blocks on the backend.
@@ -42,9 +44,10 @@ impl Request<'_> {
             return Found::Uncacheable;
         }
         let keys = self.lookup_keys();
+        let near = self.near_start();
         let mut values = Values::new();
         let read = (self.inner().backend).read_each(&keys, &mut |value| values.push(value));
-        self.found(keys.len(), read.as_ref().map(|()| &values[..]))
+        self.found_filling(keys.len(), read.as_ref().map(|()| &values[..]), near)
     }
 
     /// The entry's key, then the epoch's and each tag's.
@@ -62,6 +65,17 @@ impl Request<'_> {
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
     ) -> Found<T> {
+        self.found_filling(asked, values, None)
+    }
+
+    /// [`found`](Request::found), and a hit fills the near tier, with the
+    /// versions `near` read before the values were.
+    pub(crate) fn found_filling<T: Cacheable>(
+        &self,
+        asked: usize,
+        values: Result<&[Option<Value>], &Error>,
+        near: Option<NearStart>,
+    ) -> Found<T> {
         let inner = self.inner();
         let (seen, versions) = match values {
             Ok([seen, versions @ ..]) if versions.len() + 1 == asked => (seen, versions),
@@ -73,7 +87,11 @@ impl Request<'_> {
         };
         let versions = versions_of(versions);
         if let (Some(entry), Some(versions)) = (seen, &versions) {
-            if let Some(value) = self.fresh_value::<T>(entry, versions) {
+            let value = match near {
+                None => self.fresh_value::<T>(entry, versions),
+                Some(start) => self.fresh_value_filling::<T>(entry, versions, start),
+            };
+            if let Some(value) = value {
                 self.count_hit();
                 return Found::Hit(value);
             }

@@ -115,7 +115,9 @@ impl Request<'_> {
                 return self.load(body).await;
             }
             let miss = self.versions_now(driver).await;
-            self.load_and_store(driver, miss, body).await
+            let outcome = self.load_and_store(driver, miss, body).await;
+            self.changed_here();
+            outcome
         })
         .await
     }
@@ -142,6 +144,7 @@ impl Request<'_> {
             .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
             .await;
         inner.invalidations.invalidated(self.mark);
+        self.changed_here();
         if let Err(error) = &outcome {
             crate::observe::returned_error(self.cache, "invalidate", &self.entry_key, error);
         }

@@ -21,6 +21,7 @@ mod local_miss;
 mod lookup;
 pub(crate) mod many;
 mod miss;
+mod near;
 mod outcome;
 mod peek;
 mod revalidate;
@@ -65,7 +66,7 @@ pub struct Request<'c> {
     pub(crate) entry_key: String,
     /// The tags' keys in a remote backend (none with a local store).
     pub(crate) tag_keys: TagKeys,
-    /// The hashes of the tags' names, with a local store (none with a remote one).
+    /// The hashes of the tags' names, with a local store or a near tier.
     pub(crate) tag_hashes: SmallVec<[u64; 4]>,
     pub(crate) ttl: Option<Duration>,
     /// `ttl = |value| ...`: each value's own TTL, instead of `ttl` (see `expiry.rs`).
@@ -149,7 +150,12 @@ impl<'c> Request<'c> {
                     spare_key()
                 };
                 let tag_keys = TagKeys::new(tag_text, namespace, tags);
-                (entry_key, tag_keys, SmallVec::new())
+                // A near tier keys tags by hash, as the memory backend does.
+                let hashes = match (&inner.near, tags) {
+                    (None, _) | (_, []) => SmallVec::new(),
+                    (Some(_), tags) => tags.iter().copied().map(tag_hash).collect(),
+                };
+                (entry_key, tag_keys, hashes)
             }
         };
         Request {

@@ -22,6 +22,7 @@ use crate::backend::Value;
 use crate::background::Revalidation;
 use crate::codec;
 use crate::local::LocalStore;
+use crate::near::NearStart;
 use crate::Error;
 
 /// What [`Request::look_for_stale`] found.
@@ -73,12 +74,16 @@ impl<'c> Request<'c> {
         if self.unkeyable.is_some() {
             return Looked::Miss(self);
         }
+        if let Some(value) = self.near_hit() {
+            return Looked::Hit(value);
+        }
         let keys = self.lookup_keys();
         let asked = keys.len();
+        let near = self.near_start();
         let mut values = Values::new();
         let read = (cache.inner.backend).read_each(&keys, &mut |value| values.push(value));
         drop(keys);
-        self.looked(asked, read.as_ref().map(|()| &values[..]))
+        self.looked(asked, read.as_ref().map(|()| &values[..]), near)
     }
 
     /// [`look_for_stale`](Request::look_for_stale) for an `async fn`.
@@ -91,22 +96,28 @@ impl<'c> Request<'c> {
         if self.unkeyable.is_some() {
             return Looked::Miss(self);
         }
+        if let Some(value) = self.near_hit() {
+            return Looked::Hit(value);
+        }
         let keys = self.lookup_keys();
         let asked = keys.len();
+        let near = self.near_start();
         let driver = crate::driver::Tokio;
         let values = crate::driver::Driver::get_many(&driver, &cache.inner.backend, &keys).await;
         drop(keys);
-        self.looked(asked, values.as_deref())
+        self.looked(asked, values.as_deref(), near)
     }
 
     /// What the values read for `lookup_keys` (`asked` of them) mean to a
-    /// first look: counted as a hit (and as stale) or a miss.
+    /// first look: counted as a hit (and as stale) or a miss. A plain hit
+    /// fills the near tier, with the versions `near` read before the values.
     fn looked<T: Cacheable>(
         mut self,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
+        near: Option<NearStart>,
     ) -> Looked<'c, T> {
-        if let Some((value, due)) = self.servable(asked, values) {
+        if let Some((value, due)) = self.servable(asked, values, near) {
             self.count_hit();
             return match due {
                 false => Looked::Hit(value),
@@ -130,6 +141,7 @@ impl<'c> Request<'c> {
         &self,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
+        near: Option<NearStart>,
     ) -> Option<(T, bool)> {
         let [Some(entry), versions @ ..] = values.ok()? else {
             return None;
@@ -143,6 +155,11 @@ impl<'c> Request<'c> {
             Some(ago) if ago < self.stale.get().unwrap_or(Duration::ZERO) => true,
             Some(_) => return None,
         };
+        if let (false, Some(start)) = (due, near) {
+            if let Some(fresh_for) = decoded.plain_hit_for(self.refresh_ahead) {
+                self.fill_near(start, &decoded.value, fresh_for);
+            }
+        }
         Some((decoded.value, due))
     }
 

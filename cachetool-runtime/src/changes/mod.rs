@@ -13,10 +13,10 @@
 //! - `subscriber.rs`: a thread of its own subscribed to one prefix's
 //!   channel, telling a handler `Listening`, `Lost` and each change.
 //!
-//! Nothing here is used by a call yet: the two-level tier (issue 12) wires
-//! a local tier to [`subscribe`].
+//! The near tier (`near/`, a local tier in front of a remote backend) is
+//! what [`subscribe`]s.
 
-// The local tier is wired to these next; until then only tests use some.
+// Some of what the tests read (counters, formats) no call uses.
 #![allow(dead_code)]
 
 mod announce;

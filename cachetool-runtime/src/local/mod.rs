@@ -25,7 +25,6 @@ use quick_cache::{OptionsBuilder, UnitWeighter};
 pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, SharedEntry};
 pub(crate) use namespace::{tag_hash, LocalNamespace, TagPairs};
 
-use crate::backend::MemoryBackend;
 use crate::key::CallId;
 use entry::FoldHash;
 
@@ -146,23 +145,31 @@ impl LocalTier {
     pub(crate) fn remove(&self, key: &EntryKey) {
         self.entries.remove(key);
     }
+
+    /// Drops every entry (a near tier whose channel was lost).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
+    }
 }
 
-/// A cache's store when it is in this process: the memory backend's tier
-/// and the cache's namespace in it.
+/// A cache's store in this process: a tier (the memory backend's, or the
+/// one a cache keeps in front of a remote backend, see `near/`) and the
+/// cache's namespace in it.
 pub(crate) struct LocalStore {
-    backend: Arc<MemoryBackend>,
+    tier: Arc<LocalTier>,
     pub(crate) namespace: Arc<LocalNamespace>,
 }
 
 impl LocalStore {
-    pub(crate) fn new(backend: Arc<MemoryBackend>, prefix: &str) -> LocalStore {
-        let namespace = backend.tier().namespace(prefix);
-        LocalStore { backend, namespace }
+    pub(crate) fn new(tier: Arc<LocalTier>, prefix: &str) -> LocalStore {
+        let namespace = tier.namespace(prefix);
+        LocalStore { tier, namespace }
     }
 
+    #[inline]
     pub(crate) fn tier(&self) -> &LocalTier {
-        self.backend.tier()
+        &self.tier
     }
 
     /// Where the entry of `call` is.

@@ -17,6 +17,7 @@ pub(crate) const LOAD_ERRORS: &str = "cachetool_load_errors_total";
 pub(crate) const BACKEND_ERRORS: &str = "cachetool_backend_errors_total";
 pub(crate) const FAIL_SAFE: &str = "cachetool_fail_safe_total";
 pub(crate) const STALE: &str = "cachetool_stale_total";
+pub(crate) const LOCAL_HITS: &str = "cachetool_local_hits_total";
 pub(crate) const LOAD_SECONDS: &str = "cachetool_load_seconds";
 
 /// One function's handles in one cache.
@@ -28,6 +29,7 @@ pub(crate) struct FunctionMetrics {
     backend_errors: Counter,
     fail_safe: Counter,
     stale: Counter,
+    local_hits: Counter,
     load_seconds: Histogram,
 }
 
@@ -50,6 +52,7 @@ impl FunctionMetrics {
             backend_errors: metrics::counter!(BACKEND_ERRORS, &labels()),
             fail_safe: metrics::counter!(FAIL_SAFE, &labels()),
             stale: metrics::counter!(STALE, &labels()),
+            local_hits: metrics::counter!(LOCAL_HITS, &labels()),
             load_seconds: metrics::histogram!(LOAD_SECONDS, &labels()),
         }
     }
@@ -86,6 +89,12 @@ impl FunctionMetrics {
     pub(crate) fn stale(&self) {
         self.stale.increment(1);
     }
+
+    /// A hit in the local tier in front of a remote backend (and a hit).
+    pub(crate) fn local_hit(&self) {
+        self.hits.increment(1);
+        self.local_hits.increment(1);
+    }
 }
 
 /// Describes the metrics to the recorder, once per process.
@@ -107,6 +116,10 @@ fn describe() {
         metrics::describe_counter!(
             STALE,
             "Calls answered with a value due for a recomputation in the background (stale, refresh_ahead)."
+        );
+        metrics::describe_counter!(
+            LOCAL_HITS,
+            "Hits answered by the local tier in front of Redis or Memcached, with no round trip (counted among the hits too)."
         );
         metrics::describe_histogram!(LOAD_SECONDS, Unit::Seconds, "Time spent running a body.");
     });

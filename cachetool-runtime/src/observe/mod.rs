@@ -59,6 +59,16 @@ impl Inner {
         }
     }
 
+    /// A call of `site` answered by the local tier in front of a remote backend.
+    #[inline]
+    pub(crate) fn count_local_hit(&self, site: &'static Site) {
+        let _function = self.tally(site, Tally::local_hit);
+        #[cfg(feature = "metrics")]
+        if let Some(function) = _function {
+            function.metrics.local_hit();
+        }
+    }
+
     /// A call of `site` that found no valid entry.
     pub(crate) fn count_miss(&self, site: &'static Site) {
         let _function = self.tally(site, Tally::miss);
@@ -82,6 +92,13 @@ impl Request<'_> {
         // A recomputation in the background is no call: its lookups count nothing.
         if !self.background {
             self.inner().count_hit(self.site);
+        }
+    }
+
+    /// A call answered by the local tier in front of a remote backend.
+    pub(crate) fn count_local_hit(&self) {
+        if !self.background {
+            self.inner().count_local_hit(self.site);
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod url;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,7 +32,7 @@ pub(crate) use url::capacity_of;
 /// Caches built on one `MemoryBackend` with the same prefix share their
 /// entries, tag versions and computations in flight.
 pub struct MemoryBackend {
-    tier: LocalTier,
+    tier: Arc<LocalTier>,
     /// Serializes read-then-write sequences of the [`Backend`] trait's string
     /// keys (compare-and-set, locks, versions made when missing), by key hash.
     raw_writes: [Mutex<()>; RAW_STRIPES],
@@ -45,7 +46,7 @@ impl MemoryBackend {
     /// of 0 is raised to 1.
     pub fn new(capacity: usize) -> MemoryBackend {
         MemoryBackend {
-            tier: LocalTier::new(capacity),
+            tier: Arc::new(LocalTier::new(capacity)),
             raw_writes: std::array::from_fn(|_| Mutex::new(())),
         }
     }
@@ -66,7 +67,7 @@ impl MemoryBackend {
     }
 
     /// The store that caches built on this backend use directly.
-    pub(crate) fn tier(&self) -> &LocalTier {
+    pub(crate) fn tier(&self) -> &Arc<LocalTier> {
         &self.tier
     }
 
