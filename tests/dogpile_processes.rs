@@ -1,7 +1,9 @@
 //! Dogpile protection across processes: 4 OS processes of 8 threads (or 8
 //! tokio tasks) each miss one cold key, and the body runs exactly once in
 //! total, counted on the server itself (Redis `INCR`, memcached `incr`), on
-//! Redis and on Memcached.
+//! Redis and on Memcached; and the same with a local tier in front of each
+//! (two-level caching): one process computes, the others' local tiers fill
+//! from the store.
 //!
 //! The processes provably overlap: each child reports on the server once one
 //! of its calls has missed, and the body (in whichever process wins the lock)
@@ -47,13 +49,19 @@ fn main() {
 fn trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for kind in [Kind::Redis, Kind::Memcached] {
-        for mode in ["threads", "tasks"] {
+        for (mode, local) in [
+            ("threads", false),
+            ("tasks", false),
+            ("threads", true),
+            ("tasks", true),
+        ] {
+            let tiers = if local { "_with_local_tiers" } else { "" };
             let name = format!(
-                "{}::{PROCESSES}_processes_of_{CALLERS}_{mode}_run_the_body_once",
+                "{}::{PROCESSES}_processes_of_{CALLERS}_{mode}{tiers}_run_the_body_once",
                 format!("{kind:?}").to_lowercase()
             );
             trials.push(Trial::test(name, move || {
-                processes_run_the_body_once(kind, mode)
+                processes_run_the_body_once(kind, mode, local)
             }));
         }
         let name = format!(
@@ -65,8 +73,14 @@ fn trials() -> Vec<Trial> {
     trials
 }
 
-fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
+fn processes_run_the_body_once(kind: Kind, mode: &str, local: bool) -> Result<(), Failed> {
     let server = Server::start(kind);
+    // A local tier in front (Memcached's, bounded by `local_ttl`: no backplane here).
+    let url = match (local, kind) {
+        (false, _) => server.url(),
+        (true, Kind::Redis) => format!("{}?local=1000", server.url()),
+        (true, Kind::Memcached) => format!("{}?local=1000&local_ttl=30", server.url()),
+    };
     let counters = Counters {
         client: server.client(),
         prefix: support::unique_prefix("dogpile-processes"),
@@ -74,8 +88,7 @@ fn processes_run_the_body_once(kind: Kind, mode: &str) -> Result<(), Failed> {
     counters.create("runs");
     counters.create("missed");
     let spec = format!(
-        "{kind:?}|{mode}|{}|{}|{}",
-        server.url(),
+        "{kind:?}|{mode}|{url}|{}|{}",
         server.address(),
         counters.prefix
     );
@@ -317,6 +330,14 @@ mod child {
         };
         reporter.join().unwrap();
         assert_eq!(values, vec![21; CALLERS]);
+        if setup().cache.__local_tier_listening().is_some() {
+            // The value the one computation stored fills this process's tier.
+            let deadline = Instant::now() + PATIENCE;
+            while setup().cache.stats().local_hits == 0 {
+                assert!(Instant::now() < deadline, "no local hit");
+                assert_eq!(cold(7), 21);
+            }
+        }
         let stats = setup().cache.stats();
         assert_eq!(stats.errors, 0, "{stats:?}");
         println!("CHILD OK {} of {CALLERS}: {stats:?}", values.len());

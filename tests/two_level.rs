@@ -23,6 +23,7 @@ use cachetool::{cached, Cache, MemcachedBackend, RedisBackend};
 use cachetool_test_harness::cluster::Cluster;
 use cachetool_test_harness::{Kind, Server};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use support::two_level::{runtime_for, warm, Config, LOCAL_TTL, PATIENCE};
 
 thread_local! {
     /// Every decode of a [`Counted`] on this thread (an async test's
@@ -51,60 +52,19 @@ impl<'de> Deserialize<'de> for Counted {
     }
 }
 
-/// The bound of a tier without a channel.
-const LOCAL_TTL: Duration = Duration::from_secs(2);
-/// How long a test waits for what it expects before it fails.
-const PATIENCE: Duration = Duration::from_secs(20);
-
 static REDIS: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
 static CLUSTER: LazyLock<Cluster> = LazyLock::new(Cluster::start);
 static MEMCACHED: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Memcached));
 
-/// Where the remote entries are, and what tells the local tiers of changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Config {
-    Redis,
-    Cluster,
-    /// Memcached, its changes announced on a Redis backplane.
-    MemcachedBackplane,
-    /// Memcached with no channel: `local_ttl` bounds staleness.
-    MemcachedTtl,
-}
-
-impl Config {
-    /// A cache of `prefix` with a local tier and a backend of its own:
-    /// built from the URL's `?local=` parameters if `by_url`.
-    fn cache(self, prefix: &str, by_url: bool) -> Cache {
-        let (url, params) = match self {
-            Config::Redis => (REDIS.url(), "?local=1000".to_owned()),
-            Config::Cluster => (CLUSTER.url(), "?local=1000".to_owned()),
-            Config::MemcachedBackplane => (MEMCACHED.url(), String::new()),
-            Config::MemcachedTtl => (
-                MEMCACHED.url(),
-                format!("?local=1000&local_ttl={}", LOCAL_TTL.as_secs()),
-            ),
-        };
-        let builder = match (by_url && !params.is_empty(), self) {
-            (true, _) => Cache::builder().url(&format!("{url}{params}")),
-            (false, Config::MemcachedBackplane) => Cache::builder()
-                .url(&url)
-                .and_then(|builder| builder.backplane(&REDIS.url())),
-            (false, Config::MemcachedTtl) => Cache::builder()
-                .url(&url)
-                .map(|builder| builder.local_ttl(LOCAL_TTL)),
-            (false, _) => Cache::builder().url(&url),
-        };
-        builder
-            .expect("a test server's URL")
-            .local(1000)
-            .prefix(prefix)
-            .build()
-            .expect("build a two-level cache")
-    }
-
-    fn has_channel(self) -> bool {
-        self != Config::MemcachedTtl
-    }
+/// A cache of `prefix` with a local tier and a backend of its own, on this
+/// binary's servers.
+fn two_level_cache(config: Config, prefix: &str, by_url: bool) -> Cache {
+    let url = match config {
+        Config::Redis => REDIS.url(),
+        Config::Cluster => CLUSTER.url(),
+        Config::MemcachedBackplane | Config::MemcachedTtl => MEMCACHED.url(),
+    };
+    config.cache(&url, &REDIS.url(), prefix, by_url)
 }
 
 /// Two caches on one prefix, and the runs of the body.
@@ -129,8 +89,8 @@ fn world(w: usize) -> &'static World {
 fn new_world(config: Config) -> usize {
     let prefix = support::unique_prefix("two-level");
     let world = World {
-        a: config.cache(&prefix, true),
-        b: config.cache(&prefix, false),
+        a: two_level_cache(config, &prefix, true),
+        b: two_level_cache(config, &prefix, false),
         runs: AtomicU64::new(0),
     };
     let mut worlds = WORLDS.lock().unwrap();
@@ -166,15 +126,9 @@ struct Calls {
 
 impl Calls {
     fn new(config: Config, mode: &str) -> Calls {
-        let runtime = (mode == "async").then(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        });
         Calls {
             w: new_world(config),
-            runtime,
+            runtime: runtime_for(mode),
         }
     }
 
@@ -222,25 +176,9 @@ impl Calls {
         .expect("clean_all")
     }
 
-    /// Calls `id` on `side` until one call is a local hit, and gives its
-    /// value. (A first hit may wait for the channel to be up, and for the
-    /// message of the store that preceded it, which drops the copy once.)
+    /// Calls `id` on `side` until one call is a local hit: its value.
     fn warm(&self, side: Side, id: u64) -> u64 {
-        let cache = self.world().cache(side);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let before = cache.stats().local_hits;
-            let value = self.get(side, id);
-            if cache.stats().local_hits > before {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no local hit within {PATIENCE:?}"
-            );
-            // Polling an observable event (a local hit): nothing else to wait on.
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        warm(self.world().cache(side), || self.get(side, id))
     }
 }
 

@@ -14,6 +14,8 @@ pub(crate) mod modes;
 pub(crate) mod redis;
 #[cfg(any(feature = "redis", feature = "memcached"))]
 pub(crate) mod remote;
+#[cfg(all(feature = "redis", feature = "memcached", feature = "tokio"))]
+pub(crate) mod two_level;
 pub(crate) mod warnings;
 
 use std::collections::HashMap;
