@@ -149,3 +149,51 @@ mod backend_errors {
         assert_eq!(seen.counters[&key("cachetool_loads_total")], 2);
     }
 }
+
+#[cfg(feature = "redis")]
+mod local_hits {
+    use super::*;
+    use cachetool::Cache;
+    use cachetool_test_harness::{Kind, Server};
+
+    static SERVER: LazyLock<Server> = LazyLock::new(|| Server::start(Kind::Redis));
+    static TWO_LEVEL: LazyLock<Cache> = LazyLock::new(|| {
+        Cache::builder()
+            .redis(&SERVER.url())
+            .unwrap()
+            .local(100)
+            .prefix(support::unique_prefix("metrics-local"))
+            .build()
+            .unwrap()
+    });
+
+    #[cached(cache = TWO_LEVEL, name = "local.answer")]
+    fn answer(n: u32) -> u32 {
+        n
+    }
+
+    #[test]
+    fn a_local_hit_counts_as_a_hit_and_a_local_hit() {
+        snapshotter();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        // Until the channel is up and the stored value fills the local tier.
+        while TWO_LEVEL.stats().local_hits == 0 {
+            assert!(std::time::Instant::now() < deadline, "no local hit");
+            assert_eq!(answer(1), 1);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let stats = TWO_LEVEL.stats();
+        let seen = seen();
+        let count = |name: &str| {
+            let key = (
+                name.to_owned(),
+                "local.answer".to_owned(),
+                TWO_LEVEL.prefix().to_owned(),
+            );
+            seen.counters.get(&key).copied().unwrap_or(0)
+        };
+        assert_eq!(count("cachetool_local_hits_total"), stats.local_hits);
+        assert_eq!(count("cachetool_hits_total"), stats.hits);
+        assert!(stats.hits >= stats.local_hits, "{stats:?}");
+    }
+}

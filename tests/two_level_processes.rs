@@ -268,7 +268,10 @@ fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
         return Err("the warm value is not the stored one".into());
     }
     redis.stop();
-    until(|| calls.cache().__local_tier_listening() == Some(false), "the tier to notice")?;
+    until(
+        || calls.cache().__local_tier_listening() == Some(false),
+        "the tier to notice",
+    )?;
     for _ in 0..20 {
         // The server is down: each call computes, none gets the kept value.
         if calls.get(1) == kept {
@@ -280,7 +283,10 @@ fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
     if child.order("invalidate 1") != "done" {
         return Err("the child's invalidation failed".into());
     }
-    until(|| calls.cache().__local_tier_listening() == Some(true), "the tier to listen again")?;
+    until(
+        || calls.cache().__local_tier_listening() == Some(true),
+        "the tier to listen again",
+    )?;
     for _ in 0..200 {
         if calls.get(1) == kept {
             return Err("the value kept before the restart was served".into());

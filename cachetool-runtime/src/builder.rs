@@ -148,8 +148,9 @@ impl CacheBuilder {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(mut self, url: &str) -> Result<Self> {
-        crate::backend::RedisBackend::open(url, &self.connect)?;
-        self.backend = Some(BackendChoice::Redis(url.to_owned()));
+        let url = self.take_local_params(url)?;
+        crate::backend::RedisBackend::open(&url, &self.connect)?;
+        self.backend = Some(BackendChoice::Redis(url));
         Ok(self)
     }
 
@@ -159,9 +160,20 @@ impl CacheBuilder {
     #[cfg(feature = "memcached")]
     #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
     pub fn memcached(mut self, url: &str) -> Result<Self> {
-        crate::backend::MemcachedBackend::open(url, &self.connect)?;
-        self.backend = Some(BackendChoice::Memcached(url.to_owned()));
+        let url = self.take_local_params(url)?;
+        crate::backend::MemcachedBackend::open(&url, &self.connect)?;
+        self.backend = Some(BackendChoice::Memcached(url));
         Ok(self)
+    }
+
+    /// `url` without its `local` and `local_ttl` parameters, which set
+    /// [`local`](CacheBuilder::local) and [`local_ttl`](CacheBuilder::local_ttl).
+    #[cfg(any(feature = "redis", feature = "memcached"))]
+    fn take_local_params(&mut self, url: &str) -> Result<String> {
+        let params = crate::near::take_local_params(url)?;
+        self.local = params.capacity.or(self.local);
+        self.local_ttl = params.local_ttl.or(self.local_ttl);
+        Ok(params.url)
     }
 
     /// Keeps a local tier of at most `entries` entries in front of Redis or
@@ -204,16 +216,6 @@ impl CacheBuilder {
     /// or Memcached URL may end in `?local=N` and `?local_ttl=S`: see
     /// [`local`](CacheBuilder::local).
     pub fn url(mut self, url: &str) -> Result<Self> {
-        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-        let url = if scheme == "memory" {
-            url.to_owned()
-        } else {
-            let params = crate::near::take_local_params(url)?;
-            self.local = params.capacity.or(self.local);
-            self.local_ttl = params.local_ttl.or(self.local_ttl);
-            params.url
-        };
-        let url = url.as_str();
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         match scheme {
             "memory" => {

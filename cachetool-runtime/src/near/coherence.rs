@@ -44,7 +44,7 @@ pub(super) fn subscribe(
 }
 
 impl Shared {
-    fn apply(&self, event: &Event<'_>) {
+    pub(super) fn apply(&self, event: &Event<'_>) {
         match event {
             Event::Lost => {
                 // Not read from now on, then emptied.

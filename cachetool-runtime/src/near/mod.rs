@@ -36,8 +36,12 @@
 
 #[cfg(feature = "redis")]
 mod coherence;
+#[cfg(all(test, feature = "redis"))]
+mod tests;
+#[cfg(any(feature = "redis", feature = "memcached"))]
 mod url;
 
+#[cfg(any(feature = "redis", feature = "memcached"))]
 pub(crate) use url::take_local_params;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,6 +130,20 @@ impl NearTier {
             #[cfg(feature = "redis")]
             _subscription: subscription,
         })
+    }
+
+    /// A tier of `capacity` entries with no channel yet (not listening).
+    #[cfg(all(test, feature = "redis"))]
+    fn unsubscribed(capacity: usize, local_ttl: Option<Duration>) -> NearTier {
+        NearTier {
+            shared: Arc::new(Shared {
+                store: LocalStore::new(Arc::new(LocalTier::new(capacity)), "near-tests"),
+                listening: AtomicBool::new(false),
+            }),
+            local_ttl,
+            #[cfg(feature = "redis")]
+            _subscription: None,
+        }
     }
 
     /// Whether the tier may be read and filled now.
