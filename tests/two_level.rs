@@ -1,13 +1,15 @@
 //! Two-level caching (`CacheBuilder::local`): a local tier in front of Redis,
 //! a Redis Cluster and Memcached (with a Redis backplane, and with only
 //! `local_ttl`), against real servers, sync and async. Two `Cache`s on one
-//! prefix, each with its own backend and local tier, are what two processes
-//! are (`two_level_processes.rs` puts the second in another process):
+//! prefix, each with its own backend and local tier:
 //! - a local hit makes no round trip and decodes nothing;
 //! - a cache's own `invalidate`, `refresh`, `clean` and `clean_all` apply to
-//!   its local tier before they return;
-//! - the other cache's reach it within the delivery of one message (the
-//!   delay is printed), or, without a channel, within `local_ttl`.
+//!   its local tier before they return, and so do another cache's of the
+//!   same process and prefix (`near/registry.rs`), for every key shape: the
+//!   hash of the arguments, `key = ...`, `version = N`, a generic function.
+//!
+//! Another process's changes, which reach a tier through the change
+//! channel, are `two_level_processes.rs`'s.
 
 #![cfg(all(feature = "redis", feature = "memcached", feature = "tokio"))]
 
@@ -17,13 +19,13 @@ use std::any::Any;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cachetool::{cached, Cache, MemcachedBackend, RedisBackend};
 use cachetool_test_harness::cluster::Cluster;
 use cachetool_test_harness::{Kind, Server};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use support::two_level::{runtime_for, warm, Config, LOCAL_TTL, PATIENCE};
+use support::two_level::{runtime_for, warm, Config};
 
 thread_local! {
     /// Every decode of a [`Counted`] on this thread (an async test's
@@ -249,7 +251,7 @@ enum Change {
     CleanAll,
 }
 
-fn another_caches_changes_reach_this_one(config: Config, mode: &str) {
+fn another_caches_changes_apply_at_once(config: Config, mode: &str) {
     let calls = Calls::new(config, mode);
     calls.get(Side::A, 1);
     for change in [
@@ -258,7 +260,7 @@ fn another_caches_changes_reach_this_one(config: Config, mode: &str) {
         Change::Clean,
         Change::CleanAll,
     ] {
-        let old = calls.warm(Side::A, 1);
+        calls.warm(Side::A, 1);
         let refreshed = match change {
             Change::Invalidate => {
                 calls.invalidate(Side::B, 1);
@@ -274,37 +276,121 @@ fn another_caches_changes_reach_this_one(config: Config, mode: &str) {
                 None
             }
         };
-        let changed = Instant::now();
-        let (new, delay) = first_new_value(&calls, config, old, changed);
-        eprintln!("{config:?} {mode}: {change:?} in the other cache seen after {delay:?}");
-        match refreshed {
-            Some(refreshed) => assert_eq!(new, refreshed, "{config:?}: the refreshed value"),
-            None => assert!(new > old, "{config:?}: computed again after {change:?}"),
-        }
+        // The next call, at once: computed again, or the refreshed value.
+        let runs = calls.world().runs.load(SeqCst);
+        let expected = refreshed.unwrap_or(runs + 1);
+        assert_eq!(
+            calls.get(Side::A, 1),
+            expected,
+            "{config:?}: after {change:?}"
+        );
     }
 }
 
-/// Calls `A`'s `value(1)` until it is no longer `old`, and gives the new
-/// value and how long after `changed` it came. Without a channel, a call
-/// that starts `LOCAL_TTL` after the change must not get `old`.
-fn first_new_value(calls: &Calls, config: Config, old: u64, changed: Instant) -> (u64, Duration) {
-    let deadline = changed + PATIENCE;
-    loop {
-        let started = Instant::now();
-        let value = calls.get(Side::A, 1);
-        if value != old {
-            return (value, changed.elapsed());
-        }
-        assert!(
-            config.has_channel() || started < changed + LOCAL_TTL,
-            "{config:?}: the old value served {:?} after the change, past local_ttl",
-            started - changed
+thread_local! {
+    /// Which cache of the world the key-shape functions below call: the
+    /// side is no argument of theirs, so that both sides share one key.
+    static SIDE: Cell<Side> = const { Cell::new(Side::A) };
+}
+
+fn side() -> Side {
+    SIDE.with(Cell::get)
+}
+
+/// Runs `call` with the key-shape functions on `side`'s cache.
+fn on<R>(side: Side, call: impl FnOnce() -> R) -> R {
+    SIDE.with(|current| current.set(side));
+    call()
+}
+
+/// The arguments hashed into the key (no `key = ...`).
+#[cached(cache = world(w).cache(side()), name = "two_level.hashed", tags = [format!("user:{id}")])]
+fn hashed(w: usize, id: u64) -> u64 {
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+#[cached(cache = world(w).cache(side()), name = "two_level.hashed", tags = [format!("user:{id}")])]
+async fn hashed_async(w: usize, id: u64) -> u64 {
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+/// `version = N`: `@vN` in the key.
+#[cached(cache = world(w).cache(side()), name = "two_level.versioned", version = 3)]
+fn versioned(w: usize, id: u64) -> u64 {
+    let _ = id;
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+#[cached(cache = world(w).cache(side()), name = "two_level.versioned", version = 3)]
+async fn versioned_async(w: usize, id: u64) -> u64 {
+    let _ = id;
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+/// A generic function: its identity hashes its type parameter, which its
+/// key names only rewritten (a change of it drops every local copy).
+#[cached(cache = world(w).cache(side()), name = "two_level.generic")]
+fn generic<T: 'static>(w: usize, id: u64) -> u64 {
+    let _ = id;
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+#[cached(cache = world(w).cache(side()), name = "two_level.generic")]
+async fn generic_async<T: 'static>(w: usize, id: u64) -> u64 {
+    let _ = id;
+    world(w).runs.fetch_add(1, SeqCst) + 1
+}
+
+/// The key shapes: the default hash of the arguments, `version`, generics.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Hashed,
+    Versioned,
+    Generic,
+}
+
+impl Calls {
+    fn get_shaped(&self, shape: Shape, side: Side, id: u64) -> u64 {
+        let w = self.w;
+        on(side, || match (&self.runtime, shape) {
+            (None, Shape::Hashed) => hashed(w, id),
+            (None, Shape::Versioned) => versioned(w, id),
+            (None, Shape::Generic) => generic::<u8>(w, id),
+            (Some(rt), Shape::Hashed) => rt.block_on(hashed_async(w, id)),
+            (Some(rt), Shape::Versioned) => rt.block_on(versioned_async(w, id)),
+            (Some(rt), Shape::Generic) => rt.block_on(generic_async::<u8>(w, id)),
+        })
+    }
+
+    fn invalidate_shaped(&self, shape: Shape, side: Side, id: u64) {
+        let w = self.w;
+        on(side, || match (&self.runtime, shape) {
+            (None, Shape::Hashed) => hashed_invalidate(w, id),
+            (None, Shape::Versioned) => versioned_invalidate(w, id),
+            (None, Shape::Generic) => generic_invalidate::<u8>(w, id),
+            (Some(rt), Shape::Hashed) => rt.block_on(hashed_async_invalidate(w, id)),
+            (Some(rt), Shape::Versioned) => rt.block_on(versioned_async_invalidate(w, id)),
+            (Some(rt), Shape::Generic) => rt.block_on(generic_async_invalidate::<u8>(w, id)),
+        })
+        .expect("invalidate")
+    }
+}
+
+fn every_key_shape_is_dropped_by_another_caches_invalidation(config: Config, mode: &str) {
+    let calls = Calls::new(config, mode);
+    for shape in [Shape::Hashed, Shape::Versioned, Shape::Generic] {
+        calls.get_shaped(shape, Side::A, 1);
+        warm(calls.world().cache(Side::A), || {
+            calls.get_shaped(shape, Side::A, 1)
+        });
+        calls.invalidate_shaped(shape, Side::B, 1);
+        let runs = calls.world().runs.load(SeqCst);
+        let got = calls.get_shaped(shape, Side::A, 1);
+        assert_eq!(
+            got,
+            runs + 1,
+            "{config:?} {shape:?}: computed again at once"
         );
-        assert!(
-            Instant::now() < deadline,
-            "{config:?}: the change was not seen within {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
@@ -331,8 +417,15 @@ macro_rules! two_level_tests {
             }
 
             #[test]
-            fn another_caches_changes_reach_this_one() {
-                super::super::another_caches_changes_reach_this_one($config, $mode);
+            fn another_caches_changes_apply_at_once() {
+                super::super::another_caches_changes_apply_at_once($config, $mode);
+            }
+
+            #[test]
+            fn every_key_shape_is_dropped_by_another_caches_invalidation() {
+                super::super::every_key_shape_is_dropped_by_another_caches_invalidation(
+                    $config, $mode,
+                );
             }
         }
     };

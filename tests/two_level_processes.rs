@@ -1,25 +1,31 @@
 //! Two-level caching across processes: a child process (this binary again,
 //! with `CHILD_ENV` set) holds a cache with a local tier on the same server
-//! and prefix as this process's, and makes the changes this process's
-//! local tier must hear of: `invalidate`, `refresh`, `clean` and
-//! `clean_all`. Each is seen here within a bounded wait (the delay is
-//! printed), on Redis, a Redis Cluster and Memcached with a Redis backplane,
-//! with calls on threads and on tokio tasks.
+//! and prefix as this process's, and makes the changes this process's local
+//! tier must hear of through the change channel: an invalidation of every
+//! key shape (`key = ...`, the hash of the arguments, `version = N`, a
+//! generic function), a refresh, a `clean` and a `clean_all`. Each is seen
+//! here within a bounded wait (the delay is printed), on Redis, a Redis
+//! Cluster and Memcached with a Redis backplane; on Memcached without one,
+//! a call that starts `local_ttl` after the change never gets the old
+//! value. Calls on threads and on tokio tasks.
 //!
-//! And the channel lost: Redis is stopped while a value sits in this
-//! process's local tier. Once the tier has noticed, the value is never
-//! served (calls compute, as with any failing backend); Redis restarts
-//! empty, the child invalidates the key, and once the tier listens again
-//! the value is still never served.
+//! And the channel lost: this process's Redis user is switched off and its
+//! connections killed while a value sits in its local tier. Once the tier
+//! has noticed, the value is never served; the child refreshes the key
+//! meanwhile (a message this process cannot hear); the user is switched on
+//! again, and once the tier listens again, every call gets the refreshed
+//! value, never the one it held.
 //!
 //! A custom harness (libtest-mimic): the child's entry point is not counted
 //! as a test.
 
 mod support;
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::mpsc::{channel, Receiver};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,7 +33,7 @@ use cachetool::{cached, Cache};
 use cachetool_test_harness::cluster::Cluster;
 use cachetool_test_harness::{Kind, Server};
 use libtest_mimic::{Failed, Trial};
-use support::two_level::{runtime_for, warm, Config, PATIENCE};
+use support::two_level::{runtime_for, warm, Config, LOCAL_TTL, PATIENCE};
 
 const CHILD_ENV: &str = "CACHETOOL_TWO_LEVEL_CHILD";
 /// What the child's computations return: apart from this process's.
@@ -43,6 +49,7 @@ fn trials() -> Vec<Trial> {
         ("redis", Config::Redis),
         ("redis_cluster", Config::Cluster),
         ("memcached_backplane", Config::MemcachedBackplane),
+        ("memcached_local_ttl", Config::MemcachedTtl),
     ] {
         for mode in ["sync", "async"] {
             let name = format!("{module}::{mode}::another_processs_changes_reach_this_one");
@@ -60,7 +67,7 @@ fn trials() -> Vec<Trial> {
     trials
 }
 
-/// One trial's cache and the runs of its body, found by the argument `w`.
+/// One trial's cache and the runs of its body.
 struct World {
     cache: Cache,
     runs: AtomicU64,
@@ -68,31 +75,79 @@ struct World {
 
 static WORLDS: Mutex<Vec<&'static World>> = Mutex::new(Vec::new());
 
-fn world(w: usize) -> &'static World {
-    WORLDS.lock().unwrap()[w]
+thread_local! {
+    /// The world this thread's calls use: no argument of the functions, so
+    /// that both processes' keys are alike.
+    static WORLD: Cell<usize> = const { Cell::new(0) };
 }
 
-fn new_world(cache: Cache) -> usize {
+fn here() -> &'static World {
+    WORLDS.lock().unwrap()[WORLD.with(Cell::get)]
+}
+
+fn next_run() -> u64 {
+    here().runs.fetch_add(1, SeqCst) + 1
+}
+
+fn new_world(cache: Cache, first_run: u64) -> usize {
     let mut worlds = WORLDS.lock().unwrap();
     worlds.push(Box::leak(Box::new(World {
         cache,
-        runs: AtomicU64::new(0),
+        runs: AtomicU64::new(first_run),
     })));
     worlds.len() - 1
 }
 
-/// The same name and key in both processes (the child's `w` is its own).
-#[cached(cache = &world(w).cache, name = "two_level.processes", key = id, tags = [format!("user:{id}")])]
-fn value(w: usize, id: u64) -> u64 {
-    world(w).runs.fetch_add(1, SeqCst) + 1
+#[cached(cache = &here().cache, name = "tlp.keyed", key = id, tags = [format!("user:{id}")])]
+fn keyed(id: u64) -> u64 {
+    next_run()
 }
 
-#[cached(cache = &world(w).cache, name = "two_level.processes", key = id, tags = [format!("user:{id}")])]
-async fn value_async(w: usize, id: u64) -> u64 {
-    world(w).runs.fetch_add(1, SeqCst) + 1
+#[cached(cache = &here().cache, name = "tlp.keyed", key = id, tags = [format!("user:{id}")])]
+async fn keyed_async(id: u64) -> u64 {
+    next_run()
 }
 
-/// This process's calls, on threads or on tokio tasks.
+#[cached(cache = &here().cache, name = "tlp.hashed")]
+fn hashed(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+#[cached(cache = &here().cache, name = "tlp.hashed")]
+async fn hashed_async(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+#[cached(cache = &here().cache, name = "tlp.versioned", version = 3)]
+fn versioned(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+#[cached(cache = &here().cache, name = "tlp.versioned", version = 3)]
+async fn versioned_async(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+#[cached(cache = &here().cache, name = "tlp.generic")]
+fn generic<T: 'static>(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+#[cached(cache = &here().cache, name = "tlp.generic")]
+async fn generic_async<T: 'static>(id: u64) -> u64 {
+    let _ = id;
+    next_run()
+}
+
+/// The key shapes, by the names the child is told.
+const SHAPES: [&str; 4] = ["keyed", "hashed", "versioned", "generic"];
+
+/// This process's calls of one trial, on threads or on tokio tasks.
 struct Calls {
     w: usize,
     runtime: Option<tokio::runtime::Runtime>,
@@ -101,24 +156,32 @@ struct Calls {
 impl Calls {
     fn new(cache: Cache, mode: &str) -> Calls {
         Calls {
-            w: new_world(cache),
+            w: new_world(cache, 0),
             runtime: runtime_for(mode),
         }
     }
 
     fn cache(&self) -> &'static Cache {
-        &world(self.w).cache
+        &WORLDS.lock().unwrap()[self.w].cache
     }
 
-    fn get(&self, id: u64) -> u64 {
-        match &self.runtime {
-            None => value(self.w, id),
-            Some(runtime) => runtime.block_on(value_async(self.w, id)),
+    /// `shape`'s function of `id`, on this trial's cache.
+    fn get(&self, shape: &str, id: u64) -> u64 {
+        WORLD.with(|world| world.set(self.w));
+        match (&self.runtime, shape) {
+            (None, "keyed") => keyed(id),
+            (None, "hashed") => hashed(id),
+            (None, "versioned") => versioned(id),
+            (None, _) => generic::<u8>(id),
+            (Some(rt), "keyed") => rt.block_on(keyed_async(id)),
+            (Some(rt), "hashed") => rt.block_on(hashed_async(id)),
+            (Some(rt), "versioned") => rt.block_on(versioned_async(id)),
+            (Some(rt), _) => rt.block_on(generic_async::<u8>(id)),
         }
     }
 
-    fn warm(&self, id: u64) -> u64 {
-        warm(self.cache(), || self.get(id))
+    fn warm(&self, shape: &str) -> u64 {
+        warm(self.cache(), || self.get(shape, 1))
     }
 }
 
@@ -126,7 +189,9 @@ impl Calls {
 struct ChildProcess {
     child: Child,
     input: ChildStdin,
-    output: BufReader<ChildStdout>,
+    /// Its lines, read by a thread of their own, so that a wait for one is
+    /// bounded.
+    lines: Receiver<String>,
 }
 
 impl ChildProcess {
@@ -142,10 +207,18 @@ impl ChildProcess {
             .expect("spawn the test binary as a child");
         let input = child.stdin.take().unwrap();
         let output = BufReader::new(child.stdout.take().unwrap());
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in output.lines() {
+                if sender.send(line.unwrap_or_default()).is_err() {
+                    return;
+                }
+            }
+        });
         let mut process = ChildProcess {
             child,
             input,
-            output,
+            lines,
         };
         assert_eq!(process.answer(), "ready");
         process
@@ -158,13 +231,12 @@ impl ChildProcess {
         self.answer()
     }
 
-    /// The child's next line. (A child that hangs is killed by `Drop` once
-    /// the trial's own waits fail: each of its commands is one call.)
+    /// The child's next line, within `PATIENCE`.
     fn answer(&mut self) -> String {
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
-        assert!(!line.is_empty(), "the child ended early");
-        line.trim().to_owned()
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => line.trim().to_owned(),
+            Err(error) => panic!("no answer from the child within {PATIENCE:?}: {error}"),
+        }
     }
 }
 
@@ -210,17 +282,24 @@ fn servers(config: Config) -> Servers {
 fn another_processs_changes_reach_this_one(config: Config, mode: &str) -> Result<(), Failed> {
     let servers = servers(config);
     let prefix = support::unique_prefix("two-level-processes");
-    let calls = Calls::new(
-        config.cache(&servers.url, &servers.backplane, &prefix, true),
-        mode,
-    );
+    let cache = config.cache(&servers.url, &servers.backplane, &prefix, true);
+    let calls = Calls::new(cache, mode);
     let mut child = ChildProcess::start(config, &servers.url, &servers.backplane, &prefix);
-    calls.get(1);
-    for command in ["invalidate 1", "refresh 1", "clean user:1", "clean_all"] {
-        let old = calls.warm(1);
-        let answer = child.order(command);
+    let mut orders: Vec<(String, &str)> = SHAPES
+        .iter()
+        .map(|&shape| (format!("invalidate {shape}"), shape))
+        .collect();
+    orders.extend([
+        ("refresh keyed".to_owned(), "keyed"),
+        ("clean user:1".to_owned(), "keyed"),
+        ("clean_all".to_owned(), "keyed"),
+    ]);
+    for (command, shape) in orders {
+        calls.get(shape, 1);
+        let old = calls.warm(shape);
+        let answer = child.order(&command);
         let changed = Instant::now();
-        let new = first_value_other_than(&calls, old, changed)?;
+        let new = first_value_other_than(config, old, changed, || calls.get(shape, 1))?;
         eprintln!(
             "{config:?} {mode}: {command} in another process seen after {:?}",
             changed.elapsed()
@@ -238,12 +317,24 @@ fn another_processs_changes_reach_this_one(config: Config, mode: &str) -> Result
     Ok(())
 }
 
-/// Calls `value(1)` until it is not `old`, for at most `PATIENCE` after `changed`.
-fn first_value_other_than(calls: &Calls, old: u64, changed: Instant) -> Result<u64, Failed> {
+/// Calls `get` until it is not `old`, for at most `PATIENCE` after
+/// `changed`. Without a channel, a call that starts `LOCAL_TTL` after the
+/// change must not get `old` (the entry was filled before the change).
+fn first_value_other_than(
+    config: Config,
+    old: u64,
+    changed: Instant,
+    mut get: impl FnMut() -> u64,
+) -> Result<u64, Failed> {
     loop {
-        let value = calls.get(1);
+        let started = Instant::now();
+        let value = get();
         if value != old {
             return Ok(value);
+        }
+        if !config.has_channel() && started >= changed + LOCAL_TTL {
+            let late = started - changed;
+            return Err(format!("the old value {old} served {late:?} after the change").into());
         }
         if changed.elapsed() > PATIENCE {
             return Err(format!("the old value {old} still served after {PATIENCE:?}").into());
@@ -253,47 +344,75 @@ fn first_value_other_than(calls: &Calls, old: u64, changed: Instant) -> Result<u
 }
 
 fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
-    let mut redis = Server::start(Kind::Redis);
-    let url = redis.url();
+    let redis = Server::start(Kind::Redis);
+    // This process's cache connects as a user of its own, which the test
+    // switches off to cut it from the server while the data stays.
+    let acl = |command: &str| {
+        let answer = redis.raw(format!("{command}\r\n").as_bytes());
+        assert!(
+            answer.starts_with(b"+OK") || answer.starts_with(b":"),
+            "{command}: {answer:?}"
+        );
+    };
+    acl("ACL SETUSER near on >secret ~* &* +@all");
+    let port = redis.port();
     let prefix = support::unique_prefix("two-level-lost");
     let cache = Cache::builder()
-        .url(&format!("{url}?local=1000"))?
+        .url(&format!("redis://near:secret@127.0.0.1:{port}/?local=1000"))?
         .prefix(prefix.clone())
         .connect_timeout(Duration::from_millis(200))
         .io_timeout(Duration::from_millis(500))
         .build()?;
     let calls = Calls::new(cache, mode);
-    let kept = calls.get(1);
-    if calls.warm(1) != kept {
+    let kept = calls.get("keyed", 1);
+    if calls.warm("keyed") != kept {
         return Err("the warm value is not the stored one".into());
     }
-    redis.stop();
+    acl("ACL SETUSER near off");
+    acl("CLIENT KILL USER near");
     until(
         || calls.cache().__local_tier_listening() == Some(false),
         "the tier to notice",
     )?;
     for _ in 0..20 {
-        // The server is down: each call computes, none gets the kept value.
-        if calls.get(1) == kept {
+        // Cut off: each call computes, none gets the kept value.
+        if calls.get("keyed", 1) == kept {
             return Err("the local tier served while its channel was down".into());
         }
     }
-    redis.restart();
-    let mut child = ChildProcess::start(Config::Redis, &url, &url, &prefix);
-    if child.order("invalidate 1") != "done" {
-        return Err("the child's invalidation failed".into());
-    }
+    // A change this process can't hear: the entry it holds is replaced.
+    let mut child = ChildProcess::start(Config::Redis, &redis.url(), &redis.url(), &prefix);
+    let refreshed = child.order("refresh keyed");
+    let refreshed: u64 = match refreshed.strip_prefix("refreshed ") {
+        Some(value) => value.parse()?,
+        None => return Err(format!("the child's refresh: {refreshed}").into()),
+    };
+    acl("ACL SETUSER near on");
     until(
         || calls.cache().__local_tier_listening() == Some(true),
         "the tier to listen again",
     )?;
-    for _ in 0..200 {
-        if calls.get(1) == kept {
-            return Err("the value kept before the restart was served".into());
+    // Until its data connection is back too (a call that can't read
+    // computes its own value), then with the tier in use: never the kept value.
+    let never_kept = || match calls.get("keyed", 1) {
+        value if value == kept => Err(format!("the kept value {kept} served after the cut")),
+        value => Ok(value),
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while never_kept()? != refreshed {
+        if Instant::now() > deadline {
+            return Err(
+                format!("the refreshed value {refreshed} not read within {PATIENCE:?}").into(),
+            );
         }
+        std::thread::sleep(Duration::from_millis(5));
     }
-    if calls.cache().stats().local_hits == 0 {
-        return Err("no local hit at all".into());
+    let local_hits = calls.cache().stats().local_hits;
+    for _ in 0..200 {
+        never_kept()?;
+    }
+    if calls.cache().stats().local_hits == local_hits {
+        return Err("the tier was not used again".into());
     }
     Ok(())
 }
@@ -322,30 +441,33 @@ mod child {
         let config = match config {
             "Redis" => Config::Redis,
             "Cluster" => Config::Cluster,
-            _ => Config::MemcachedBackplane,
+            "MemcachedBackplane" => Config::MemcachedBackplane,
+            _ => Config::MemcachedTtl,
         };
         let cache = config.cache(url, backplane, prefix, false);
-        let w = new_world(cache);
-        world(w).runs.store(CHILD_VALUES, SeqCst);
-        let cache = &world(w).cache;
+        WORLD.with(|world| world.set(new_world(cache, CHILD_VALUES)));
         println!("ready");
         for line in std::io::stdin().lines() {
             let line = line.unwrap();
             let answer = match line.split_once(' ').unwrap_or((&line, "")) {
-                ("invalidate", id) => value_invalidate(w, id.parse().unwrap())
-                    .map_or_else(|error| error.to_string(), |()| "done".to_owned()),
-                ("refresh", id) => format!("refreshed {}", value_refresh(w, id.parse().unwrap())),
-                ("clean", tag) => cache
-                    .clean(&[tag])
-                    .map_or_else(|error| error.to_string(), |()| "done".to_owned()),
-                ("clean_all", _) => cache
-                    .clean_all()
-                    .map_or_else(|error| error.to_string(), |()| "done".to_owned()),
+                ("invalidate", shape) => done(match shape {
+                    "keyed" => keyed_invalidate(1),
+                    "hashed" => hashed_invalidate(1),
+                    "versioned" => versioned_invalidate(1),
+                    _ => generic_invalidate::<u8>(1),
+                }),
+                ("refresh", _) => format!("refreshed {}", keyed_refresh(1)),
+                ("clean", tag) => done(here().cache.clean(&[tag])),
+                ("clean_all", _) => done(here().cache.clean_all()),
                 ("quit", _) => return,
                 (other, _) => panic!("an unknown command {other:?}"),
             };
             println!("{answer}");
             std::io::stdout().flush().unwrap();
         }
+    }
+
+    fn done(outcome: cachetool::Result<()>) -> String {
+        outcome.map_or_else(|error| error.to_string(), |()| "done".to_owned())
     }
 }

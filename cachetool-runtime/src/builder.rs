@@ -296,7 +296,7 @@ impl CacheBuilder {
             return Err(Error::config("the lock timeout must be more than zero"));
         }
         self.connect.check()?;
-        let memcached = self
+        let opens_memcached = self
             .backend
             .as_ref()
             .is_some_and(BackendChoice::is_memcached);
@@ -323,9 +323,10 @@ impl CacheBuilder {
             (None, Some(0)) => return Err(Error::config("the capacity must be at least 1")),
             (None, capacity) => Arc::new(MemoryBackend::new(capacity.unwrap_or(DEFAULT_CAPACITY))),
         };
-        if self.backplane.is_some() && !memcached {
+        if self.backplane.is_some() && !opens_memcached {
             return Err(Error::config(
-                "a backplane announces Memcached's changes; Redis announces its own",
+                "a backplane announces the changes of a Memcached backend that the builder \
+                 opens (.memcached(url) or .url(url)); Redis announces its own",
             ));
         }
         if self.local.is_none() && self.local_ttl.is_some() {

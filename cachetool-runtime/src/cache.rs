@@ -186,9 +186,8 @@ impl Cache {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let outcome = driver.delete_many(&self.inner.backend, &keys).await;
         // Whether or not the server answered: this process sees the clean.
-        if let Some(near) = &self.inner.near {
-            near.clean_tags(tags.iter().map(|tag| tag_hash(tag.as_ref())));
-        }
+        let hashes = tags.iter().map(|tag| tag_hash(tag.as_ref()));
+        crate::near::clean_tags_everywhere(self.prefix(), hashes);
         self.inner.invalidations.cleaned();
         if let Err(error) = &outcome {
             observe::returned_error(self, "clean", &keys.join(" "), error);
@@ -206,9 +205,7 @@ impl Cache {
         let outcome = driver
             .set(&self.inner.backend, epoch_key, codec::new_version(), None)
             .await;
-        if let Some(near) = &self.inner.near {
-            near.new_epoch();
-        }
+        crate::near::new_epoch_everywhere(self.prefix());
         self.inner.invalidations.cleaned();
         if let Err(error) = &outcome {
             observe::returned_error(self, "clean_all", epoch_key, error);

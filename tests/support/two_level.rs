@@ -45,12 +45,21 @@ impl Config {
                 .map(|builder| builder.local_ttl(LOCAL_TTL)),
             (false, _) => Cache::builder().url(url),
         };
-        builder
-            .expect("a test server's URL")
-            .local(1000)
+        let builder = builder.expect("a test server's URL");
+        // By URL, the tier is the URL's doing alone.
+        let builder = match by_url && !params.is_empty() {
+            true => builder,
+            false => builder.local(1000),
+        };
+        let cache = builder
             .prefix(prefix)
             .build()
-            .expect("build a two-level cache")
+            .expect("build a two-level cache");
+        assert!(
+            cache.__local_tier_listening().is_some(),
+            "{self:?}: a local tier"
+        );
+        cache
     }
 
     pub(crate) fn has_channel(self) -> bool {

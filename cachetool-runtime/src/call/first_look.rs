@@ -7,6 +7,7 @@
 //! it, with [`Request::after`], that the look was made and counted, so the
 //! request does not look again.
 
+use super::near::look_near;
 use super::Request;
 use crate::__private::Cacheable;
 use crate::cache::Cache;
@@ -46,12 +47,16 @@ pub fn look_locally<T: Cacheable>(
     let inner = &cache.inner;
     let Some(local) = &inner.local else {
         return match &inner.near {
-            Some(near) => super::near::look_near(inner, near, site, self_type, generics, key),
-            None => LocalLook::NotLooked,
+            Some(near) if near.listening() => {
+                let call = call_id(site, self_type, generics, key);
+                call.map_or(LocalLook::NotLooked, |call| {
+                    look_near(inner, near, site, call)
+                })
+            }
+            _ => LocalLook::NotLooked,
         };
     };
-    let self_type = self_type.filter(|self_type| site.keys_self(self_type));
-    let Some(call) = CallId::new(site, self_type, generics, key) else {
+    let Some(call) = call_id(site, self_type, generics, key) else {
         return LocalLook::NotLooked;
     };
     match local.current_value(call) {
@@ -64,6 +69,18 @@ pub fn look_locally<T: Cacheable>(
             LocalLook::Missed
         }
     }
+}
+
+/// The call's identity, `Self` keyed only where the site needs it.
+#[inline]
+fn call_id(
+    site: &'static Site,
+    self_type: Option<&'static str>,
+    generics: &[&'static str],
+    key: &KeyPart,
+) -> Option<CallId> {
+    let self_type = self_type.filter(|self_type| site.keys_self(self_type));
+    CallId::new(site, self_type, generics, key)
 }
 
 impl Request<'_> {

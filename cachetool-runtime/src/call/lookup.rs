@@ -74,7 +74,7 @@ impl Request<'_> {
         &self,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
-        near: Option<NearStart>,
+        near: Option<Box<NearStart>>,
     ) -> Found<T> {
         let inner = self.inner();
         let (seen, versions) = match values {
@@ -89,7 +89,7 @@ impl Request<'_> {
         if let (Some(entry), Some(versions)) = (seen, &versions) {
             let value = match near {
                 None => self.fresh_value::<T>(entry, versions),
-                Some(start) => self.fresh_value_filling::<T>(entry, versions, start),
+                Some(start) => self.fresh_value_filling::<T>(entry, versions, &start),
             };
             if let Some(value) = value {
                 self.count_hit();

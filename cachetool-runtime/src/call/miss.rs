@@ -116,7 +116,7 @@ impl Request<'_> {
             }
             let miss = self.versions_now(driver).await;
             let outcome = self.load_and_store(driver, miss, body).await;
-            self.changed_here();
+            self.drop_near_copies();
             outcome
         })
         .await
@@ -144,7 +144,7 @@ impl Request<'_> {
             .set(&inner.backend, &self.entry_key, tombstone, Some(ttl))
             .await;
         inner.invalidations.invalidated(self.mark);
-        self.changed_here();
+        self.drop_near_copies();
         if let Err(error) = &outcome {
             crate::observe::returned_error(self.cache, "invalidate", &self.entry_key, error);
         }

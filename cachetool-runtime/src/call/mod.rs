@@ -266,13 +266,18 @@ impl Request<'_> {
 
     /// With an in-process store (which never waits), the first lookup made
     /// at once: a hit returns before the miss path's future is even built.
-    /// (What a look for a stale value read, if one did.)
+    /// (What a look for a stale value read, if one did; a near tier's hit.)
     fn lookup_if_local<T: Cacheable>(&mut self) -> Option<Found<T>> {
         if self.pre_read.is_some() {
             return Some(self.first_lookup_now());
         }
         let inner = self.inner();
-        (inner.local.is_some() || inner.backend.is_local()).then(|| self.lookup_now())
+        if inner.local.is_some() || inner.backend.is_local() {
+            return Some(self.lookup_now());
+        }
+        // `#[async_trait]` methods make no first look: this is theirs. (An
+        // `async fn` whose first look missed reads the tier once more.)
+        self.near_hit().map(Found::Hit)
     }
 
     /// Runs the body now, stores its value and returns it.

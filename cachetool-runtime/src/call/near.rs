@@ -10,10 +10,10 @@ use crate::__private::Cacheable;
 use crate::backend::Value;
 use crate::cache::Inner;
 use crate::codec;
-use crate::key::{CallId, KeyPart, Site};
+use crate::key::{CallId, Site};
 use crate::near::{NearStart, NearTier};
 
-/// The first look of a call of a remote cache with a near tier: a hit
+/// The first look of a call of a remote cache at its near tier: a hit
 /// returns with no round trip; anything else goes on to the remote lookup,
 /// which counts it.
 #[inline]
@@ -21,17 +21,8 @@ pub(super) fn look_near<T: Cacheable>(
     inner: &Inner,
     near: &NearTier,
     site: &'static Site,
-    self_type: Option<&'static str>,
-    generics: &[&'static str],
-    key: &KeyPart,
+    call: CallId,
 ) -> LocalLook<T> {
-    if !near.listening() {
-        return LocalLook::NotLooked;
-    }
-    let self_type = self_type.filter(|self_type| site.keys_self(self_type));
-    let Some(call) = CallId::new(site, self_type, generics, key) else {
-        return LocalLook::NotLooked;
-    };
     match near.value(call) {
         Some(value) => {
             inner.count_local_hit(site);
@@ -51,10 +42,12 @@ impl Request<'_> {
 
     /// What a remote read that may fill the near tier reads first (`None`:
     /// no near tier, or it can't be filled now).
+    /// (Boxed: it is held across the remote read's `.await`, and every
+    /// byte of an async lookup's future counts in a deep recursion.)
     #[inline]
-    pub(crate) fn near_start(&self) -> Option<NearStart> {
+    pub(crate) fn near_start(&self) -> Option<Box<NearStart>> {
         let near = self.inner().near.as_ref()?;
-        near.start(self.call?, &self.tag_hashes)
+        near.start(self.call?, &self.tag_hashes).map(Box::new)
     }
 
     /// The value of `entry` (computed under `versions`) if it is a plain hit
@@ -63,7 +56,7 @@ impl Request<'_> {
         &self,
         entry: &Value,
         versions: &[u64],
-        start: NearStart,
+        start: &NearStart,
     ) -> Option<T> {
         let decoded = codec::decode_expired_too::<T>(entry, versions)?;
         let fresh_for = decoded.plain_hit_for(self.refresh_ahead)?;
@@ -75,7 +68,7 @@ impl Request<'_> {
     /// most `fresh_for` (`None`: no TTL).
     pub(crate) fn fill_near<T: Cacheable>(
         &self,
-        start: NearStart,
+        start: &NearStart,
         value: &T,
         fresh_for: Option<Duration>,
     ) {
@@ -85,11 +78,11 @@ impl Request<'_> {
     }
 
     /// This process changed the call's remote entry (an invalidation, a
-    /// refresh): with a near tier, its copy goes, and no fill from a read
-    /// made before lands after.
-    pub(crate) fn changed_here(&self) {
-        if let (Some(near), Some(call)) = (&self.inner().near, self.call) {
-            near.drop_entry(call);
+    /// refresh): the near tiers of its prefix in this process drop their
+    /// copies before the change returns.
+    pub(crate) fn drop_near_copies(&self) {
+        if let Some(call) = self.call {
+            crate::near::drop_copies(self.inner().namespace.prefix(), call);
         }
     }
 }

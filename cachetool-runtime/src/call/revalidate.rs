@@ -115,7 +115,7 @@ impl<'c> Request<'c> {
         mut self,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
-        near: Option<NearStart>,
+        near: Option<Box<NearStart>>,
     ) -> Looked<'c, T> {
         if let Some((value, due)) = self.servable(asked, values, near) {
             self.count_hit();
@@ -141,7 +141,7 @@ impl<'c> Request<'c> {
         &self,
         asked: usize,
         values: Result<&[Option<Value>], &Error>,
-        near: Option<NearStart>,
+        near: Option<Box<NearStart>>,
     ) -> Option<(T, bool)> {
         let [Some(entry), versions @ ..] = values.ok()? else {
             return None;
@@ -157,7 +157,7 @@ impl<'c> Request<'c> {
         };
         if let (false, Some(start)) = (due, near) {
             if let Some(fresh_for) = decoded.plain_hit_for(self.refresh_ahead) {
-                self.fill_near(start, &decoded.value, fresh_for);
+                self.fill_near(&start, &decoded.value, fresh_for);
             }
         }
         Some((decoded.value, due))

@@ -7,6 +7,8 @@
 //! What the handler is told, in order:
 //! - [`Event::Listening`] once the server confirmed the subscription (again);
 //! - [`Event::Changed`] for each message of the channel;
+//! - [`Event::Unreadable`] for a message of the channel that is not of the
+//!   format (a newer writer's, a damaged one): a change may have been missed;
 //! - [`Event::Lost`] as the first thing after the connection failed (an
 //!   error, an end of stream, a server restart, an unanswered ping): changes
 //!   may have been missed from then on, until the next `Listening`.
@@ -49,6 +51,9 @@ pub(crate) enum Event<'m> {
     /// A change published on the channel (by any backend, this one's too:
     /// `message.origin` tells).
     Changed(&'m Message),
+    /// A message of the channel that could not be read (logged and counted
+    /// as ignored too): whatever it announced is unknown.
+    Unreadable,
 }
 
 /// What the local tier implements: called on the subscriber's thread, one
@@ -237,7 +242,10 @@ impl Listener {
         }
         match decode(&self.prefix, message.get_payload_bytes()) {
             Ok(decoded) => (self.handler)(Event::Changed(&decoded)),
-            Err(why) => self.ignore(why.0, message.get_payload_bytes()),
+            Err(why) => {
+                self.ignore(why.0, message.get_payload_bytes());
+                (self.handler)(Event::Unreadable);
+            }
         }
     }
 

@@ -62,35 +62,28 @@ impl Shared {
                     self.apply_change(change);
                 }
             }
+            // A message we can't read may have announced any change.
+            Event::Unreadable => self.forget_everything(),
         }
     }
 
     fn apply_change(&self, change: &Change) {
-        let namespace = &self.store.namespace;
-        let invalidations = &namespace.invalidations;
         match change {
             Change::Entry(calls) => {
                 for &call in calls {
                     self.drop_entry(call);
                 }
             }
-            Change::Tag { tag, .. } => {
-                namespace.clean_tags([*tag]);
-                invalidations.cleaned();
-            }
+            Change::Tag { tag, .. } => self.clean_tags(&[*tag]),
             // An entry of a generic function can't be named: every entry goes.
-            Change::UnnamedEntry | Change::Epoch { .. } => {
-                namespace.new_epoch();
-                invalidations.cleaned();
-            }
+            Change::UnnamedEntry | Change::Epoch { .. } => self.new_epoch(),
         }
     }
 
     /// Makes every entry a miss and every fill in progress not land, then
     /// drops the entries.
     fn forget_everything(&self) {
-        self.store.namespace.new_epoch();
-        self.store.namespace.invalidations.cleaned();
+        self.new_epoch();
         self.store.tier().clear();
     }
 }

@@ -36,6 +36,7 @@
 
 #[cfg(feature = "redis")]
 mod coherence;
+mod registry;
 #[cfg(all(test, feature = "redis"))]
 mod tests;
 #[cfg(any(feature = "redis", feature = "memcached"))]
@@ -66,6 +67,7 @@ pub(crate) struct NearTier {
 
 /// What the subscriber's handler shares with the calls.
 struct Shared {
+    prefix: Box<str>,
     store: LocalStore,
     /// The channel is up (always, without one): the tier may be read and filled.
     listening: AtomicBool,
@@ -106,6 +108,7 @@ impl NearTier {
             ));
         }
         let shared = Arc::new(Shared {
+            prefix: prefix.into(),
             store: LocalStore::new(Arc::new(LocalTier::new(capacity)), prefix),
             listening: AtomicBool::new(false),
         });
@@ -124,6 +127,7 @@ impl NearTier {
             }
             shared.listening.store(true, Ordering::Release);
         }
+        registry::register(&shared);
         Ok(NearTier {
             shared,
             local_ttl,
@@ -132,16 +136,19 @@ impl NearTier {
         })
     }
 
-    /// A tier of `capacity` entries with no channel yet (not listening).
+    /// A tier of `capacity` entries for `prefix`, with no channel yet (not
+    /// listening), registered as any tier is.
     #[cfg(all(test, feature = "redis"))]
-    fn unsubscribed(capacity: usize, local_ttl: Option<Duration>) -> NearTier {
+    fn unsubscribed(prefix: &str, capacity: usize, local_ttl: Option<Duration>) -> NearTier {
+        let shared = Arc::new(Shared {
+            prefix: prefix.into(),
+            store: LocalStore::new(Arc::new(LocalTier::new(capacity)), prefix),
+            listening: AtomicBool::new(false),
+        });
+        registry::register(&shared);
         NearTier {
-            shared: Arc::new(Shared {
-                store: LocalStore::new(Arc::new(LocalTier::new(capacity)), "near-tests"),
-                listening: AtomicBool::new(false),
-            }),
+            shared,
             local_ttl,
-            #[cfg(feature = "redis")]
             _subscription: None,
         }
     }
@@ -181,7 +188,7 @@ impl NearTier {
     /// that may have changed it was heard since `start`, or the channel is down.
     pub(crate) fn fill<T: Clone + Send + Sync + 'static>(
         &self,
-        start: NearStart,
+        start: &NearStart,
         call: CallId,
         value: &T,
         fresh_for: Option<Duration>,
@@ -207,34 +214,63 @@ impl NearTier {
             }
         });
     }
+}
 
-    /// Drops `call`'s entry, counting an invalidation of its stripe (so that
-    /// no fill from a read made before lands after): this process changed it.
-    pub(crate) fn drop_entry(&self, call: CallId) {
-        self.shared.drop_entry(call);
-    }
-
-    /// Makes every entry tagged with one of `tags` (hashes) a miss, and no
-    /// fill in progress land.
-    pub(crate) fn clean_tags(&self, tags: impl IntoIterator<Item = u64>) {
-        let namespace = &self.shared.store.namespace;
-        namespace.clean_tags(tags);
-        namespace.invalidations.cleaned();
-    }
-
-    /// Makes every entry a miss, and no fill in progress land.
-    pub(crate) fn new_epoch(&self) {
-        let namespace = &self.shared.store.namespace;
-        namespace.new_epoch();
-        namespace.invalidations.cleaned();
+impl Drop for NearTier {
+    fn drop(&mut self) {
+        registry::unregister(&self.shared);
     }
 }
 
+/// This process changed `call`'s remote entry in `prefix` (an
+/// invalidation, a refresh): every near tier of the prefix in this process
+/// drops its copy, and no fill from a read made before lands after.
+pub(crate) fn drop_copies(prefix: &str, call: CallId) {
+    registry::each_tier_of(prefix, |tier| tier.drop_entry(call));
+}
+
+/// This process cleaned `tags` (hashes of their names) in `prefix`: no near
+/// tier of the prefix in this process serves their entries any more.
+pub(crate) fn clean_tags_everywhere(prefix: &str, tags: impl Iterator<Item = u64>) {
+    let mut tags = tags.peekable();
+    if tags.peek().is_none() {
+        return;
+    }
+    let tags: TagHashes = tags.collect();
+    registry::each_tier_of(prefix, |tier| tier.clean_tags(&tags));
+}
+
+/// This process gave `prefix` a new epoch (`clean_all`): no near tier of
+/// the prefix in this process serves anything it held.
+pub(crate) fn new_epoch_everywhere(prefix: &str) {
+    registry::each_tier_of(prefix, Shared::new_epoch);
+}
+
+type TagHashes = smallvec::SmallVec<[u64; 4]>;
+
 impl Shared {
+    /// Drops `call`'s entry, counting an invalidation of its stripe, under
+    /// the stripe's lock (so that no fill from a read made before lands after).
     fn drop_entry(&self, call: CallId) {
         let invalidations = &self.store.namespace.invalidations;
         let key = self.store.key(call);
         let mark = invalidations.mark(call.spread());
         invalidations.invalidate_locally(mark, || self.store.tier().remove(&key));
+    }
+
+    /// Makes every entry tagged with one of `tags` a miss, and no fill in
+    /// progress land (the versions first, then the count of cleans: see
+    /// `local/namespace.rs`).
+    fn clean_tags(&self, tags: &[u64]) {
+        let namespace = &self.store.namespace;
+        namespace.clean_tags(tags.iter().copied());
+        namespace.invalidations.cleaned();
+    }
+
+    /// Makes every entry a miss, and no fill in progress land.
+    fn new_epoch(&self) {
+        let namespace = &self.store.namespace;
+        namespace.new_epoch();
+        namespace.invalidations.cleaned();
     }
 }

@@ -17,9 +17,14 @@ pub(crate) struct LocalParams {
 /// Takes `local` and `local_ttl` out of `url`'s query; the other
 /// parameters stay, in their order.
 pub(crate) fn take_local_params(url: &str) -> Result<LocalParams> {
+    // A fragment (`#insecure`) follows the query: kept as it is.
+    let (url, fragment) = match url.split_once('#') {
+        Some((url, fragment)) => (url, format!("#{fragment}")),
+        None => (url, String::new()),
+    };
     let Some((base, query)) = url.split_once('?') else {
         return Ok(LocalParams {
-            url: url.to_owned(),
+            url: format!("{url}{fragment}"),
             capacity: None,
             local_ttl: None,
         });
@@ -51,8 +56,8 @@ pub(crate) fn take_local_params(url: &str) -> Result<LocalParams> {
         }
     }
     let url = match kept.is_empty() {
-        true => base.to_owned(),
-        false => format!("{base}?{}", kept.join("&")),
+        true => format!("{base}{fragment}"),
+        false => format!("{base}?{}{fragment}", kept.join("&")),
     };
     Ok(LocalParams {
         url,
@@ -76,6 +81,13 @@ mod tests {
         assert_eq!(params.url, "memcache://h:1");
         let plain = take_local_params("redis://h:1/").expect("valid");
         assert_eq!((plain.url.as_str(), plain.capacity), ("redis://h:1/", None));
+        let insecure = take_local_params("rediss://h/?local=10#insecure").expect("valid");
+        assert_eq!(insecure.url, "rediss://h/#insecure");
+        assert_eq!(insecure.capacity, Some(10));
+        let kept = take_local_params("rediss://h/?a=1&local=10#insecure").expect("valid");
+        assert_eq!(kept.url, "rediss://h/?a=1#insecure");
+        let bare = take_local_params("rediss://h/#insecure").expect("valid");
+        assert_eq!(bare.url, "rediss://h/#insecure");
     }
 
     #[test]

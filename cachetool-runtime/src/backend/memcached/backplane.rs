@@ -19,8 +19,6 @@ impl MemcachedBackend {
     /// Announces this backend's changes on the Redis at `url` from now on
     /// (the same forms as a Redis backend's URL, cluster and TLS included).
     /// Only reads the URL; connects on the first change.
-    // The builder's `.backplane(url)` calls it once issue 12 wires the local tier.
-    #[allow(dead_code)]
     pub(crate) fn with_backplane(mut self, url: &str) -> crate::Result<MemcachedBackend> {
         self.backplane = Some(RedisBackend::open(url, &self.options)?);
         Ok(self)

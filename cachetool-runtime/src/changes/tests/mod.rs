@@ -45,6 +45,7 @@ enum Heard {
     Listening,
     Lost,
     Changed(Message),
+    Unreadable,
 }
 
 /// A subscription whose handler queues what it hears.
@@ -60,6 +61,7 @@ fn listen(backend: &dyn Backend, prefix: &str) -> Listener {
             Event::Listening => Heard::Listening,
             Event::Lost => Heard::Lost,
             Event::Changed(message) => Heard::Changed(message.clone()),
+            Event::Unreadable => Heard::Unreadable,
         };
         let _ = sender.send(heard);
     });
@@ -102,6 +104,13 @@ impl Listener {
         match self.next() {
             Heard::Lost => {}
             other => panic!("expected Lost, heard {other:?}"),
+        }
+    }
+
+    fn expect_unreadable(&self) {
+        match self.next() {
+            Heard::Unreadable => {}
+            other => panic!("expected Unreadable, heard {other:?}"),
         }
     }
 
