@@ -9,12 +9,14 @@
 //! a call that starts `local_ttl` after the change never gets the old
 //! value. Calls on threads and on tokio tasks.
 //!
-//! And the channel lost: this process's Redis user is switched off and its
-//! connections killed while a value sits in its local tier. Once the tier
-//! has noticed, the value is never served; the child refreshes the key
-//! meanwhile (a message this process cannot hear); the user is switched on
-//! again, and once the tier listens again, every call gets the refreshed
-//! value, never the one it held.
+//! And the channel lost, two ways, while a value sits in this process's
+//! local tier; once the tier has noticed, the value is never served:
+//! - this process's Redis user is switched off and its connections killed
+//!   (the data stays); the child refreshes the key meanwhile (a message this
+//!   process cannot hear); the user is switched on again, and once the tier
+//!   listens again, every call gets the refreshed value;
+//! - Redis is stopped and restarted (empty), and the child invalidates the
+//!   key; once the tier listens again, the value it held is never served.
 //!
 //! A custom harness (libtest-mimic): the child's entry point is not counted
 //! as a test.
@@ -62,6 +64,10 @@ fn trials() -> Vec<Trial> {
         let name = format!("redis::{mode}::a_lost_channel_empties_the_tier_until_it_is_back");
         trials.push(Trial::test(name, move || {
             a_lost_channel_empties_the_tier(mode)
+        }));
+        let name = format!("redis::{mode}::a_restarted_server_never_brings_back_a_held_value");
+        trials.push(Trial::test(name, move || {
+            a_restarted_server_never_brings_back_a_held_value(mode)
         }));
     }
     trials
@@ -413,6 +419,58 @@ fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
     }
     if calls.cache().stats().local_hits == local_hits {
         return Err("the tier was not used again".into());
+    }
+    Ok(())
+}
+
+fn a_restarted_server_never_brings_back_a_held_value(mode: &str) -> Result<(), Failed> {
+    let mut redis = Server::start(Kind::Redis);
+    let url = redis.url();
+    let prefix = support::unique_prefix("two-level-restart");
+    let cache = Cache::builder()
+        .url(&format!("{url}?local=1000"))?
+        .prefix(prefix.clone())
+        .connect_timeout(Duration::from_millis(200))
+        .io_timeout(Duration::from_millis(500))
+        .build()?;
+    let calls = Calls::new(cache, mode);
+    let kept = calls.get("keyed", 1);
+    if calls.warm("keyed") != kept {
+        return Err("the warm value is not the stored one".into());
+    }
+    redis.stop();
+    until(
+        || calls.cache().__local_tier_listening() == Some(false),
+        "the tier to notice",
+    )?;
+    let never_kept = || match calls.get("keyed", 1) {
+        value if value == kept => Err(format!("the held value {kept} served")),
+        value => Ok(value),
+    };
+    for _ in 0..20 {
+        never_kept()?;
+    }
+    redis.restart();
+    let mut child = ChildProcess::start(Config::Redis, &url, &url, &prefix);
+    if child.order("invalidate keyed") != "done" {
+        return Err("the child's invalidation failed".into());
+    }
+    until(
+        || calls.cache().__local_tier_listening() == Some(true),
+        "the tier to listen again",
+    )?;
+    // Until a value stored after the restart is read back locally.
+    let local_hits = calls.cache().stats().local_hits;
+    let deadline = Instant::now() + PATIENCE;
+    while calls.cache().stats().local_hits == local_hits {
+        never_kept()?;
+        if Instant::now() > deadline {
+            return Err(format!("no local hit within {PATIENCE:?} after the restart").into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..200 {
+        never_kept()?;
     }
     Ok(())
 }
