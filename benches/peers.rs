@@ -6,8 +6,12 @@
 //!
 //! `scripts/bench` runs it (`cargo bench --bench peers --features redis,memcached`) and writes
 //! `BENCHMARKS.md` from criterion's estimates and from the exact counts this
-//! bench writes to `$PEERS_COUNTS` (hit ratios, bodies run in a stampede).
+//! bench writes to `$PEERS_COUNTS` (hit ratios, bodies run in a stampede,
+//! server commands per call).
 //! It starts its own `redis-server` and `memcached` on free loopback ports.
+//!
+//! Two-level caching (a local tier in front of Redis) has a hit group of its
+//! own (`peers/two_level.rs`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,6 +29,9 @@ use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 #[path = "peers/zipf.rs"]
 mod zipf;
+
+#[path = "peers/two_level.rs"]
+mod two_level;
 
 /// Each hit row cycles over this many keys, all cached before it is measured.
 const HOT_KEYS: u64 = 1000;
@@ -936,6 +943,9 @@ fn main() {
     #[cfg(feature = "memcached")]
     if selected("memcached_hit") {
         memcached_rows::rows(&mut c, &mut counts, full);
+    }
+    if selected("two_level_hit") {
+        two_level::rows(&mut c, &mut counts, full);
     }
     drop(pinned);
     if selected("stampede") {
