@@ -123,7 +123,8 @@ struct Round {
     still_served: u64,
     /// The invalidation call itself, in the parent.
     invalidate: u64,
-    /// The child's stamps of its last local hit and of that call: the delay's resolution.
+    /// From the child's stamp of its last local hit to that of its first
+    /// miss: the delay's resolution.
     poll: u64,
     spurious: u64,
 }
