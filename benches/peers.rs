@@ -6,8 +6,14 @@
 //!
 //! `scripts/bench` runs it (`cargo bench --bench peers --features redis,memcached`) and writes
 //! `BENCHMARKS.md` from criterion's estimates and from the exact counts this
-//! bench writes to `$PEERS_COUNTS` (hit ratios, bodies run in a stampede).
+//! bench writes to `$PEERS_COUNTS` (hit ratios, bodies run in a stampede,
+//! server commands per call, the invalidation delay).
 //! It starts its own `redis-server` and `memcached` on free loopback ports.
+//!
+//! Two-level caching (a local tier in front of Redis) has a hit group of its
+//! own (`peers/two_level.rs`) and a measurement across two processes, the
+//! delay of an invalidation (`peers/invalidation_delay.rs`: the bench runs
+//! itself again as the second process).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,6 +31,13 @@ use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 #[path = "peers/zipf.rs"]
 mod zipf;
+
+#[path = "peers/two_level.rs"]
+mod two_level;
+
+#[cfg(target_os = "linux")]
+#[path = "peers/invalidation_delay.rs"]
+mod invalidation_delay;
 
 /// Each hit row cycles over this many keys, all cached before it is measured.
 const HOT_KEYS: u64 = 1000;
@@ -896,6 +909,9 @@ fn filter() -> Option<String> {
 }
 
 fn main() {
+    // The second process of the invalidation delay's measurement, if this is it.
+    #[cfg(target_os = "linux")]
+    invalidation_delay::run_child_if_asked();
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs each
     // benchmark once, and the counted workloads on short inputs.
     let full = std::env::args().any(|arg| arg == "--bench");
@@ -937,9 +953,18 @@ fn main() {
     if selected("memcached_hit") {
         memcached_rows::rows(&mut c, &mut counts, full);
     }
+    if selected("two_level_hit") {
+        two_level::rows(&mut c, &mut counts, full);
+    }
     drop(pinned);
     if selected("stampede") {
         stampede(&mut counts, full);
+    }
+    // Two processes, neither pinned, on a redis-server of its own (last: its
+    // cache's subscriber thread keeps reconnecting once that server stopped).
+    #[cfg(target_os = "linux")]
+    if selected("two_level_invalidation") {
+        invalidation_delay::measure(&mut counts, full);
     }
     counts.write();
     c.final_summary();
