@@ -1,13 +1,13 @@
 //! The `two_level_hit` group (issue 12): a hit in the local tier a cache
 //! keeps in front of Redis (`CacheBuilder::local`), one hot key, against a
-//! bare redis crate `GET` (the floor, as `redis_hit`'s), an in-memory hit, a
-//! Redis hit without the local tier, and `cached`'s `AsyncRedisCache` with
-//! the redis crate's client-side caching (RESP3 tracking).
+//! bare redis crate `GET` (the floor, as `redis_hit`'s), an in-memory hit and
+//! a Redis hit without the local tier. (`cached`'s `AsyncRedisCache` with
+//! client-side caching is left out: see the table's prose in `scripts/bench`.)
 //!
 //! Besides the times, each row's server commands per call are counted by
 //! the server (`INFO commandstats`) and written to the counts: a two-level
-//! hit, and a client-side-cached read, must send none. The set-up panics if
-//! the two-level calls are not local hits.
+//! hit must send none. The set-up panics if the two-level calls are not
+//! local hits.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -61,49 +61,6 @@ fn ct_memory(a: u64, b: &str) -> u64 {
 #[cached(cache = REMOTE_CACHE)]
 fn ct_remote(a: u64, b: &str) -> u64 {
     compute(a, b)
-}
-
-/// `cached`'s async Redis store with `client_side_caching(true)`: a RESP3
-/// connection whose reads the redis crate keeps, dropped by the server's
-/// invalidation pushes. Async only: the row calls it through `block_on`.
-mod peer_client_side {
-    use std::sync::LazyLock;
-
-    use cached::macros::concurrent_cached;
-    use cached::{AsyncRedisCache, RedisCacheError};
-
-    /// The runtime of every call: the connection's driver task lives on it.
-    pub(super) static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime")
-    });
-
-    async fn store() -> AsyncRedisCache<String, u64> {
-        AsyncRedisCache::builder("peers-cached-client-side")
-            .connection_string(&super::REDIS.url())
-            .client_side_caching(true)
-            .build()
-            .await
-            .expect("cached's AsyncRedisCache with client-side caching")
-    }
-
-    #[concurrent_cached(
-        ty = "AsyncRedisCache<String, u64>",
-        create = { store().await },
-        convert = { format!("{a}:{b}") },
-        map_error = |error: RedisCacheError| error
-    )]
-    async fn get_async(a: u64, b: &str) -> Result<u64, RedisCacheError> {
-        Ok(super::compute(a, b))
-    }
-
-    pub(super) fn get(a: u64, b: &str) -> u64 {
-        RUNTIME
-            .block_on(get_async(a, b))
-            .expect("cached's AsyncRedisCache")
-    }
 }
 
 /// Calls `get` until one call is a local hit of `cache`, for at most 20 s:
@@ -189,21 +146,11 @@ pub(super) fn rows(c: &mut Criterion, counts: &mut Counts, full: bool) {
             "cachetool_redis",
             Box::new(|| ct_remote(black_box(HOT), black_box(SHORT))),
         ),
-        (
-            "cached_redis_client_side",
-            Box::new(|| peer_client_side::get(black_box(HOT), black_box(SHORT))),
-        ),
     ];
     for (_, f) in &rows {
         f();
     }
     warm_two_level(&TWO_LEVEL_CACHE, || ct_two_level(HOT, SHORT));
-    // A few more reads, so that the client-side cache holds the key (the
-    // first call's own store invalidated it): the commands counted below
-    // tell whether it does.
-    for _ in 0..3 {
-        peer_client_side::get(HOT, SHORT);
-    }
 
     // Before anything is timed: the two-level calls are local hits, each.
     let before = TWO_LEVEL_CACHE.stats();
