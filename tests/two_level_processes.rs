@@ -24,14 +24,13 @@
 mod support;
 
 use std::cell::Cell;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::child::Conversation;
 use cachetool_test_harness::cluster::Cluster;
 use cachetool_test_harness::{Kind, Server};
 use libtest_mimic::{Failed, Trial};
@@ -191,67 +190,11 @@ impl Calls {
     }
 }
 
-/// The child, driven line by line: a command, then its answer.
-struct ChildProcess {
-    child: Child,
-    input: ChildStdin,
-    /// Its lines, read by a thread of their own, so that a wait for one is
-    /// bounded.
-    lines: Receiver<String>,
-}
-
-impl ChildProcess {
-    /// Starts the child on `config`'s `url` (and `backplane`) and `prefix`,
-    /// and waits until its cache is built.
-    fn start(config: Config, url: &str, backplane: &str, prefix: &str) -> ChildProcess {
-        let spec = format!("{config:?}|{url}|{backplane}|{prefix}");
-        let mut child = cachetool_test_harness::child::this_binary(CHILD_ENV, &spec)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the test binary as a child");
-        let input = child.stdin.take().unwrap();
-        let output = BufReader::new(child.stdout.take().unwrap());
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in output.lines() {
-                if sender.send(line.unwrap_or_default()).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut process = ChildProcess {
-            child,
-            input,
-            lines,
-        };
-        assert_eq!(process.answer(), "ready");
-        process
-    }
-
-    /// Sends `command` and gives the child's answer once it is done.
-    fn order(&mut self, command: &str) -> String {
-        writeln!(self.input, "{command}").unwrap();
-        self.input.flush().unwrap();
-        self.answer()
-    }
-
-    /// The child's next line, within `PATIENCE`.
-    fn answer(&mut self) -> String {
-        match self.lines.recv_timeout(PATIENCE) {
-            Ok(line) => line.trim().to_owned(),
-            Err(error) => panic!("no answer from the child within {PATIENCE:?}: {error}"),
-        }
-    }
-}
-
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        let _ = writeln!(self.input, "quit");
-        let deadline = Instant::now() + PATIENCE;
-        let _ = cachetool_test_harness::child::wait_until(&mut self.child, deadline);
-    }
+/// Starts the child on `config`'s `url` (and `backplane`) and `prefix`,
+/// once its cache is built; each of its answers awaited within `PATIENCE`.
+fn start_child(config: Config, url: &str, backplane: &str, prefix: &str) -> Conversation {
+    let spec = format!("{config:?}|{url}|{backplane}|{prefix}");
+    Conversation::start(CHILD_ENV, &spec, PATIENCE)
 }
 
 /// The servers of one configuration: the entries' URL and the backplane's.
@@ -290,7 +233,7 @@ fn another_processs_changes_reach_this_one(config: Config, mode: &str) -> Result
     let prefix = support::unique_prefix("two-level-processes");
     let cache = config.cache(&servers.url, &servers.backplane, &prefix, true);
     let calls = Calls::new(cache, mode);
-    let mut child = ChildProcess::start(config, &servers.url, &servers.backplane, &prefix);
+    let mut child = start_child(config, &servers.url, &servers.backplane, &prefix);
     let mut orders: Vec<(String, &str)> = SHAPES
         .iter()
         .map(|&shape| (format!("invalidate {shape}"), shape))
@@ -363,59 +306,100 @@ fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
     acl("ACL SETUSER near on >secret ~* &* +@all");
     let port = redis.port();
     let prefix = support::unique_prefix("two-level-lost");
-    let cache = Cache::builder()
-        .url(&format!("redis://near:secret@127.0.0.1:{port}/?local=1000"))?
-        .prefix(prefix.clone())
-        .connect_timeout(Duration::from_millis(200))
-        .io_timeout(Duration::from_millis(500))
-        .build()?;
-    let calls = Calls::new(cache, mode);
-    let kept = calls.get("keyed", 1);
-    if calls.warm("keyed") != kept {
-        return Err("the warm value is not the stored one".into());
-    }
+    let url = format!("redis://near:secret@127.0.0.1:{port}/");
+    let (calls, held) = holding_a_value(&url, &prefix, mode)?;
     acl("ACL SETUSER near off");
     acl("CLIENT KILL USER near");
-    until(
-        || calls.cache().__local_tier_listening() == Some(false),
-        "the tier to notice",
-    )?;
-    for _ in 0..20 {
-        // Cut off: each call computes, none gets the kept value.
-        if calls.get("keyed", 1) == kept {
-            return Err("the local tier served while its channel was down".into());
-        }
-    }
+    never_served_while_lost(&calls, held)?;
     // A change this process can't hear: the entry it holds is replaced.
-    let mut child = ChildProcess::start(Config::Redis, &redis.url(), &redis.url(), &prefix);
+    let mut child = start_child(Config::Redis, &redis.url(), &redis.url(), &prefix);
     let refreshed = child.order("refresh keyed");
     let refreshed: u64 = match refreshed.strip_prefix("refreshed ") {
         Some(value) => value.parse()?,
         None => return Err(format!("the child's refresh: {refreshed}").into()),
     };
     acl("ACL SETUSER near on");
+    // Until its data connection is back too (a call that can't read
+    // computes its own value), then with the tier in use: never the held value.
+    never_served_once_back(&calls, held, || {
+        never_held(&calls, held).map(|value| value == refreshed)
+    })
+}
+
+fn a_restarted_server_never_brings_back_a_held_value(mode: &str) -> Result<(), Failed> {
+    let mut redis = Server::start(Kind::Redis);
+    let url = redis.url();
+    let prefix = support::unique_prefix("two-level-restart");
+    let (calls, held) = holding_a_value(&url, &prefix, mode)?;
+    redis.stop();
+    never_served_while_lost(&calls, held)?;
+    redis.restart();
+    let mut child = start_child(Config::Redis, &url, &url, &prefix);
+    if child.order("invalidate keyed") != "done" {
+        return Err("the child's invalidation failed".into());
+    }
+    // Until a value stored after the restart is read back locally.
+    let local_hits = calls.cache().stats().local_hits;
+    never_served_once_back(&calls, held, || {
+        never_held(&calls, held)?;
+        Ok(calls.cache().stats().local_hits > local_hits)
+    })
+}
+
+/// A two-level cache of `prefix` on the Redis at `url` (with short
+/// timeouts: its server goes away), holding `keyed(1)` in its local tier;
+/// and the value held.
+fn holding_a_value(url: &str, prefix: &str, mode: &str) -> Result<(Calls, u64), Failed> {
+    let cache = Cache::builder()
+        .url(&format!("{url}?local=1000"))?
+        .prefix(prefix)
+        .connect_timeout(Duration::from_millis(200))
+        .io_timeout(Duration::from_millis(500))
+        .build()?;
+    let calls = Calls::new(cache, mode);
+    let held = calls.get("keyed", 1);
+    if calls.warm("keyed") != held {
+        return Err("the warm value is not the stored one".into());
+    }
+    Ok((calls, held))
+}
+
+/// Once the tier noticed its channel is gone: 20 calls, none gets `held`
+/// (each computes: the server can't be read either).
+fn never_served_while_lost(calls: &Calls, held: u64) -> Result<(), Failed> {
+    until(
+        || calls.cache().__local_tier_listening() == Some(false),
+        "the tier to notice",
+    )?;
+    for _ in 0..20 {
+        never_held(calls, held)?;
+    }
+    Ok(())
+}
+
+/// Once the tier listens again: calls until `settled` says so (bounded by
+/// `PATIENCE`), then 200 more, none of which gets `held`.
+fn never_served_once_back(
+    calls: &Calls,
+    held: u64,
+    mut settled: impl FnMut() -> Result<bool, Failed>,
+) -> Result<(), Failed> {
     until(
         || calls.cache().__local_tier_listening() == Some(true),
         "the tier to listen again",
     )?;
-    // Until its data connection is back too (a call that can't read
-    // computes its own value), then with the tier in use: never the kept value.
-    let never_kept = || match calls.get("keyed", 1) {
-        value if value == kept => Err(format!("the kept value {kept} served after the cut")),
-        value => Ok(value),
-    };
     let deadline = Instant::now() + PATIENCE;
-    while never_kept()? != refreshed {
+    while !settled()? {
         if Instant::now() > deadline {
             return Err(
-                format!("the refreshed value {refreshed} not read within {PATIENCE:?}").into(),
+                format!("not settled within {PATIENCE:?} after the channel came back").into(),
             );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let local_hits = calls.cache().stats().local_hits;
     for _ in 0..200 {
-        never_kept()?;
+        never_held(calls, held)?;
     }
     if calls.cache().stats().local_hits == local_hits {
         return Err("the tier was not used again".into());
@@ -423,56 +407,12 @@ fn a_lost_channel_empties_the_tier(mode: &str) -> Result<(), Failed> {
     Ok(())
 }
 
-fn a_restarted_server_never_brings_back_a_held_value(mode: &str) -> Result<(), Failed> {
-    let mut redis = Server::start(Kind::Redis);
-    let url = redis.url();
-    let prefix = support::unique_prefix("two-level-restart");
-    let cache = Cache::builder()
-        .url(&format!("{url}?local=1000"))?
-        .prefix(prefix.clone())
-        .connect_timeout(Duration::from_millis(200))
-        .io_timeout(Duration::from_millis(500))
-        .build()?;
-    let calls = Calls::new(cache, mode);
-    let kept = calls.get("keyed", 1);
-    if calls.warm("keyed") != kept {
-        return Err("the warm value is not the stored one".into());
-    }
-    redis.stop();
-    until(
-        || calls.cache().__local_tier_listening() == Some(false),
-        "the tier to notice",
-    )?;
-    let never_kept = || match calls.get("keyed", 1) {
-        value if value == kept => Err(format!("the held value {kept} served")),
+/// One call of `keyed(1)`: its value, or an error if it is `held`.
+fn never_held(calls: &Calls, held: u64) -> Result<u64, Failed> {
+    match calls.get("keyed", 1) {
+        value if value == held => Err(format!("the held value {held} served").into()),
         value => Ok(value),
-    };
-    for _ in 0..20 {
-        never_kept()?;
     }
-    redis.restart();
-    let mut child = ChildProcess::start(Config::Redis, &url, &url, &prefix);
-    if child.order("invalidate keyed") != "done" {
-        return Err("the child's invalidation failed".into());
-    }
-    until(
-        || calls.cache().__local_tier_listening() == Some(true),
-        "the tier to listen again",
-    )?;
-    // Until a value stored after the restart is read back locally.
-    let local_hits = calls.cache().stats().local_hits;
-    let deadline = Instant::now() + PATIENCE;
-    while calls.cache().stats().local_hits == local_hits {
-        never_kept()?;
-        if Instant::now() > deadline {
-            return Err(format!("no local hit within {PATIENCE:?} after the restart").into());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    for _ in 0..200 {
-        never_kept()?;
-    }
-    Ok(())
 }
 
 /// Waits (polling, bounded) until `condition` holds.

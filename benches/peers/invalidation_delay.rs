@@ -33,14 +33,13 @@
 //! on. Every wait is bounded: each answer by `PATIENCE`, the rounds by count.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cachetool::{cached, Cache};
+use cachetool_test_harness::child::Conversation;
 use cachetool_test_harness::{Kind, Server};
 
 use super::Counts;
@@ -141,7 +140,8 @@ pub(super) fn measure(counts: &mut Counts, full: bool) {
     }
     assert_eq!(LOADS.load(SeqCst), rounds, "every key stored once");
 
-    let mut child = ChildProcess::start(&url, prefix);
+    // Each answer within twice the child's own patience.
+    let mut child = Conversation::start(CHILD_ENV, &format!("{url}|{prefix}"), 2 * PATIENCE);
     let mut measured = Vec::new();
     let mut out_of_order = 0;
     for k in 0..rounds {
@@ -224,72 +224,6 @@ fn sorted(values: impl Iterator<Item = u64>) -> Vec<u64> {
 fn percentile(sorted: &[u64], p: usize) -> u64 {
     let rank = (sorted.len() * p).div_ceil(100).max(1);
     sorted[rank - 1]
-}
-
-/// The child, driven line by line: a command, then its answer.
-struct ChildProcess {
-    child: Child,
-    input: ChildStdin,
-    /// The child's lines, read on a thread of their own so that each wait
-    /// for one is bounded.
-    lines: Receiver<String>,
-}
-
-impl ChildProcess {
-    fn start(url: &str, prefix: &str) -> ChildProcess {
-        let mut child =
-            cachetool_test_harness::child::this_binary(CHILD_ENV, &format!("{url}|{prefix}"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn the bench binary as a child");
-        let input = child.stdin.take().unwrap();
-        let output = BufReader::new(child.stdout.take().unwrap());
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in output.lines() {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut process = ChildProcess {
-            child,
-            input,
-            lines,
-        };
-        assert_eq!(
-            process.answer(),
-            "ready",
-            "two_level_invalidation: the child"
-        );
-        process
-    }
-
-    fn order(&mut self, command: &str) -> String {
-        writeln!(self.input, "{command}").unwrap();
-        self.input.flush().unwrap();
-        self.answer()
-    }
-
-    /// The child's next line, within twice its own patience.
-    fn answer(&mut self) -> String {
-        match self.lines.recv_timeout(2 * PATIENCE) {
-            Ok(line) => line.trim().to_owned(),
-            Err(error) => panic!("two_level_invalidation: no answer from the child: {error}"),
-        }
-    }
-}
-
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        let _ = writeln!(self.input, "quit");
-        let _ = self.input.flush();
-        let deadline = Instant::now() + PATIENCE;
-        let _ = cachetool_test_harness::child::wait_until(&mut self.child, deadline);
-    }
 }
 
 /// The other process: warms a key, then watches its local copy go.
