@@ -7,12 +7,13 @@
 //! replaced by a new one when next needed, so an entry computed under it
 //! becomes a miss, never a stale hit.
 //!
-//! A hit must not read every version of its entry: the namespace counts its
-//! cleans (`Invalidations::cleans`), which a clean moves on after changing
-//! its versions, and each entry notes the count through which its versions
-//! are known current. A hit compares the two (one atomic load); only after a
-//! clean does it read the epoch and its tags' versions, once, and note the
-//! new count.
+//! A hit must not read every version of its entry. An untagged entry has one,
+//! the epoch: a hit compares it (one atomic load). For a tagged entry, the
+//! namespace counts its cleans (`Invalidations::cleans`), which a clean moves
+//! on after changing its versions, and the entry notes the count through
+//! which its versions are known current. A hit compares the two (one atomic
+//! load); only after a clean does it read the epoch and its tags' versions,
+//! once, and note the new count.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,12 +88,16 @@ impl LocalNamespace {
         (epoch, pairs)
     }
 
-    /// Whether an entry's versions are current, reading them only if a clean
-    /// happened since they were last found current.
+    /// Whether an entry's versions are current: an untagged entry's epoch,
+    /// compared; a tagged entry's, read only if a clean happened since they
+    /// were last found current.
     #[inline]
     pub(crate) fn current(&self, header: &Header) -> bool {
+        let Some(checked_through) = header.checked_through() else {
+            return header.epoch == self.epoch();
+        };
         let cleans = self.invalidations.cleans();
-        if header.checked_through() == cleans {
+        if checked_through == cleans {
             return true;
         }
         self.current_after_clean(header, cleans)
@@ -196,7 +201,7 @@ mod tests {
         assert!(!namespace.current(&a));
         assert!(namespace.current(&b));
         assert!(namespace.current(&untagged));
-        assert_eq!(b.checked_through(), 1, "checked once after the clean");
+        assert_eq!(b.checked_through(), Some(1), "checked once after the clean");
         let again = header(&namespace, &[1]);
         assert!(namespace.current(&again), "a new version for the tag");
         assert!(!namespace.current(&a), "the old one is never current again");
