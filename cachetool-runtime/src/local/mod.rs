@@ -3,37 +3,35 @@
 //! string. It is the whole store of the memory backend, and what a cache
 //! keeps in front of a remote one.
 //!
-//! The storage engine is quick_cache: reads take a shard's read lock and mark
-//! the entry's access bit (no exclusive lock on a hit), eviction is its
-//! CLOCK-based policy with a ghost list, which keeps keys used again over
-//! keys used once. (Measured against our own W-TinyLFU on the Zipf workload
-//! of `benches/peers.rs`: see the README's design notes.) Expired entries are
-//! never returned: a read drops them.
+//! The storage engine is quick_cache (`shards.rs`): reads take a shard's read
+//! lock and mark the entry's access bit (no exclusive lock on a hit), eviction
+//! is its CLOCK-based policy with a ghost list, which keeps keys used again
+//! over keys used once. (Measured against our own W-TinyLFU on the Zipf
+//! workload of `benches/peers.rs`: see the README's design notes.) Expired
+//! entries are never returned: a read drops them.
 
 pub(crate) mod clock;
 mod entry;
 mod namespace;
+mod shards;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use quick_cache::sync::{Cache as Engine, DefaultLifecycle};
-use quick_cache::{OptionsBuilder, UnitWeighter};
 
 pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, SharedEntry};
 pub(crate) use namespace::{tag_hash, LocalNamespace, TagPairs};
 
 use crate::key::CallId;
-use entry::FoldHash;
-
-type Entries =
-    Engine<EntryKey, SharedEntry, UnitWeighter, FoldHash, DefaultLifecycle<EntryKey, SharedEntry>>;
+use entry::Entry;
+use shards::Shards;
 
 /// Entries of every namespace, bounded in number, and each namespace's state.
 pub(crate) struct LocalTier {
-    entries: Entries,
+    entries: Shards,
     namespaces: Mutex<HashMap<Box<str>, Arc<LocalNamespace>>>,
     capacity: usize,
 }
@@ -58,22 +56,10 @@ impl LocalTier {
             .clamp(1, MAX_SHARDS)
             .next_power_of_two()
             .min(MAX_SHARDS);
-        // quick_cache gives each shard the capacity divided rounding up; a
-        // multiple of the shards keeps the total at most `capacity`.
-        let bound = (capacity / shards * shards) as u64;
-        let options = OptionsBuilder::new()
-            .shards(shards)
-            .estimated_items_capacity(capacity.min(1 << 24))
-            .weight_capacity(bound)
-            .build()
-            .expect("the options are in range");
         LocalTier {
-            entries: Entries::with_options(
-                options,
-                UnitWeighter,
-                FoldHash,
-                DefaultLifecycle::default(),
-            ),
+            // Each shard holds the capacity divided rounding down: the total
+            // is at most `capacity`.
+            entries: Shards::new(shards, capacity / shards, capacity.min(1 << 24) / shards),
             namespaces: Mutex::new(HashMap::new()),
             capacity,
         }
@@ -99,43 +85,60 @@ impl LocalTier {
     }
 
     /// The entry under `key` if it is fresh, counted as a use.
-    #[inline]
     pub(crate) fn get(&self, key: &EntryKey) -> Option<SharedEntry> {
-        let entry = self.entries.get(key)?;
-        self.unexpired(key, entry)
+        self.read_fresh(key, |entry| Some(Arc::clone(entry)))
     }
 
     /// The same, not counted as a use.
     pub(crate) fn peek(&self, key: &EntryKey) -> Option<SharedEntry> {
-        let entry = self.entries.peek(key)?;
-        self.unexpired(key, entry)
+        let entry = self.entries.peek(key, Arc::clone)?;
+        if entry.header.expires() && entry.header.stale(clock::now()) {
+            self.drop_if_expired(key, &entry);
+            return None;
+        }
+        Some(entry)
     }
 
-    /// `entry` if it is fresh; dropped if it is past the time it is kept until.
+    /// `read` of the entry under `key` if it is fresh, in place, counted as a
+    /// use: what a hit clones its value out of, with no count of the entry's
+    /// `Arc` moved. A stale entry is not read, and dropped if it is expired.
     #[inline]
-    fn unexpired(&self, key: &EntryKey, entry: SharedEntry) -> Option<SharedEntry> {
-        if !entry.header.expires() {
-            return Some(entry);
-        }
-        let now = clock::now();
-        if !entry.header.stale(now) {
-            return Some(entry);
-        }
-        if entry.header.expired(now) {
-            self.entries
-                .remove_if(key, |kept| Arc::ptr_eq(kept, &entry));
-        }
+    pub(crate) fn read_fresh<R>(
+        &self,
+        key: &EntryKey,
+        read: impl FnOnce(&SharedEntry) -> Option<R>,
+    ) -> Option<R> {
+        let stale = match self.entries.read(key, |entry| {
+            if entry.header.expires() && entry.header.stale(clock::now()) {
+                Err(Arc::clone(entry))
+            } else {
+                Ok(read(entry))
+            }
+        })? {
+            Ok(read) => return read,
+            Err(stale) => stale,
+        };
+        self.drop_if_expired(key, &stale);
         None
+    }
+
+    /// Drops `entry`, stale, if it is also past the time it is kept until
+    /// (and still the one under `key`).
+    #[cold]
+    fn drop_if_expired(&self, key: &EntryKey, entry: &SharedEntry) {
+        if entry.header.expired(clock::now()) {
+            self.entries.remove_if(key, |kept| Arc::ptr_eq(kept, entry));
+        }
     }
 
     /// The entry under `key`, expired or not, counted as a use.
     pub(crate) fn get_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.entries.get(key)
+        self.entries.read(key, Arc::clone)
     }
 
     /// The entry under `key`, expired or not, not counted as a use.
     pub(crate) fn peek_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.entries.peek(key)
+        self.entries.peek(key, Arc::clone)
     }
 
     pub(crate) fn insert(&self, key: EntryKey, entry: SharedEntry) {
@@ -181,12 +184,13 @@ impl LocalStore {
     /// The value of `call`, if there is a current one, counted as a use.
     #[inline]
     pub(crate) fn current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
-        self.value_of(self.tier().get(&self.key(call))?)
+        self.tier()
+            .read_fresh(&self.key(call), |entry| self.value_of(entry))
     }
 
     /// The same, not counted as a use.
     pub(crate) fn peek_current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
-        self.value_of(self.tier().peek(&self.key(call))?)
+        self.value_of(&self.tier().peek(&self.key(call))?)
     }
 
     /// The value of `call` if its versions are current and its TTL has not
@@ -236,12 +240,12 @@ impl LocalStore {
             return None;
         }
         let stale = header.stale(now);
-        Some((self.value_of(entry)?, stale))
+        Some((self.value_of(&entry)?, stale))
     }
 
     /// The value of `entry`, if its versions are current and it is a `T`.
     #[inline]
-    fn value_of<T: Clone + 'static>(&self, entry: SharedEntry) -> Option<T> {
+    fn value_of<T: Clone + 'static>(&self, entry: &Entry<dyn Any + Send + Sync>) -> Option<T> {
         if !self.namespace.current(&entry.header) {
             return None;
         }
