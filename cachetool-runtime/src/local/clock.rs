@@ -59,10 +59,15 @@ pub(crate) fn between(earlier: u64, later: u64) -> Duration {
     Duration::from_nanos(CLOCK.clock.delta_as_nanos(earlier, later))
 }
 
-/// The time `ttl` from now, or [`NEVER`] past what a `u64` holds.
+/// The time `ttl` from now, or [`NEVER`] for a TTL past what a `u64` of
+/// nanoseconds holds (584 years) or a time past what a `u64` of ticks holds.
 pub(crate) fn after(ttl: Duration) -> u64 {
-    // `as` saturates: a TTL of centuries is NEVER.
-    let ticks = (ttl.as_nanos() as f64 * CLOCK.per_nanosecond) as u64;
+    let Ok(nanos) = u64::try_from(ttl.as_nanos()) else {
+        return NEVER;
+    };
+    // `as` saturates; a counter slower than a tick a nanosecond (ARM's
+    // generic timer, at tens of MHz) makes fewer ticks than nanoseconds.
+    let ticks = (nanos as f64 * CLOCK.per_nanosecond) as u64;
     now().checked_add(ticks).unwrap_or(NEVER)
 }
 
@@ -82,7 +87,10 @@ mod tests {
             "5 s in ticks and back: {five:?}"
         );
         assert_eq!(after(Duration::MAX), NEVER);
-        assert_eq!(after(Duration::from_nanos(u64::MAX)), NEVER);
+        let past_a_u64 = Duration::from_nanos(u64::MAX) + Duration::from_nanos(1);
+        assert_eq!(after(past_a_u64), NEVER);
+        let centuries = after(Duration::from_nanos(u64::MAX));
+        assert!(centuries > later, "a TTL of 584 years ends after one of 5 s");
         assert_eq!(between(later, second), Duration::ZERO);
     }
 

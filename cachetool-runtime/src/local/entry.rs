@@ -40,8 +40,11 @@ impl EntryKey {
     }
 
     /// A hash of the key for spreading keys (already a hash: only folded).
+    /// One half is rotated: both carry the scope, which a plain XOR of the
+    /// halves would cancel, giving every function called with the same
+    /// arguments one hash.
     pub(crate) fn spread(&self) -> u64 {
-        self.high ^ self.low
+        self.high ^ self.low.rotate_left(32)
     }
 }
 
@@ -286,6 +289,11 @@ mod tests {
             EntryKey::new(2, 0),
             "the same arguments"
         );
+        assert_ne!(
+            EntryKey::new(1, 5).spread(),
+            EntryKey::new(2, 5).spread(),
+            "two functions' keys of the same arguments spread apart"
+        );
         assert_ne!(EntryKey::raw("a"), EntryKey::raw("b"));
     }
 
@@ -299,10 +307,13 @@ mod tests {
         let later = clock::after(Duration::from_secs(5));
         assert!(header.expires() && !header.expired(now) && !header.stale(now));
         assert!(header.expired(later) && header.expired(later + 1) && header.stale(later));
-        assert_eq!(
-            header.stale_for(later + 7),
-            Some(clock::between(header.fresh_until, later + 7))
-        );
+        assert_eq!(header.stale_for(header.fresh_until - 1), None);
+        assert_eq!(header.stale_for(header.fresh_until), Some(Duration::ZERO));
+        // Made after the header, so at least a second past its TTL (a lower
+        // bound only: a loaded machine may pause between the two).
+        let a_second_past = clock::after(Duration::from_secs(6));
+        let ago = header.stale_for(a_second_past).expect("past its TTL");
+        assert!(ago >= Duration::from_millis(999), "{ago:?}");
         assert_eq!(header.tags(), &[(2, 3)]);
         let forever = Header::new(None, 1, &[], 0);
         assert!(!forever.expires() && !forever.expired(later) && forever.tags().is_empty());

@@ -34,8 +34,9 @@ pub(super) struct Shards {
 }
 
 impl Shards {
-    /// `shards` (a power of two) shards of at most `per_shard` entries each,
-    /// each sized up front for `estimated` of them.
+    /// `shards` (a power of two) shards of at most `per_shard` entries each;
+    /// `estimated` sets the size of each one's ghost list (its table grows as
+    /// entries come).
     pub(super) fn new(shards: usize, per_shard: usize, estimated: usize) -> Shards {
         debug_assert!(shards.is_power_of_two());
         let options = OptionsBuilder::new()
@@ -59,17 +60,18 @@ impl Shards {
     /// `read` of the entry under `key`, in place, counted as a use (`None`:
     /// no entry).
     ///
-    /// `read` runs under the shard's read lock, taken recursively so that a
-    /// value's `Clone` that reads this tier again cannot deadlock behind a
-    /// waiting writer. (A `Clone` that stores into the tier, a cached call
-    /// that misses, would: no value's `Clone` does that.)
+    /// `read` runs under the shard's read lock, which a waiting writer holds
+    /// new readers off (a stream of hits cannot starve an insert or an
+    /// invalidation). What `read` runs must not take this tier's locks: the
+    /// value's `Clone` runs there, which is why the README asks that a
+    /// value's `Clone` call no cached function.
     #[inline]
     pub(super) fn read<R>(
         &self,
         key: &EntryKey,
         read: impl FnOnce(&SharedEntry) -> R,
     ) -> Option<R> {
-        let shard = self.shard(key).read_recursive();
+        let shard = self.shard(key).read();
         shard.get(key).map(read)
     }
 
@@ -79,7 +81,7 @@ impl Shards {
         key: &EntryKey,
         read: impl FnOnce(&SharedEntry) -> R,
     ) -> Option<R> {
-        let shard = self.shard(key).read_recursive();
+        let shard = self.shard(key).read();
         shard.peek(key).map(read)
     }
 

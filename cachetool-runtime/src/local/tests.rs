@@ -164,3 +164,74 @@ fn readers_and_writers_at_once_only_ever_see_what_was_stored() {
     });
     assert!(tier.len() <= 2_000);
 }
+
+/// A value whose `Drop` reads the tier it was kept in.
+struct ReadsOnDrop {
+    tier: Arc<LocalTier>,
+    drops: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for ReadsOnDrop {
+    fn drop(&mut self) {
+        let _ = self.tier.get(&key(0));
+        let _ = self.tier.len();
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_value_is_dropped_after_the_lock_is_released() {
+    // Replaced, evicted, removed or cleared, a value's `Drop` runs with no
+    // lock of the tier held: one that reads the tier does not deadlock.
+    // Each case runs on a thread of its own, so that a deadlock fails the
+    // test at the bound rather than hang it.
+    let tier = Arc::new(LocalTier::new(1));
+    let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let value = || {
+        let value = ReadsOnDrop {
+            tier: Arc::clone(&tier),
+            drops: Arc::clone(&drops),
+        };
+        entry(Header::new(None, 0, &[], 0), value)
+    };
+    let (a, b, c, d) = (value(), value(), value(), value());
+    let cases: [(&str, Box<dyn FnOnce(&LocalTier) + Send>); 4] = [
+        (
+            "replaced",
+            Box::new(move |tier| {
+                tier.insert(key(1), a);
+                tier.insert(key(1), b);
+            }),
+        ),
+        // A second key in a tier of one entry: one of the two goes.
+        ("evicted", Box::new(move |tier| tier.insert(key(2), c))),
+        (
+            "removed",
+            Box::new(|tier| {
+                tier.remove(&key(1));
+                tier.remove(&key(2));
+            }),
+        ),
+        (
+            "cleared",
+            Box::new(move |tier| {
+                tier.insert(key(3), d);
+                tier.clear();
+            }),
+        ),
+    ];
+    for (case, run) in cases {
+        let before = drops.load(Ordering::SeqCst);
+        let (done, finished) = std::sync::mpsc::channel();
+        let shared = Arc::clone(&tier);
+        std::thread::spawn(move || {
+            run(&shared);
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{case}: not done in 30 s: a Drop deadlocked on the tier"));
+        assert_eq!(drops.load(Ordering::SeqCst) - before, 1, "{case}: one value dropped");
+    }
+    assert_eq!(tier.len(), 0);
+}
