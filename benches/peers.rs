@@ -352,6 +352,33 @@ fn ct_zipf_no_lock(key: u64) -> u64 {
     zipf_body(key)
 }
 
+/// More quick_cache caches whose Zipf hit ratio is counted: each hashes with
+/// a random seed of its own (foldhash's), which moves its ratio by a few
+/// hundredths of a percent from one cache to the next.
+const QUICK_CACHE_SEEDS: usize = 8;
+
+/// The hit ratios of `caches` fresh quick_caches on the counted trace, each
+/// warmed by `warm_up` first, as the table's own quick_cache row.
+fn quick_cache_seed_spread(warm_up: &[u64], trace: &[u64], caches: usize) -> Vec<f64> {
+    (0..caches)
+        .map(|_| {
+            let quick = quick_cache::sync::Cache::<u64, u64>::new(ZIPF_CAPACITY);
+            let misses = std::cell::Cell::new(0u64);
+            let call = |key: u64| {
+                let found = quick.get_or_insert_with(&key, || {
+                    misses.set(misses.get() + 1);
+                    Ok::<_, Infallible>(key)
+                });
+                black_box(found.unwrap_or_else(|never| match never {}));
+            };
+            warm_up.iter().for_each(|&key| call(key));
+            misses.set(0);
+            trace.iter().for_each(|&key| call(key));
+            1.0 - misses.get() as f64 / trace.len() as f64
+        })
+        .collect()
+}
+
 /// The exact counts of the run, written as JSON for `scripts/bench`.
 #[derive(Default)]
 struct Counts {
@@ -461,6 +488,11 @@ fn zipf(c: &mut Criterion, counts: &mut Counts, full: bool) {
             trace.len()
         ));
     }
+    let spread = quick_cache_seed_spread(&warm_up, &trace, QUICK_CACHE_SEEDS);
+    counts.push(format!(
+        r#"  {{"kind": "zipf_hit_ratio_seeds", "row": "quick_cache_get_or_insert_with", "ratios": [{}]}}"#,
+        spread.iter().map(|ratio| format!("{ratio:.6}")).collect::<Vec<_>>().join(", ")
+    ));
     counts.push(format!(
         r#"  {{"kind": "zipf_best", "capacity": {ZIPF_CAPACITY}, "keys": {ZIPF_KEYS}, "top_mass": {:.6}}}"#,
         distribution.top_mass(ZIPF_CAPACITY)
