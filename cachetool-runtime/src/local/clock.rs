@@ -95,7 +95,10 @@ mod tests {
         let past_a_u64 = Duration::from_nanos(u64::MAX) + Duration::from_nanos(1);
         assert_eq!(after(past_a_u64), NEVER);
         let centuries = after(Duration::from_nanos(u64::MAX));
-        assert!(centuries > later, "a TTL of 584 years ends after one of 5 s");
+        assert!(
+            centuries > later,
+            "a TTL of 584 years ends after one of 5 s"
+        );
         assert_eq!(between(later, second), Duration::ZERO);
     }
 

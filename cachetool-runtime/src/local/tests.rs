@@ -195,7 +195,8 @@ fn a_value_is_dropped_after_the_lock_is_released() {
         entry(Header::new(None, 0, &[], 0), value)
     };
     let (a, b, c, d) = (value(), value(), value(), value());
-    let cases: [(&str, Box<dyn FnOnce(&LocalTier) + Send>); 4] = [
+    type Case = Box<dyn FnOnce(&LocalTier) + Send>;
+    let cases: [(&str, Case); 4] = [
         (
             "replaced",
             Box::new(move |tier| {
@@ -231,7 +232,11 @@ fn a_value_is_dropped_after_the_lock_is_released() {
         finished
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("{case}: not done in 30 s: a Drop deadlocked on the tier"));
-        assert_eq!(drops.load(Ordering::SeqCst) - before, 1, "{case}: one value dropped");
+        assert_eq!(
+            drops.load(Ordering::SeqCst) - before,
+            1,
+            "{case}: one value dropped"
+        );
     }
     assert_eq!(tier.len(), 0);
 }
