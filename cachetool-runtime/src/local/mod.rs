@@ -89,16 +89,6 @@ impl LocalTier {
         self.read_fresh(key, |entry| Some(Arc::clone(entry)))
     }
 
-    /// The same, not counted as a use.
-    pub(crate) fn peek(&self, key: &EntryKey) -> Option<SharedEntry> {
-        let entry = self.entries.peek(key, Arc::clone)?;
-        if entry.header.expires() && entry.header.stale(clock::now()) {
-            self.drop_if_expired(key, &entry);
-            return None;
-        }
-        Some(entry)
-    }
-
     /// `read` of the entry under `key` if it is fresh, in place, counted as a
     /// use: what a hit clones its value out of, with no count of the entry's
     /// `Arc` moved. A stale entry is not read, and dropped if it is expired.
@@ -108,27 +98,38 @@ impl LocalTier {
         key: &EntryKey,
         read: impl FnOnce(&SharedEntry) -> Option<R>,
     ) -> Option<R> {
-        let stale = match self.entries.read(key, |entry| {
-            if entry.header.expires() && entry.header.stale(clock::now()) {
-                Err(Arc::clone(entry))
-            } else {
-                Ok(read(entry))
-            }
-        })? {
-            Ok(read) => return read,
-            Err(stale) => stale,
-        };
-        self.drop_if_expired(key, &stale);
-        None
+        match self
+            .entries
+            .read(key, |entry| fresh_or_stale(entry, read))?
+        {
+            Ok(read) => read,
+            Err(stale) => self.drop_if_expired(key, &stale),
+        }
+    }
+
+    /// The same, not counted as a use.
+    pub(crate) fn peek_fresh<R>(
+        &self,
+        key: &EntryKey,
+        read: impl FnOnce(&SharedEntry) -> Option<R>,
+    ) -> Option<R> {
+        match self
+            .entries
+            .peek(key, |entry| fresh_or_stale(entry, read))?
+        {
+            Ok(read) => read,
+            Err(stale) => self.drop_if_expired(key, &stale),
+        }
     }
 
     /// Drops `entry`, stale, if it is also past the time it is kept until
-    /// (and still the one under `key`).
+    /// (and still the one under `key`). The stale entry's read: `None`.
     #[cold]
-    fn drop_if_expired(&self, key: &EntryKey, entry: &SharedEntry) {
+    fn drop_if_expired<R>(&self, key: &EntryKey, entry: &SharedEntry) -> Option<R> {
         if entry.header.expired(clock::now()) {
             self.entries.remove_if(key, |kept| Arc::ptr_eq(kept, entry));
         }
+        None
     }
 
     /// The entry under `key`, expired or not, counted as a use.
@@ -153,6 +154,20 @@ impl LocalTier {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn clear(&self) {
         self.entries.clear();
+    }
+}
+
+/// Under the shard's lock: `read` of `entry` if it is fresh (a plain hit),
+/// else the entry itself, for the caller to drop once the lock is released.
+#[inline]
+fn fresh_or_stale<R>(
+    entry: &SharedEntry,
+    read: impl FnOnce(&SharedEntry) -> Option<R>,
+) -> Result<Option<R>, SharedEntry> {
+    if entry.header.expires() && entry.header.stale(clock::now()) {
+        Err(Arc::clone(entry))
+    } else {
+        Ok(read(entry))
     }
 }
 
@@ -190,7 +205,8 @@ impl LocalStore {
 
     /// The same, not counted as a use.
     pub(crate) fn peek_current_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
-        self.value_of(&self.tier().peek(&self.key(call))?)
+        self.tier()
+            .peek_fresh(&self.key(call), |entry| self.value_of(entry))
     }
 
     /// The value of `call` if its versions are current and its TTL has not

@@ -79,7 +79,9 @@ fn an_expired_entry_is_never_returned_and_is_dropped() {
     tier.insert(key(2), stored(2, Some(Duration::from_secs(3600))));
     tier.insert(key(3), stored(3, None));
     assert_eq!(value(&tier, 1), None);
-    assert!(tier.peek(&key(1)).is_none());
+    assert!(tier
+        .peek_fresh(&key(1), |entry| Some(Arc::clone(entry)))
+        .is_none());
     assert!(
         tier.peek_expired_too(&key(1)).is_none(),
         "dropped when read"
