@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, SharedEntry};
+pub(crate) use entry::{entry, EntryKey, FoldHasher, Header, StoredEntry};
 pub(crate) use namespace::{tag_hash, LocalNamespace, TagPairs};
 
 use crate::key::CallId;
@@ -84,26 +84,28 @@ impl LocalTier {
         Arc::clone(namespace)
     }
 
-    /// The entry under `key` if it is fresh, counted as a use.
-    pub(crate) fn get(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.read_fresh(key, |entry| Some(Arc::clone(entry)))
+    /// A clone of the `T` under `key` if the entry is fresh (whatever its
+    /// versions), counted as a use: what the memory backend's raw reads and
+    /// the tests read.
+    pub(crate) fn value<T: Clone + 'static>(&self, key: &EntryKey) -> Option<T> {
+        self.read_fresh(key, |entry| entry.value::<T>().cloned())
     }
 
     /// `read` of the entry under `key` if it is fresh, in place, counted as a
-    /// use: what a hit clones its value out of, with no count of the entry's
-    /// `Arc` moved. A stale entry is not read, and dropped if it is expired.
+    /// use: what a hit clones its value out of. A stale entry is not read,
+    /// and dropped if it is expired.
     #[inline]
     pub(crate) fn read_fresh<R>(
         &self,
         key: &EntryKey,
-        read: impl FnOnce(&SharedEntry) -> Option<R>,
+        read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> Option<R>,
     ) -> Option<R> {
         match self
             .entries
             .read(key, |entry| fresh_or_stale(entry, read))?
         {
-            Ok(read) => read,
-            Err(stale) => self.drop_if_expired(key, &stale),
+            Fresh(read) => read,
+            Stale => self.drop_if_expired(key),
         }
     }
 
@@ -111,38 +113,46 @@ impl LocalTier {
     pub(crate) fn peek_fresh<R>(
         &self,
         key: &EntryKey,
-        read: impl FnOnce(&SharedEntry) -> Option<R>,
+        read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> Option<R>,
     ) -> Option<R> {
         match self
             .entries
             .peek(key, |entry| fresh_or_stale(entry, read))?
         {
-            Ok(read) => read,
-            Err(stale) => self.drop_if_expired(key, &stale),
+            Fresh(read) => read,
+            Stale => self.drop_if_expired(key),
         }
     }
 
-    /// Drops `entry`, stale, if it is also past the time it is kept until
-    /// (and still the one under `key`). The stale entry's read: `None`.
+    /// Drops the entry under `key` if it is past the time it is kept until
+    /// (what a read that found it stale does once it let go of the lock). The
+    /// stale entry's read: `None`.
     #[cold]
-    fn drop_if_expired<R>(&self, key: &EntryKey, entry: &SharedEntry) -> Option<R> {
-        if entry.header.expired(clock::now()) {
-            self.entries.remove_if(key, |kept| Arc::ptr_eq(kept, entry));
-        }
+    fn drop_if_expired<R>(&self, key: &EntryKey) -> Option<R> {
+        let now = clock::now();
+        self.entries.remove_if(key, |kept| kept.header.expired(now));
         None
     }
 
-    /// The entry under `key`, expired or not, counted as a use.
-    pub(crate) fn get_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.entries.read(key, Arc::clone)
+    /// `read` of the entry under `key`, expired or not, counted as a use.
+    pub(crate) fn read_expired_too<R>(
+        &self,
+        key: &EntryKey,
+        read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> R,
+    ) -> Option<R> {
+        self.entries.read(key, |entry| read(entry))
     }
 
-    /// The entry under `key`, expired or not, not counted as a use.
-    pub(crate) fn peek_expired_too(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.entries.peek(key, Arc::clone)
+    /// The same, not counted as a use.
+    pub(crate) fn peek_expired_too<R>(
+        &self,
+        key: &EntryKey,
+        read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> R,
+    ) -> Option<R> {
+        self.entries.peek(key, |entry| read(entry))
     }
 
-    pub(crate) fn insert(&self, key: EntryKey, entry: SharedEntry) {
+    pub(crate) fn insert(&self, key: EntryKey, entry: StoredEntry) {
         self.entries.insert(key, entry);
     }
 
@@ -157,17 +167,26 @@ impl LocalTier {
     }
 }
 
-/// Under the shard's lock: `read` of `entry` if it is fresh (a plain hit),
-/// else the entry itself, for the caller to drop once the lock is released.
+/// What a read under the shard's lock found.
+enum Found<R> {
+    /// A fresh entry (a plain hit), and what `read` made of it.
+    Fresh(R),
+    /// A stale one, not read: the caller drops it if it is also expired,
+    /// once the lock is released.
+    Stale,
+}
+use Found::{Fresh, Stale};
+
+/// Under the shard's lock: `read` of `entry` if it is fresh.
 #[inline]
 fn fresh_or_stale<R>(
-    entry: &SharedEntry,
-    read: impl FnOnce(&SharedEntry) -> Option<R>,
-) -> Result<Option<R>, SharedEntry> {
+    entry: &StoredEntry,
+    read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> Option<R>,
+) -> Found<Option<R>> {
     if entry.header.expires() && entry.header.stale(clock::now()) {
-        Err(Arc::clone(entry))
+        Stale
     } else {
-        Ok(read(entry))
+        Fresh(read(entry))
     }
 }
 
@@ -213,8 +232,11 @@ impl LocalStore {
     /// run out (due for a refresh ahead of it or not), not counted as a use:
     /// what `_peek` returns.
     pub(crate) fn peek_unexpired_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
-        let entry = self.tier().peek_expired_too(&self.key(call))?;
-        Some(self.value_within(entry, Duration::ZERO)?.0)
+        let key = self.key(call);
+        let (value, _) = self
+            .tier()
+            .peek_expired_too(&key, |entry| self.value_within(entry, Duration::ZERO))??;
+        Some(value)
     }
 
     /// The value of `call` if its versions are current and its TTL ran out
@@ -225,8 +247,11 @@ impl LocalStore {
         call: CallId,
         within: Duration,
     ) -> Option<T> {
-        let entry = self.tier().peek_expired_too(&self.key(call))?;
-        Some(self.value_within(entry, within)?.0)
+        let key = self.key(call);
+        let (value, _) = self
+            .tier()
+            .peek_expired_too(&key, |entry| self.value_within(entry, within))??;
+        Some(value)
     }
 
     /// The value of `call` if its versions are current and its TTL ran out
@@ -238,8 +263,9 @@ impl LocalStore {
         call: CallId,
         stale: Duration,
     ) -> Option<(T, bool)> {
-        let entry = self.tier().get_expired_too(&self.key(call))?;
-        self.value_within(entry, stale)
+        let key = self.key(call);
+        self.tier()
+            .read_expired_too(&key, |entry| self.value_within(entry, stale))?
     }
 
     /// The value of `entry` if its versions are current, it is not past the
@@ -247,7 +273,7 @@ impl LocalStore {
     /// not); with whether it is stale (past its refresh point or its TTL).
     fn value_within<T: Clone + 'static>(
         &self,
-        entry: SharedEntry,
+        entry: &Entry<dyn Any + Send + Sync>,
         within: Duration,
     ) -> Option<(T, bool)> {
         let now = clock::now();
@@ -256,7 +282,7 @@ impl LocalStore {
             return None;
         }
         let stale = header.stale(now);
-        Some((self.value_of(&entry)?, stale))
+        Some((self.value_of(entry)?, stale))
     }
 
     /// The value of `entry`, if its versions are current and it is a `T`.

@@ -19,9 +19,9 @@ use quick_cache::unsync::Cache as Shard;
 use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
-use super::entry::{EntryKey, FoldHash, SharedEntry};
+use super::entry::{EntryKey, FoldHash, StoredEntry};
 
-type Engine = Shard<EntryKey, SharedEntry, UnitWeighter, FoldHash, DropLater>;
+type Engine = Shard<EntryKey, StoredEntry, UnitWeighter, FoldHash, DropLater>;
 
 /// Entries spread over shards by their key's hash, at most a fixed number in
 /// each.
@@ -69,7 +69,7 @@ impl Shards {
     pub(super) fn read<R>(
         &self,
         key: &EntryKey,
-        read: impl FnOnce(&SharedEntry) -> R,
+        read: impl FnOnce(&StoredEntry) -> R,
     ) -> Option<R> {
         let shard = self.shard(key).read();
         shard.get(key).map(read)
@@ -79,13 +79,13 @@ impl Shards {
     pub(super) fn peek<R>(
         &self,
         key: &EntryKey,
-        read: impl FnOnce(&SharedEntry) -> R,
+        read: impl FnOnce(&StoredEntry) -> R,
     ) -> Option<R> {
         let shard = self.shard(key).read();
         shard.peek(key).map(read)
     }
 
-    pub(super) fn insert(&self, key: EntryKey, entry: SharedEntry) {
+    pub(super) fn insert(&self, key: EntryKey, entry: StoredEntry) {
         let mut evicted = Evicted::default();
         self.shard(&key)
             .write()
@@ -99,7 +99,7 @@ impl Shards {
     }
 
     /// Removes the entry under `key` if `which` says so.
-    pub(super) fn remove_if(&self, key: &EntryKey, which: impl FnOnce(&SharedEntry) -> bool) {
+    pub(super) fn remove_if(&self, key: &EntryKey, which: impl FnOnce(&StoredEntry) -> bool) {
         let removed = self.shard(key).write().remove_if(key, which);
         drop(removed);
     }
@@ -110,24 +110,24 @@ impl Shards {
 
     pub(super) fn clear(&self) {
         for shard in self.shards.iter() {
-            let cleared: Vec<SharedEntry> = shard.write().drain().map(|(_, entry)| entry).collect();
+            let cleared: Vec<StoredEntry> = shard.write().drain().map(|(_, entry)| entry).collect();
             drop(cleared);
         }
     }
 }
 
 /// Entries evicted by one insert, dropped once its lock is released.
-type Evicted = SmallVec<[SharedEntry; 2]>;
+type Evicted = SmallVec<[StoredEntry; 2]>;
 
 /// The lifecycle that keeps what an insert evicts for the caller to drop.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct DropLater;
 
-impl Lifecycle<EntryKey, SharedEntry> for DropLater {
+impl Lifecycle<EntryKey, StoredEntry> for DropLater {
     type RequestState = Evicted;
 
     #[inline]
-    fn on_evict(&self, evicted: &mut Evicted, _key: EntryKey, entry: SharedEntry) {
+    fn on_evict(&self, evicted: &mut Evicted, _key: EntryKey, entry: StoredEntry) {
         evicted.push(entry);
     }
 }

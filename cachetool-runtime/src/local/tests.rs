@@ -10,13 +10,12 @@ fn key(n: u64) -> EntryKey {
     EntryKey::new(1, xxhash_rust::xxh3::xxh3_128(&n.to_le_bytes()))
 }
 
-fn stored(n: u64, ttl: Option<Duration>) -> SharedEntry {
+fn stored(n: u64, ttl: Option<Duration>) -> StoredEntry {
     entry(Header::new(ttl, 0, &[], 0), n)
 }
 
 fn value(tier: &LocalTier, n: u64) -> Option<u64> {
-    tier.get(&key(n))
-        .and_then(|entry| entry.value::<u64>().copied())
+    tier.value::<u64>(&key(n))
 }
 
 #[test]
@@ -79,11 +78,9 @@ fn an_expired_entry_is_never_returned_and_is_dropped() {
     tier.insert(key(2), stored(2, Some(Duration::from_secs(3600))));
     tier.insert(key(3), stored(3, None));
     assert_eq!(value(&tier, 1), None);
-    assert!(tier
-        .peek_fresh(&key(1), |entry| Some(Arc::clone(entry)))
-        .is_none());
+    assert!(tier.peek_fresh(&key(1), |_| Some(())).is_none());
     assert!(
-        tier.peek_expired_too(&key(1)).is_none(),
+        tier.peek_expired_too(&key(1), |_| ()).is_none(),
         "dropped when read"
     );
     assert_eq!(value(&tier, 2), Some(2));
@@ -96,12 +93,9 @@ fn a_removed_entry_is_gone_and_a_new_one_replaces_an_old() {
     let tier = LocalTier::new(100);
     tier.insert(key(1), stored(1, None));
     tier.insert(key(1), stored(10, None));
-    assert_eq!(
-        tier.get(&key(1)).and_then(|e| e.value::<u64>().copied()),
-        Some(10)
-    );
+    assert_eq!(value(&tier, 1), Some(10));
     tier.remove(&key(1));
-    assert!(tier.get(&key(1)).is_none());
+    assert!(tier.peek_expired_too(&key(1), |_| ()).is_none());
 }
 
 #[test]
@@ -175,7 +169,7 @@ struct ReadsOnDrop {
 
 impl Drop for ReadsOnDrop {
     fn drop(&mut self) {
-        let _ = self.tier.get(&key(0));
+        let _ = self.tier.value::<u64>(&key(0));
         let _ = self.tier.len();
         self.drops.fetch_add(1, Ordering::SeqCst);
     }

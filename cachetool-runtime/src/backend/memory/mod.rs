@@ -13,7 +13,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::{Backend, HeldLock, LoadStart, LockRequest, Value};
-use crate::local::{clock, entry, EntryKey, Header, LocalTier, SharedEntry};
+use crate::local::{clock, entry, EntryKey, Header, LocalTier};
 use crate::Result;
 
 pub(crate) use url::capacity_of;
@@ -76,19 +76,12 @@ impl MemoryBackend {
     }
 
     fn read(&self, key: &str) -> Option<Value> {
-        let entry = self.tier.get(&EntryKey::raw(key))?;
-        entry.value::<Value>().cloned()
+        self.tier.value::<Value>(&EntryKey::raw(key))
     }
 
     fn write(&self, key: EntryKey, value: Value, ttl: Option<Duration>) {
         let header = Header::new(ttl, 0, &[], 0);
         self.tier.insert(key, entry(header, value));
-    }
-
-    /// The entry under `key`, expired or not (a value that expired after it
-    /// was read has not been replaced by anyone).
-    fn slot(&self, key: &EntryKey) -> Option<SharedEntry> {
-        self.tier.peek_expired_too(key)
     }
 }
 
@@ -138,12 +131,15 @@ impl Backend for MemoryBackend {
         let unchanged = {
             let key = EntryKey::raw(key);
             let _writing = self.raw_stripe(&key);
-            let slot = self.slot(&key);
-            let unchanged = match (&slot, seen) {
-                (Some(slot), Some(seen)) => slot.value::<Value>().is_some_and(|v| v.is_same(seen)),
-                (Some(slot), None) => slot.header.expired(clock::now()),
-                (None, seen) => seen.is_none(),
-            };
+            // The entry expired or not: a value that expired after it was
+            // read has not been replaced by anyone.
+            let unchanged = self
+                .tier
+                .peek_expired_too(&key, |slot| match seen {
+                    Some(seen) => slot.value::<Value>().is_some_and(|v| v.is_same(seen)),
+                    None => slot.header.expired(clock::now()),
+                })
+                .unwrap_or(seen.is_none());
             if unchanged {
                 self.write(key, value, ttl);
             }
@@ -170,9 +166,10 @@ impl Backend for MemoryBackend {
     fn unlock(&self, key: &str, token: u64) -> Result<()> {
         let key = EntryKey::raw(key);
         let _writing = self.raw_stripe(&key);
-        let held = self.tier.get(&key).is_some_and(|slot| {
-            (slot.value::<Value>()).is_some_and(|value| value.is_same(&lock_token(token)))
-        });
+        let held = self
+            .tier
+            .value::<Value>(&key)
+            .is_some_and(|value| value.is_same(&lock_token(token)));
         if held {
             self.tier.remove(&key);
         }
@@ -189,7 +186,7 @@ impl Backend for MemoryBackend {
         let locked = lock.is_some_and(|lock| {
             let key = EntryKey::raw(lock.key);
             let _writing = self.raw_stripe(&key);
-            let free = self.tier.get(&key).is_none();
+            let free = self.tier.read_fresh(&key, |_| Some(())).is_none();
             if free {
                 self.write(key, lock_token(lock.token), Some(lock.ttl));
             }
@@ -201,9 +198,8 @@ impl Backend for MemoryBackend {
             .map(|(key, candidate)| {
                 let key = EntryKey::raw(key);
                 let _writing = self.raw_stripe(&key);
-                let existing = self.tier.get(&key);
-                if let Some(existing) = existing.as_ref().and_then(|e| e.value::<Value>()) {
-                    return existing.clone();
+                if let Some(existing) = self.tier.value::<Value>(&key) {
+                    return existing;
                 }
                 self.write(key, candidate.clone(), None);
                 candidate.clone()
