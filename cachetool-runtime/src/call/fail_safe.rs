@@ -144,7 +144,7 @@ impl<'c> Request<'c> {
         }
         let body = async { self.fall_back(driver, body.await).await };
         if let Some(local) = self.local() {
-            let after_miss = Box::pin(self.local_after_miss(driver, local, found, body));
+            let after_miss = Box::pin(self.local_after_miss(driver, local, found.into(), body));
             return self.observed(after_miss).await;
         }
         let after_miss = Box::pin(self.after_miss(driver, found, body));
@@ -162,6 +162,7 @@ impl<'c> Request<'c> {
             return Ok(old);
         }
         let body = || self.fall_back_now(body());
+        let found = found.into();
         self.observed_now(|| self.local_after_miss_now(local, found, body))
     }
 

@@ -27,35 +27,67 @@ pub(crate) struct Started {
     pub(crate) tags: TagPairs,
 }
 
-impl Request<'_> {
+/// What a lookup of a local store found: [`Found`] without what a remote
+/// miss carries to its store, a few hundred bytes that every step of a local
+/// miss would otherwise move and drop.
+pub(crate) enum LocalFound<T> {
+    Hit(T),
+    Miss,
+    /// The arguments make no key: compute without storing.
+    Uncacheable,
+}
+
+impl<T> From<Found<T>> for LocalFound<T> {
+    #[inline]
+    fn from(found: Found<T>) -> LocalFound<T> {
+        match found {
+            Found::Hit(value) => LocalFound::Hit(value),
+            Found::Miss(_) => LocalFound::Miss,
+            Found::Uncacheable => LocalFound::Uncacheable,
+        }
+    }
+}
+
+impl<T> From<LocalFound<T>> for Found<T> {
+    #[inline]
+    fn from(found: LocalFound<T>) -> Found<T> {
+        match found {
+            LocalFound::Hit(value) => Found::Hit(value),
+            LocalFound::Miss => Found::Miss(Miss::unread()),
+            LocalFound::Uncacheable => Found::Uncacheable,
+        }
+    }
+}
+
+impl<'c> Request<'c> {
     /// The local store, if the cache has one.
     #[inline]
-    pub(crate) fn local(&self) -> Option<&LocalStore> {
+    pub(crate) fn local(&self) -> Option<&'c LocalStore> {
         self.inner().local.as_ref()
     }
 
     /// The call's lookup with a local store: the generated code's first look
     /// if it made one and missed (counted already), else [`local_found`](Request::local_found).
     #[inline]
-    pub(crate) fn local_lookup<T: Cacheable>(&self, local: &LocalStore) -> Found<T> {
+    pub(crate) fn local_lookup<T: Cacheable>(&self, local: &LocalStore) -> LocalFound<T> {
         if self.missed_locally {
-            return Found::Miss(Miss::unread());
+            return LocalFound::Miss;
         }
         self.local_found(local)
     }
 
     /// The entry's value, if there is a current one: counted as a hit or a miss.
     #[inline]
-    pub(crate) fn local_found<T: Cacheable>(&self, local: &LocalStore) -> Found<T> {
+    pub(crate) fn local_found<T: Cacheable>(&self, local: &LocalStore) -> LocalFound<T> {
         let Some(call) = self.call else {
-            return Found::Uncacheable;
+            return LocalFound::Uncacheable;
         };
         if let Some(value) = local.current_value(call) {
             self.count_hit();
-            return Found::Hit(value);
+            return LocalFound::Hit(value);
         }
         self.count_miss();
-        Found::Miss(Miss::unread())
+        LocalFound::Miss
     }
 
     /// The stored value, if there is a current one, counted as nothing.

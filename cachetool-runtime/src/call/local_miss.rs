@@ -11,9 +11,9 @@
 use std::future::Future;
 use std::time::Instant;
 
-use super::local::Started;
+use super::local::{LocalFound, Started};
+use super::share;
 use super::Request;
-use super::{share, Found};
 use crate::__private::Cacheable;
 use crate::driver::Driver;
 use crate::durations::deadline_after;
@@ -44,15 +44,15 @@ impl<'c> Request<'c> {
     pub(crate) fn next_step<T: Cacheable>(
         &self,
         local: &LocalStore,
-        found: Found<T>,
+        found: LocalFound<T>,
         per_thread: bool,
     ) -> Step<'c, T> {
         let call = match (found, self.call) {
-            (Found::Hit(value), _) => {
+            (LocalFound::Hit(value), _) => {
                 self.note(Outcome::Joined);
                 return Step::Value(value);
             }
-            (Found::Miss(_), Some(call)) => call,
+            (LocalFound::Miss, Some(call)) => call,
             (_, _) => return Step::ComputeOnly,
         };
         if !self.site.lock() {
@@ -149,7 +149,7 @@ impl<'c> Request<'c> {
     pub(crate) fn local_after_miss_now<T: Cacheable, E>(
         &self,
         local: &LocalStore,
-        first: Found<T>,
+        first: LocalFound<T>,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         let mut step = self.next_step(local, first, true);
@@ -182,7 +182,7 @@ impl<'c> Request<'c> {
         &self,
         driver: &D,
         local: &LocalStore,
-        first: Found<T>,
+        first: LocalFound<T>,
         body: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let mut step = self.next_step(local, first, D::IS_THREAD);

@@ -23,7 +23,7 @@ impl Request<'_> {
     /// One read of the entry and every version it depends on.
     pub(crate) async fn lookup<D: Driver, T: Cacheable>(&self, driver: &D) -> Found<T> {
         if let Some(local) = self.local() {
-            return self.local_lookup(local);
+            return self.local_lookup(local).into();
         }
         if self.unkeyable.is_some() {
             return Found::Uncacheable;
@@ -38,7 +38,7 @@ impl Request<'_> {
     #[inline]
     pub(crate) fn lookup_now<T: Cacheable>(&self) -> Found<T> {
         if let Some(local) = self.local() {
-            return self.local_lookup(local);
+            return self.local_lookup(local).into();
         }
         if self.unkeyable.is_some() {
             return Found::Uncacheable;

@@ -96,7 +96,7 @@ impl<'c> Batch<'c> {
         for (index, request) in self.requests.iter().enumerate() {
             // In memory, each item is looked up at once: no round trip to save.
             if let Some(local) = request.local() {
-                found[index] = Some(request.local_found(local));
+                found[index] = Some(request.local_found(local).into());
                 continue;
             }
             if request.unkeyable.is_some() {

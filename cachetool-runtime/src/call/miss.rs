@@ -38,7 +38,7 @@ impl Request<'_> {
             found => found,
         };
         if let Some(local) = self.local() {
-            let after_miss = Box::pin(self.local_after_miss(driver, local, found, body));
+            let after_miss = Box::pin(self.local_after_miss(driver, local, found.into(), body));
             return self.observed(after_miss).await;
         }
         let after_miss = Box::pin(self.after_miss(driver, found, body));

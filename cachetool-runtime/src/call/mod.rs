@@ -32,6 +32,7 @@ use expiry::Window;
 pub use expiry::{ttl_ok, ttl_value, EntryTtl, TtlOf};
 pub(crate) use fail_safe::Throttles;
 pub use first_look::{look_locally, LocalLook};
+use local::LocalFound;
 pub(crate) use lookup::{versions_of, wrong_count};
 pub(crate) use outcome::{Found, Miss, TOMBSTONE_TTL};
 pub use revalidate::Looked;
@@ -203,15 +204,20 @@ impl<'c> Request<'c> {
         mut self,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        match (self.first_lookup_now(), self.local()) {
-            (Found::Hit(value), _) => Ok(value),
+        let Some(local) = self.local() else {
+            return match self.first_lookup_now() {
+                Found::Hit(value) => Ok(value),
+                found => run_blocking(self.get_or_load(&Blocking, Some(found), async { body() })),
+            };
+        };
+        let found = match self.pre_read.is_some() {
+            true => self.first_lookup_now().into(),
+            false => self.local_lookup(local),
+        };
+        match found {
+            LocalFound::Hit(value) => Ok(value),
             // In memory, a thread's miss builds no future (see `local_miss.rs`).
-            (found, Some(local)) => {
-                self.observed_now(|| self.local_after_miss_now(local, found, body))
-            }
-            (found, None) => {
-                run_blocking(self.get_or_load(&Blocking, Some(found), async { body() }))
-            }
+            found => self.observed_now(|| self.local_after_miss_now(local, found, body)),
         }
     }
 
