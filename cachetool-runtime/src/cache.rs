@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, MemoryBackend};
+use crate::backend::{Backend, Faces, MemoryBackend};
 use crate::background::Revalidations;
 use crate::call::Throttles;
 use crate::codec;
@@ -32,7 +32,9 @@ pub struct Cache {
 }
 
 pub(crate) struct Inner {
-    pub(crate) backend: Arc<dyn Backend>,
+    /// The backend, with its async face and whether it is in this process,
+    /// decided once (`backend/faces.rs`).
+    pub(crate) backend: Faces,
     pub(crate) namespace: Namespace,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) lock_timeout: Duration,
@@ -100,7 +102,7 @@ impl Cache {
         Cache {
             inner: Arc::new(Inner {
                 stores_objects: backend.stores_objects(),
-                backend,
+                backend: Faces::new(backend),
                 local,
                 near,
                 namespace: Namespace::new(prefix),
@@ -285,7 +287,7 @@ impl Cache {
 
     /// The backend this cache keeps its entries in.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.inner.backend
+        &self.inner.backend.blocking
     }
 }
 

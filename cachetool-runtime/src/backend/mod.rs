@@ -6,6 +6,7 @@
 //! where it can.
 
 mod args;
+mod faces;
 #[cfg(feature = "memcached")]
 mod memcached;
 mod memory;
@@ -14,6 +15,7 @@ mod redis;
 
 pub(crate) use args::each_failed;
 pub use args::{HeldLock, LoadStart, LockRequest, ReplaceIf};
+pub(crate) use faces::Faces;
 #[cfg(feature = "memcached")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memcached")))]
 pub use memcached::MemcachedBackend;

@@ -4,14 +4,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::outcome::{Miss, FIRST_POLL_PAUSE, MAX_POLL_PAUSE};
 use super::Request;
 use super::{share, versions_of, wrong_count};
 use crate::__private::Cacheable;
-use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, Value};
+use crate::backend::{Faces, HeldLock, LoadStart, LockRequest, Value};
 use crate::codec;
 use crate::driver::Driver;
 use crate::durations::deadline_after;
@@ -87,7 +86,7 @@ impl Request<'_> {
         let inner = self.inner();
         // In this process's memory, the flight is the lock: only callers of this
         // process can compute the key. Elsewhere other processes can too.
-        let shared = !inner.backend.is_local();
+        let shared = !inner.backend.in_process;
         let lock_key = match shared {
             true => inner.namespace.lock_key(&self.entry_key),
             false => String::new(),
@@ -227,10 +226,9 @@ fn jittered(pause: Duration, unit: f64) -> Duration {
 
 /// Releases a held lock if dropped armed: when the body panicked or the task
 /// was cancelled. (A drop can't await: a task's lock is released by a new
-/// task with an async backend, on the blocking pool with a blocking one, at
-/// once with an in-process one.)
+/// task, on the backend's async face; at once with an in-process backend.)
 pub(crate) struct LockRelease<'a> {
-    backend: &'a Arc<dyn Backend>,
+    backend: &'a Faces,
     key: &'a str,
     token: u64,
     /// Whether to call the backend here and now (a thread, or an in-process backend).
@@ -246,22 +244,20 @@ impl LockRelease<'_> {
 
 impl Drop for LockRelease<'_> {
     fn drop(&mut self) {
-        if self.inline || self.backend.is_local() {
+        if self.inline || self.backend.in_process {
             let _ = self.backend.unlock(self.key, self.token);
             return;
         }
         #[cfg(feature = "tokio")]
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (backend, key, token) = (Arc::clone(self.backend), self.key.to_owned(), self.token);
-            if backend.as_async().is_some() {
-                runtime.spawn(async move {
-                    if let Some(backend) = backend.as_async() {
-                        let _ = backend.unlock(&key, token).await;
-                    }
-                });
-            } else {
-                runtime.spawn_blocking(move || backend.unlock(&key, token));
-            }
+            let (tasks, key, token) = (
+                std::sync::Arc::clone(&self.backend.tasks),
+                self.key.to_owned(),
+                self.token,
+            );
+            runtime.spawn(async move {
+                let _ = tasks.unlock(&key, token).await;
+            });
             return;
         }
         let _ = self.backend.unlock(self.key, self.token);

@@ -279,7 +279,7 @@ impl<'c, T: Cacheable> Lookups<'c, T> {
 /// Whether a miss of `request` holds its store back: with a remote backend,
 /// where the stores of all misses then go in one round trip per server.
 fn defers(request: &Request<'_>) -> bool {
-    request.local().is_none() && !request.inner().backend.is_local()
+    request.local().is_none() && !request.inner().backend.in_process
 }
 
 const BODY_KEPT: &str = "the miss path stores or fails only after the body ran";

@@ -136,7 +136,7 @@ impl Request<'_> {
         let inner = self.inner();
         let ttl = self.ttl.map_or(TOMBSTONE_TTL, |ttl| ttl.min(TOMBSTONE_TTL));
         let tombstone = codec::tombstone(inner.stores_objects);
-        if inner.backend.is_local() {
+        if inner.backend.in_process {
             let write = || inner.backend.set(&self.entry_key, tombstone, Some(ttl));
             return inner.invalidations.invalidate_locally(self.mark, write);
         }

@@ -278,7 +278,7 @@ impl Request<'_> {
             return Some(self.first_lookup_now());
         }
         let inner = self.inner();
-        if inner.local.is_some() || inner.backend.is_local() {
+        if inner.local.is_some() || inner.backend.in_process {
             return Some(self.lookup_now());
         }
         // `#[async_trait]` methods make no first look: this is theirs. (An

@@ -112,7 +112,7 @@ impl Request<'_> {
                 return StoreOutcome::NotStored;
             }
         }
-        let stored = if inner.backend.is_local() {
+        let stored = if inner.backend.in_process {
             let store = || (inner.backend).replace_if(&self.entry_key, seen, entry, ttl, held);
             match inner.invalidations.store_locally(self.mark, store) {
                 Some(stored) => stored,

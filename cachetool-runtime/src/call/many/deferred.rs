@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::backend::{Backend, HeldLock, LoadStart, LockRequest, ReplaceIf, Value};
+use crate::backend::{Faces, HeldLock, LoadStart, LockRequest, ReplaceIf, Value};
 use crate::driver::{Blocking, Driver};
 use crate::flight::{Marker, Waited, Waiter};
 use crate::{Error, ErrorKind, Result};
@@ -60,7 +60,7 @@ impl WriteQueue {
 
 /// One `replace_if`, with what it needs owned (a tokio blocking task may send it).
 pub(super) struct QueuedWrite {
-    backend: Arc<dyn Backend>,
+    backend: Faces,
     key: String,
     seen: Option<Value>,
     value: Value,
@@ -125,10 +125,10 @@ impl<'c> Deferred<'c> {
     pub(super) async fn flush<D: WriteMany>(&mut self, driver: &D) {
         let mut writes = std::mem::take(&mut *self.queue.writes.lock());
         while let Some(first) = writes.first() {
-            let backend = Arc::clone(&first.backend);
+            let backend = first.backend.clone();
             let (same, rest): (Vec<QueuedWrite>, Vec<QueuedWrite>) = writes
                 .into_iter()
-                .partition(|write| Arc::ptr_eq(&write.backend, &backend));
+                .partition(|write| Arc::ptr_eq(&write.backend.blocking, &backend.blocking));
             writes = rest;
             let answers: Vec<Arc<Answer>> =
                 same.iter().map(|write| Arc::clone(&write.answer)).collect();
@@ -168,7 +168,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn get_many<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         keys: &'a [&'a str],
     ) -> impl Future<Output = Result<Vec<Option<Value>>>> + Send + 'a {
         self.inner.get_many(backend, keys)
@@ -176,7 +176,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn begin_load<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         lock: Option<LockRequest<'a>>,
         version_keys: &'a [&'a str],
         new_versions: &'a [Value],
@@ -188,7 +188,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn replace_if<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         key: &'a str,
         seen: Option<&'a Value>,
         value: Value,
@@ -197,7 +197,7 @@ impl<D: Driver> Driver for Deferring<D> {
     ) -> impl Future<Output = Result<bool>> + Send + 'a {
         let answer = Arc::new(Answer::default());
         self.queue.writes.lock().push(QueuedWrite {
-            backend: Arc::clone(backend),
+            backend: backend.clone(),
             key: key.to_owned(),
             seen: seen.cloned(),
             value,
@@ -210,7 +210,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn set<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         key: &'a str,
         value: Value,
         ttl: Option<Duration>,
@@ -220,7 +220,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn unlock<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         key: &'a str,
         token: u64,
     ) -> impl Future<Output = Result<()>> + Send + 'a {
@@ -229,7 +229,7 @@ impl<D: Driver> Driver for Deferring<D> {
 
     fn delete_many<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         keys: &'a [&'a str],
     ) -> impl Future<Output = Result<()>> + Send + 'a {
         self.inner.delete_many(backend, keys)
@@ -333,7 +333,7 @@ impl<T> Future for CallerBody<T> {
 pub(super) trait WriteMany: Sync {
     fn replace_if_many<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         writes: Vec<QueuedWrite>,
     ) -> impl Future<Output = Vec<Result<bool>>> + Send + 'a;
 }
@@ -358,7 +358,7 @@ fn borrowed(writes: &[QueuedWrite]) -> Vec<ReplaceIf<'_>> {
 impl WriteMany for Blocking {
     fn replace_if_many<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         writes: Vec<QueuedWrite>,
     ) -> impl Future<Output = Vec<Result<bool>>> + Send + 'a {
         std::future::ready(backend.replace_if_many(borrowed(&writes)))
@@ -367,24 +367,13 @@ impl WriteMany for Blocking {
 
 #[cfg(feature = "tokio")]
 impl WriteMany for crate::driver::Tokio {
-    /// Awaited with a native async client; else on tokio's blocking pool, as
-    /// the tokio driver calls a blocking backend (see `driver.rs`).
+    /// On the backend's async face, as the tokio driver calls it (see
+    /// `backend/faces.rs`).
     async fn replace_if_many<'a>(
         &'a self,
-        backend: &'a Arc<dyn Backend>,
+        backend: &'a Faces,
         writes: Vec<QueuedWrite>,
     ) -> Vec<Result<bool>> {
-        if backend.is_local() {
-            return backend.replace_if_many(borrowed(&writes));
-        }
-        if let Some(backend) = backend.as_async() {
-            return backend.replace_if_many(borrowed(&writes)).await;
-        }
-        let count = writes.len();
-        let sent = crate::driver::off_executor(backend, move |backend| {
-            Ok(backend.replace_if_many(borrowed(&writes)))
-        })
-        .await;
-        sent.unwrap_or_else(|error| crate::backend::each_failed(error, count))
+        backend.tasks.replace_if_many(borrowed(&writes)).await
     }
 }
