@@ -90,15 +90,16 @@ impl Counters {
     }
 }
 
-/// One set of counters: hits and misses in per-thread stripes, the rest plain.
+/// One set of counters: what every call or every miss adds to in per-thread
+/// stripes, the rarer rest plain.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     hits: Striped,
     misses: Striped,
     local_hits: Striped,
-    loads: AtomicU64,
+    loads: Striped,
+    load_nanos: Striped,
     load_errors: AtomicU64,
-    load_nanos: AtomicU64,
     errors: AtomicU64,
     oversized: AtomicU64,
     fail_safe: AtomicU64,
@@ -121,12 +122,13 @@ impl Tally {
     }
 
     pub(crate) fn load(&self, took: Duration, failed: bool) {
-        self.loads.fetch_add(1, Relaxed);
+        self.loads.add_one();
         if failed {
             self.load_errors.fetch_add(1, Relaxed);
         }
+        // A sum past `u64::MAX` nanoseconds (584 years of loads) wraps.
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.load_nanos.fetch_add(nanos, Relaxed);
+        self.load_nanos.add(nanos);
     }
 
     pub(crate) fn error(&self) {
@@ -155,9 +157,9 @@ impl Tally {
         Stats {
             hits: self.hits.sum(),
             misses: self.misses.sum(),
-            loads: self.loads.load(Relaxed),
+            loads: self.loads.sum(),
             load_errors: self.load_errors.load(Relaxed),
-            load_time: Duration::from_nanos(self.load_nanos.load(Relaxed)),
+            load_time: Duration::from_nanos(self.load_nanos.sum()),
             errors: self.errors.load(Relaxed),
             oversized: self.oversized.load(Relaxed),
             fail_safe: self.fail_safe.load(Relaxed),
@@ -193,19 +195,25 @@ struct Stripe(AtomicU64);
 impl Striped {
     #[inline]
     fn add_one(&self) {
+        self.add(1);
+    }
+
+    /// Adds `count` (wrapping past `u64::MAX`, as `fetch_add` does).
+    #[inline]
+    fn add(&self, count: u64) {
         match ThreadStripe::of_this_thread() {
             ThreadStripe::Owned(index) => {
                 let stripe = &self.0[index].0;
-                stripe.store(stripe.load(Relaxed) + 1, Relaxed);
+                stripe.store(stripe.load(Relaxed).wrapping_add(count), Relaxed);
             }
             ThreadStripe::Shared(index) => {
-                self.0[index].0.fetch_add(1, Relaxed);
+                self.0[index].0.fetch_add(count, Relaxed);
             }
         }
     }
 
     fn sum(&self) -> u64 {
-        self.0.iter().map(|stripe| stripe.0.load(Relaxed)).sum()
+        (self.0.iter()).fold(0, |sum, stripe| sum.wrapping_add(stripe.0.load(Relaxed)))
     }
 }
 
@@ -289,12 +297,16 @@ mod tests {
                             counters.hit();
                         }
                         counters.miss();
+                        counters.load(Duration::from_nanos(7), false);
+                        counters.load(Duration::from_micros(1), true);
                     });
                 }
             });
         }
         let stats = counters.snapshot();
         assert_eq!((stats.hits, stats.misses), (3 * 43_000, 3 * 43));
+        assert_eq!((stats.loads, stats.load_errors), (3 * 43 * 2, 3 * 43));
+        assert_eq!(stats.load_time, Duration::from_nanos(3 * 43 * 1007));
     }
 
     #[test]
