@@ -17,6 +17,11 @@ use crate::flight::{Waited, Waiter};
 use crate::Result;
 
 /// The operations whose waiting differs between threads and tasks.
+///
+/// A future of these may make its backend call when it is created, not when
+/// first polled (the blocking driver's always do, and so do the tokio
+/// driver's on an in-process backend): a caller awaits each at once, and
+/// must not build one it might drop unpolled.
 pub(crate) trait Driver: Sync {
     /// Whether callers are threads (else tasks): the flights then tell a
     /// re-entrant call by its thread, and a lock left by a panic or an early

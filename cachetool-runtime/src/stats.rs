@@ -91,7 +91,8 @@ impl Counters {
 }
 
 /// One set of counters: what every call or every miss adds to in per-thread
-/// stripes, the rarer rest plain.
+/// stripes, the rarer rest plain. (Each striped counter is 2.5 KB, about
+/// 13 KB a function in each cache: the price of no locked add on a call.)
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     hits: Striped,

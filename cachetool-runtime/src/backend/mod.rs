@@ -179,12 +179,20 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// Whether every method returns without waiting on a network or a disk (a
     /// store in this process's memory). Async callers call such a backend
     /// directly; any other on tokio's blocking pool, so as never to block the executor.
+    ///
+    /// Asked once, when a [`Cache`](crate::Cache) is built on the backend:
+    /// the answer must not change.
     fn is_local(&self) -> bool {
         false
     }
 
     /// The backend's native async client, if it has one. Async callers await
     /// it instead of running the blocking methods on tokio's blocking pool.
+    ///
+    /// Asked when a [`Cache`](crate::Cache) is built on the backend, to
+    /// choose how tasks reach it (a backend that offers no client then is
+    /// never asked again), and on each async call: a call that finds no
+    /// client runs on the blocking pool.
     fn as_async(&self) -> Option<&dyn AsyncBackend> {
         None
     }

@@ -105,7 +105,7 @@ impl LocalTier {
             .read(key, |entry| fresh_or_stale(entry, read))?
         {
             Fresh(read) => read,
-            Stale => self.drop_if_expired(key),
+            Stale { expired } => self.drop_if(expired, key),
         }
     }
 
@@ -120,17 +120,20 @@ impl LocalTier {
             .peek(key, |entry| fresh_or_stale(entry, read))?
         {
             Fresh(read) => read,
-            Stale => self.drop_if_expired(key),
+            Stale { expired } => self.drop_if(expired, key),
         }
     }
 
-    /// Drops the entry under `key` if it is past the time it is kept until
-    /// (what a read that found it stale does once it let go of the lock). The
-    /// stale entry's read: `None`.
+    /// What a read that found a stale entry returns (`None`), once it let go
+    /// of the read lock: if the entry was also `expired`, it is dropped,
+    /// under the write lock, if the one under `key` then is still expired. A
+    /// stale entry kept for `stale` or `fail_safe` takes no write lock.
     #[cold]
-    fn drop_if_expired<R>(&self, key: &EntryKey) -> Option<R> {
-        let now = clock::now();
-        self.entries.remove_if(key, |kept| kept.header.expired(now));
+    fn drop_if<R>(&self, expired: bool, key: &EntryKey) -> Option<R> {
+        if expired {
+            let now = clock::now();
+            self.entries.remove_if(key, |kept| kept.header.expired(now));
+        }
         None
     }
 
@@ -168,26 +171,29 @@ impl LocalTier {
 }
 
 /// What a read under the shard's lock found.
-enum Found<R> {
+enum Freshness<R> {
     /// A fresh entry (a plain hit), and what `read` made of it.
     Fresh(R),
-    /// A stale one, not read: the caller drops it if it is also expired,
-    /// once the lock is released.
-    Stale,
+    /// A stale one, not read, and whether it is also past the time it is
+    /// kept until: the caller then drops it, once the lock is released.
+    Stale { expired: bool },
 }
-use Found::{Fresh, Stale};
+use Freshness::{Fresh, Stale};
 
 /// Under the shard's lock: `read` of `entry` if it is fresh.
 #[inline]
 fn fresh_or_stale<R>(
     entry: &StoredEntry,
     read: impl FnOnce(&Entry<dyn Any + Send + Sync>) -> Option<R>,
-) -> Found<Option<R>> {
-    if entry.header.expires() && entry.header.stale(clock::now()) {
-        Stale
-    } else {
-        Fresh(read(entry))
+) -> Freshness<Option<R>> {
+    if entry.header.expires() {
+        let now = clock::now();
+        if entry.header.stale(now) {
+            let expired = entry.header.expired(now);
+            return Stale { expired };
+        }
     }
+    Fresh(read(entry))
 }
 
 /// A cache's store in this process: a tier (the memory backend's, or the

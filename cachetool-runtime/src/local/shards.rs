@@ -2,11 +2,12 @@
 //! per shard, each behind its own read-write lock.
 //!
 //! quick_cache's concurrent cache is the same thing, but its `get` hands
-//! back a clone of the value: for us an `Arc` of the entry, whose count every
-//! hit then increments and decrements, two atomic read-modify-writes on a
-//! cache line that every thread hitting the entry shares. Here a hit reads
-//! the entry in place under the shard's read lock ([`Shards::read`]) and
-//! clones only the typed value out of it.
+//! back a clone of the value: the entry would have to be an `Arc`, whose
+//! count every hit then increments and decrements, two atomic
+//! read-modify-writes on a cache line that every thread hitting the entry
+//! shares. Here a hit reads the entry in place under the shard's read lock
+//! ([`Shards::read`]) and clones only the typed value out of it; nothing
+//! shares an entry, and its slot owns it in a `Box`.
 //!
 //! Entries that leave the engine (evicted by an insert, removed, cleared) are
 //! dropped after the shard's lock is released: dropping a value runs its

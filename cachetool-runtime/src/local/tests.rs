@@ -89,6 +89,21 @@ fn an_expired_entry_is_never_returned_and_is_dropped() {
 }
 
 #[test]
+fn a_stale_entry_kept_past_its_ttl_is_not_returned_and_not_dropped() {
+    let tier = LocalTier::new(100);
+    let header = Header::new(Some(Duration::ZERO), 0, &[], 0).kept_for(Some(Duration::from_secs(3600)));
+    tier.insert(key(1), entry(header, 1u64));
+    assert_eq!(value(&tier, 1), None, "stale: no plain hit");
+    assert!(tier.peek_fresh(&key(1), |_| Some(())).is_none());
+    assert_eq!(
+        tier.peek_expired_too(&key(1), |entry| entry.value::<u64>().copied()),
+        Some(Some(1)),
+        "kept: still there for the reads that want an expired value"
+    );
+    assert_eq!(tier.len(), 1);
+}
+
+#[test]
 fn a_removed_entry_is_gone_and_a_new_one_replaces_an_old() {
     let tier = LocalTier::new(100);
     tier.insert(key(1), stored(1, None));

@@ -71,7 +71,8 @@ mod for_tasks {
         if backend.is_local() {
             Arc::new(InPlace(backend))
         } else if backend.as_async().is_some() {
-            Arc::new(Native(backend))
+            let pool = OnBlockingPool(Arc::clone(&backend));
+            Arc::new(Native { backend, pool })
         } else {
             Arc::new(OnBlockingPool(backend))
         }
@@ -133,33 +134,20 @@ mod for_tasks {
         }
     }
 
-    /// A backend with a native async client ([`Backend::as_async`]).
-    struct Native(Arc<dyn Backend>);
-
-    impl Native {
-        /// The client: the backend offered it when the face was chosen, and
-        /// a backend that stops offering it breaks [`Backend::as_async`]'s
-        /// contract, which its callers see as an error, not a panic.
-        fn client<'a, T: Send + 'a>(
-            &'a self,
-            call: impl FnOnce(&'a dyn AsyncBackend) -> BackendFuture<'a, T>,
-        ) -> BackendFuture<'a, T> {
-            match self.0.as_async() {
-                Some(client) => call(client),
-                None => Box::pin(ready(Err(self.gone()))),
-            }
-        }
-
-        fn gone(&self) -> Error {
-            let name = self.0.name();
-            let message = format!("the {name} backend offered an async client, then none");
-            Error::new(ErrorKind::Backend, message)
-        }
+    /// A backend with a native async client ([`Backend::as_async`]), asked
+    /// for it on each call; a call that finds none runs on the blocking pool,
+    /// as the tokio driver always did.
+    struct Native {
+        backend: Arc<dyn Backend>,
+        pool: OnBlockingPool,
     }
 
     impl AsyncBackend for Native {
         fn get_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, Vec<Option<Value>>> {
-            self.client(|client| client.get_many(keys))
+            match self.backend.as_async() {
+                Some(client) => client.get_many(keys),
+                None => self.pool.get_many(keys),
+            }
         }
 
         fn set<'a>(
@@ -168,7 +156,10 @@ mod for_tasks {
             value: Value,
             ttl: Option<Duration>,
         ) -> BackendFuture<'a, ()> {
-            self.client(|client| client.set(key, value, ttl))
+            match self.backend.as_async() {
+                Some(client) => client.set(key, value, ttl),
+                None => self.pool.set(key, value, ttl),
+            }
         }
 
         fn replace_if<'a>(
@@ -179,25 +170,31 @@ mod for_tasks {
             ttl: Option<Duration>,
             release: Option<HeldLock<'a>>,
         ) -> BackendFuture<'a, bool> {
-            self.client(|client| client.replace_if(key, seen, value, ttl, release))
+            match self.backend.as_async() {
+                Some(client) => client.replace_if(key, seen, value, ttl, release),
+                None => self.pool.replace_if(key, seen, value, ttl, release),
+            }
         }
 
         fn replace_if_many<'a>(&'a self, writes: Vec<ReplaceIf<'a>>) -> WritesFuture<'a> {
-            match self.0.as_async() {
+            match self.backend.as_async() {
                 Some(client) => client.replace_if_many(writes),
-                None => Box::pin(ready(crate::backend::each_failed(
-                    self.gone(),
-                    writes.len(),
-                ))),
+                None => self.pool.replace_if_many(writes),
             }
         }
 
         fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, ()> {
-            self.client(|client| client.delete_many(keys))
+            match self.backend.as_async() {
+                Some(client) => client.delete_many(keys),
+                None => self.pool.delete_many(keys),
+            }
         }
 
         fn unlock<'a>(&'a self, key: &'a str, token: u64) -> BackendFuture<'a, ()> {
-            self.client(|client| client.unlock(key, token))
+            match self.backend.as_async() {
+                Some(client) => client.unlock(key, token),
+                None => self.pool.unlock(key, token),
+            }
         }
 
         fn begin_load<'a>(
@@ -207,7 +204,10 @@ mod for_tasks {
             new_versions: &'a [Value],
             entry_key: &'a str,
         ) -> BackendFuture<'a, LoadStart> {
-            self.client(|client| client.begin_load(lock, version_keys, new_versions, entry_key))
+            match self.backend.as_async() {
+                Some(client) => client.begin_load(lock, version_keys, new_versions, entry_key),
+                None => (self.pool).begin_load(lock, version_keys, new_versions, entry_key),
+            }
         }
     }
 
@@ -347,117 +347,4 @@ mod for_tasks {
 }
 
 #[cfg(all(test, feature = "tokio"))]
-mod tests {
-    use std::thread::ThreadId;
-    use std::time::Duration;
-
-    use bytes::Bytes;
-    use parking_lot::Mutex;
-
-    use super::*;
-    use crate::backend::{HeldLock, LoadStart, LockRequest, MemoryBackend, ReplaceIf, Value};
-    use crate::Result;
-
-    /// A backend that notes the thread of each call (`local`: whether it
-    /// says it is in this process).
-    struct Recorder {
-        store: MemoryBackend,
-        local: bool,
-        threads: Mutex<Vec<ThreadId>>,
-    }
-
-    impl Recorder {
-        fn note(&self) {
-            self.threads.lock().push(std::thread::current().id());
-        }
-    }
-
-    impl Backend for Recorder {
-        fn name(&self) -> &str {
-            "recorder"
-        }
-        fn is_local(&self) -> bool {
-            self.local
-        }
-        fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Value>>> {
-            self.note();
-            self.store.get_many(keys)
-        }
-        fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
-            self.note();
-            self.store.set(key, value, ttl)
-        }
-        fn replace_if(
-            &self,
-            key: &str,
-            seen: Option<&Value>,
-            value: Value,
-            ttl: Option<Duration>,
-            release: Option<HeldLock<'_>>,
-        ) -> Result<bool> {
-            self.note();
-            self.store.replace_if(key, seen, value, ttl, release)
-        }
-        fn delete_many(&self, keys: &[&str]) -> Result<()> {
-            self.note();
-            self.store.delete_many(keys)
-        }
-        fn unlock(&self, key: &str, token: u64) -> Result<()> {
-            self.note();
-            self.store.unlock(key, token)
-        }
-        fn begin_load(
-            &self,
-            lock: Option<LockRequest<'_>>,
-            version_keys: &[&str],
-            new_versions: &[Value],
-            entry_key: &str,
-        ) -> Result<LoadStart> {
-            self.note();
-            self.store
-                .begin_load(lock, version_keys, new_versions, entry_key)
-        }
-    }
-
-    fn bytes(text: &'static str) -> Value {
-        Value::Bytes(Bytes::from_static(text.as_bytes()))
-    }
-
-    #[test]
-    fn a_task_calls_an_in_process_backend_in_place_and_a_blocking_one_off_its_thread() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let task_thread = std::thread::current().id();
-        for local in [true, false] {
-            let recorder = Arc::new(Recorder {
-                store: MemoryBackend::new(100),
-                local,
-                threads: Mutex::new(Vec::new()),
-            });
-            let faces = Faces::new(Arc::clone(&recorder) as Arc<dyn Backend>);
-            assert_eq!(faces.in_process, local);
-            runtime.block_on(async {
-                let tasks = &faces.tasks;
-                tasks.set("a", bytes("1"), None).await.unwrap();
-                let write = ReplaceIf::new("b", None, bytes("2"), None, None);
-                let stored = tasks.replace_if_many(vec![write]).await;
-                assert!(matches!(stored[..], [Ok(true)]), "local {local}");
-                let read = tasks.get_many(&["a", "b", "c"]).await.unwrap();
-                let read: Vec<Option<&[u8]>> = read
-                    .iter()
-                    .map(|value| value.as_ref().and_then(Value::as_bytes))
-                    .collect();
-                assert_eq!(read, [Some(&b"1"[..]), Some(&b"2"[..]), None]);
-                tasks.delete_many(&["a"]).await.unwrap();
-                assert!(tasks.get_many(&["a"]).await.unwrap()[0].is_none());
-            });
-            let threads = recorder.threads.lock();
-            assert_eq!(threads.len(), 5, "local {local}");
-            for thread in threads.iter() {
-                assert_eq!(*thread == task_thread, local, "local {local}: {threads:?}");
-            }
-        }
-    }
-}
+mod tests;
