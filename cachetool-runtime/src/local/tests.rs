@@ -91,7 +91,8 @@ fn an_expired_entry_is_never_returned_and_is_dropped() {
 #[test]
 fn a_stale_entry_kept_past_its_ttl_is_not_returned_and_not_dropped() {
     let tier = LocalTier::new(100);
-    let header = Header::new(Some(Duration::ZERO), 0, &[], 0).kept_for(Some(Duration::from_secs(3600)));
+    let header =
+        Header::new(Some(Duration::ZERO), 0, &[], 0).kept_for(Some(Duration::from_secs(3600)));
     tier.insert(key(1), entry(header, 1u64));
     assert_eq!(value(&tier, 1), None, "stale: no plain hit");
     assert!(tier.peek_fresh(&key(1), |_| Some(())).is_none());
