@@ -33,7 +33,7 @@ pub struct Cache {
 
 pub(crate) struct Inner {
     /// The backend, with its async face and whether it is in this process,
-    /// decided once (`backend/faces.rs`).
+    /// decided once (`backend/faces/`).
     pub(crate) backend: Faces,
     pub(crate) namespace: Namespace,
     pub(crate) default_ttl: Option<Duration>,

@@ -5,7 +5,7 @@
 //! that is already complete, so a sync call polls that code once
 //! ([`run_blocking`]) and never yields. The tokio driver awaits instead, on
 //! the backend's one async face, chosen when the cache was built
-//! (`backend/faces.rs`).
+//! (`backend/faces/`).
 
 use std::future::{ready, Future};
 use std::pin::pin;
@@ -169,7 +169,7 @@ mod tokio_driver {
     use super::*;
 
     /// A tokio task that awaits each operation, on the backend's async face
-    /// (chosen once for the cache: see `backend/faces.rs`).
+    /// (chosen once for the cache: see `backend/faces/`).
     pub(crate) struct Tokio;
 
     impl Driver for Tokio {

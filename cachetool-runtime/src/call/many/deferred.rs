@@ -368,7 +368,7 @@ impl WriteMany for Blocking {
 #[cfg(feature = "tokio")]
 impl WriteMany for crate::driver::Tokio {
     /// On the backend's async face, as the tokio driver calls it (see
-    /// `backend/faces.rs`).
+    /// `backend/faces/`).
     async fn replace_if_many<'a>(
         &'a self,
         backend: &'a Faces,
