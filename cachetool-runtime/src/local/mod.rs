@@ -238,11 +238,7 @@ impl LocalStore {
     /// run out (due for a refresh ahead of it or not), not counted as a use:
     /// what `_peek` returns.
     pub(crate) fn peek_unexpired_value<T: Clone + 'static>(&self, call: CallId) -> Option<T> {
-        let key = self.key(call);
-        let (value, _) = self
-            .tier()
-            .peek_expired_too(&key, |entry| self.value_within(entry, Duration::ZERO))??;
-        Some(value)
+        self.kept_value(call, Duration::ZERO)
     }
 
     /// The value of `call` if its versions are current and its TTL ran out

@@ -142,12 +142,20 @@ mod for_tasks {
         pool: OnBlockingPool,
     }
 
+    impl Native {
+        /// What this call goes to: the client, or the blocking pool if the
+        /// backend offers none now.
+        fn reach(&self) -> &dyn AsyncBackend {
+            match self.backend.as_async() {
+                Some(client) => client,
+                None => &self.pool,
+            }
+        }
+    }
+
     impl AsyncBackend for Native {
         fn get_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, Vec<Option<Value>>> {
-            match self.backend.as_async() {
-                Some(client) => client.get_many(keys),
-                None => self.pool.get_many(keys),
-            }
+            self.reach().get_many(keys)
         }
 
         fn set<'a>(
@@ -156,10 +164,7 @@ mod for_tasks {
             value: Value,
             ttl: Option<Duration>,
         ) -> BackendFuture<'a, ()> {
-            match self.backend.as_async() {
-                Some(client) => client.set(key, value, ttl),
-                None => self.pool.set(key, value, ttl),
-            }
+            self.reach().set(key, value, ttl)
         }
 
         fn replace_if<'a>(
@@ -170,31 +175,19 @@ mod for_tasks {
             ttl: Option<Duration>,
             release: Option<HeldLock<'a>>,
         ) -> BackendFuture<'a, bool> {
-            match self.backend.as_async() {
-                Some(client) => client.replace_if(key, seen, value, ttl, release),
-                None => self.pool.replace_if(key, seen, value, ttl, release),
-            }
+            self.reach().replace_if(key, seen, value, ttl, release)
         }
 
         fn replace_if_many<'a>(&'a self, writes: Vec<ReplaceIf<'a>>) -> WritesFuture<'a> {
-            match self.backend.as_async() {
-                Some(client) => client.replace_if_many(writes),
-                None => self.pool.replace_if_many(writes),
-            }
+            self.reach().replace_if_many(writes)
         }
 
         fn delete_many<'a>(&'a self, keys: &'a [&'a str]) -> BackendFuture<'a, ()> {
-            match self.backend.as_async() {
-                Some(client) => client.delete_many(keys),
-                None => self.pool.delete_many(keys),
-            }
+            self.reach().delete_many(keys)
         }
 
         fn unlock<'a>(&'a self, key: &'a str, token: u64) -> BackendFuture<'a, ()> {
-            match self.backend.as_async() {
-                Some(client) => client.unlock(key, token),
-                None => self.pool.unlock(key, token),
-            }
+            self.reach().unlock(key, token)
         }
 
         fn begin_load<'a>(
@@ -204,10 +197,8 @@ mod for_tasks {
             new_versions: &'a [Value],
             entry_key: &'a str,
         ) -> BackendFuture<'a, LoadStart> {
-            match self.backend.as_async() {
-                Some(client) => client.begin_load(lock, version_keys, new_versions, entry_key),
-                None => (self.pool).begin_load(lock, version_keys, new_versions, entry_key),
-            }
+            self.reach()
+                .begin_load(lock, version_keys, new_versions, entry_key)
         }
     }
 
